@@ -1,0 +1,16 @@
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/**
+ * AWS clients, created once per container. HTTP/1.1 keep-alive handler: the SDK's default
+ * HTTP/2 handler fails against the local emulators, and HTTP/1.1 is what Lambda uses anyway.
+ * AWS_ENDPOINT_URL (emulators, LocalStack) is honoured by the SDK itself.
+ */
+const requestHandler = () => new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 });
+
+export const kinesisClient = (region: string): KinesisClient =>
+  new KinesisClient({ region, requestHandler: requestHandler(), maxAttempts: 3 });
+
+export const sqsClient = (region: string): SQSClient =>
+  new SQSClient({ region, requestHandler: requestHandler(), maxAttempts: 3 });

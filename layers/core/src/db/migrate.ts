@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { SqlDatabase } from './session.ts';
+
+/**
+ * Applies migrations in name order, each in its own transaction, recording what ran.
+ * `NNNN_x.sql` runs on every engine, `NNNN_x.timescale.sql` only where TimescaleDB is available,
+ * `NNNN_x.plain.sql` only on plain PostgreSQL (RDS behind RDS Proxy, the embedded database).
+ * The same function runs for `npm run migrate` and for the deploy-time custom resource.
+ */
+export type Engine = 'timescale' | 'plain';
+
+export interface Migration {
+  name: string;
+  sql: string;
+}
+
+export interface MigrationReport {
+  engine: Engine;
+  applied: string[];
+  skipped: string[];
+}
+
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+}
+
+const LOCK_KEY = 7_311_001; // any constant; one migrator at a time per database
+
+export async function detectEngine(db: SqlDatabase): Promise<Engine> {
+  const { rows } = await db.query<{ installed: boolean; available: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS installed,
+            EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS available`,
+  );
+  const row = rows[0];
+  if (row?.installed) return 'timescale';
+  if (!row?.available) return 'plain';
+  await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+  return 'timescale';
+}
+
+export function migrationsFor(engine: Engine, all: Migration[]): Migration[] {
+  const other = engine === 'timescale' ? '.plain.sql' : '.timescale.sql';
+  return all.filter((m) => m.name.endsWith('.sql') && !m.name.endsWith(other)).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+const checksum = (sql: string): string => createHash('sha256').update(sql).digest('hex');
+
+export async function migrate(db: SqlDatabase, all: Migration[]): Promise<MigrationReport> {
+  const engine = await detectEngine(db);
+  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    name text PRIMARY KEY, checksum text NOT NULL, engine text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const report: MigrationReport = { engine, applied: [], skipped: [] };
+  for (const m of migrationsFor(engine, all)) {
+    const ran = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+      const { rows } = await tx.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE name = $1', [m.name]);
+      const done = rows[0];
+      if (done) {
+        if (done.checksum !== checksum(m.sql)) {
+          throw new MigrationError(`${m.name} changed after it was applied; add a new migration instead`);
+        }
+        return false;
+      }
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migrations (name, checksum, engine) VALUES ($1, $2, $3)', [m.name, checksum(m.sql), engine]);
+      return true;
+    });
+    (ran ? report.applied : report.skipped).push(m.name);
+  }
+  return report;
+}

@@ -1,0 +1,73 @@
+import pg from 'pg';
+import type { SqlDatabase, SqlSession } from './session.ts';
+
+// timestamptz as ISO text keeps microseconds and avoids Date's millisecond truncation;
+// bigint counts come back as numbers because every count tapline reads fits in 2^53.
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => v);
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/** Errors after which the socket is gone (server restart, proxy idle cut, Lambda freeze/thaw). */
+export function isConnectionError(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return (
+    err.code === '57P01' || // admin_shutdown
+    err.code === '57P02' ||
+    err.code === '57P03' || // cannot_connect_now (starting up)
+    err.code === '08006' ||
+    err.code === '08003' ||
+    err.code === '08001' ||
+    err.code === 'ECONNRESET' ||
+    err.code === 'ECONNREFUSED' ||
+    err.code === 'EPIPE' ||
+    /Connection terminated|Client has encountered a connection error|not queryable/i.test(err.message ?? '')
+  );
+}
+
+const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
+  async query<R extends object>(text: string, params?: unknown[]) {
+    const r = await c.query(text, params);
+    return { rows: r.rows as R[] };
+  },
+  async exec(script: string) {
+    await c.query(script);
+  },
+});
+
+/** Runs `op` once more after a dead-connection error: the pool then opens a fresh socket. */
+async function retryOnceOnDeadConnection<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    if (!isConnectionError(e)) throw e;
+    return op();
+  }
+}
+
+/**
+ * Wraps a pg.Pool as a SqlDatabase. Every write tapline makes is idempotent, so re-running a
+ * transaction whose connection died (even during COMMIT) cannot duplicate anything.
+ */
+export function pgDatabase(pool: pg.Pool): SqlDatabase {
+  const direct = sessionOf(pool);
+  return {
+    query: (text, params) => retryOnceOnDeadConnection(() => direct.query(text, params)),
+    exec: (script) => retryOnceOnDeadConnection(() => direct.exec(script)),
+    transaction: (work) =>
+      retryOnceOnDeadConnection(async () => {
+        const client = await pool.connect();
+        let broken = false;
+        try {
+          await client.query('BEGIN');
+          const result = await work(sessionOf(client));
+          await client.query('COMMIT');
+          return result;
+        } catch (e) {
+          // A failed ROLLBACK means the socket is unusable: destroy it rather than pool it.
+          broken = await client.query('ROLLBACK').then(() => false, () => true);
+          throw e;
+        } finally {
+          client.release(broken || undefined);
+        }
+      }),
+  };
+}

@@ -1,0 +1,15 @@
+import { buildApp } from 'fauxqs';
+
+export interface LocalSqs {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** fauxqs: an SQS API emulator (send/receive/delete, visibility, redrive to a DLQ). */
+export async function startSqs(port = 0): Promise<LocalSqs> {
+  const app = buildApp({ logger: false, host: '127.0.0.1' });
+  await app.listen({ port, host: '127.0.0.1' });
+  const addr = app.server.address();
+  if (!addr || typeof addr === 'string') throw new Error('fauxqs did not bind');
+  return { endpoint: `http://127.0.0.1:${addr.port}`, stop: () => app.close() };
+}

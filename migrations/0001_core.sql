@@ -1,0 +1,83 @@
+-- Core tables. Plain PostgreSQL first: everything here also runs behind RDS Proxy, where
+-- TimescaleDB is not available. TimescaleDB-only steps live in *.timescale.sql files.
+
+-- One row per (source, fact, event time): the event time comes from the producer, never the
+-- write time, and the unique key makes redelivered batches idempotent (ON CONFLICT DO NOTHING).
+-- The key includes ts, as a hypertable and a range-partitioned table both require.
+CREATE TABLE telemetry_events (
+  ts           timestamptz      NOT NULL,
+  source       text             NOT NULL,
+  fact_name    text             NOT NULL,
+  value_float  double precision,
+  value_bool   boolean,
+  value_str    text,
+  -- count/min/max/avg of the numeric samples merged into this row, so a spike inside a batch survives
+  sample_count integer          NOT NULL CHECK (sample_count >= 1),
+  value_min    double precision,
+  value_max    double precision,
+  value_avg    double precision,
+  event_id     text             NOT NULL,
+  ingested_at  timestamptz      NOT NULL DEFAULT now(),
+  CONSTRAINT telemetry_events_key UNIQUE (source, fact_name, ts)
+);
+CREATE INDEX telemetry_events_ts_idx ON telemetry_events (ts DESC);
+
+-- Latest known value of every fact per source: the fact base the rules are evaluated against.
+CREATE TABLE fact_state (
+  source     text        NOT NULL,
+  fact_name  text        NOT NULL,
+  value      jsonb       NOT NULL,
+  ts         timestamptz NOT NULL,
+  PRIMARY KEY (source, fact_name)
+);
+
+-- Edge-triggered rules: a rule fires when it becomes active, so its state must survive containers.
+CREATE TABLE rule_state (
+  source     text        NOT NULL,
+  rule_id    text        NOT NULL,
+  active     boolean     NOT NULL,
+  changed_at timestamptz NOT NULL,
+  PRIMARY KEY (source, rule_id)
+);
+
+-- EMA anomaly detector state per series.
+CREATE TABLE anomaly_state (
+  source    text             NOT NULL,
+  fact_name text             NOT NULL,
+  ema       double precision NOT NULL,
+  emvar     double precision NOT NULL,
+  samples   integer          NOT NULL,
+  last_ts   timestamptz      NOT NULL,
+  PRIMARY KEY (source, fact_name)
+);
+
+-- Transactional outbox: derived events are stored with the rows that caused them, then published.
+-- A failed publish leaves them here for the next invocation, so no derived event is lost.
+CREATE TABLE event_outbox (
+  event_id   text        PRIMARY KEY,
+  body       jsonb       NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX event_outbox_created_idx ON event_outbox (created_at);
+
+CREATE TABLE rule_events (
+  event_id      text        PRIMARY KEY,
+  ts            timestamptz NOT NULL,
+  source        text        NOT NULL,
+  rule_id       text        NOT NULL,
+  rules_version text        NOT NULL,
+  written_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX rule_events_ts_idx ON rule_events (ts DESC);
+
+CREATE TABLE anomaly_events (
+  event_id   text             PRIMARY KEY,
+  ts         timestamptz      NOT NULL,
+  source     text             NOT NULL,
+  fact_name  text             NOT NULL,
+  value      double precision NOT NULL,
+  ema        double precision NOT NULL,
+  sigma      double precision NOT NULL,
+  written_at timestamptz      NOT NULL DEFAULT now()
+);
+CREATE INDEX anomaly_events_ts_idx ON anomaly_events (ts DESC);
