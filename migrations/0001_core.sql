@@ -22,6 +22,18 @@ CREATE TABLE telemetry_events (
 );
 CREATE INDEX telemetry_events_ts_idx ON telemetry_events (ts DESC);
 
+-- Highest Kinesis sequence number committed per (shard, partition key). Lambda keeps order per
+-- partition key even with ParallelizationFactor > 1, so records at or below it were already merged
+-- and written: a redelivered window (retry, bisect, partial response) is skipped exactly, instead of
+-- being merged again with different batch boundaries and counted twice in sample_count.
+CREATE TABLE ingest_checkpoint (
+  shard_id      text        NOT NULL,
+  partition_key text        NOT NULL,
+  sequence      numeric     NOT NULL,
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (shard_id, partition_key)
+);
+
 -- Latest known value of every fact per source: the fact base the rules are evaluated against.
 CREATE TABLE fact_state (
   source     text        NOT NULL,
@@ -53,10 +65,13 @@ CREATE TABLE anomaly_state (
 
 -- Transactional outbox: derived events are stored with the rows that caused them, then published.
 -- A failed publish leaves them here for the next invocation, so no derived event is lost.
+-- claimed_until lets one invocation claim rows with a single UPDATE ... SKIP LOCKED (no session
+-- state, so RDS Proxy keeps multiplexing); a crashed claimer's rows come back when the claim expires.
 CREATE TABLE event_outbox (
-  event_id   text        PRIMARY KEY,
-  body       jsonb       NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now()
+  event_id      text        PRIMARY KEY,
+  body          jsonb       NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  claimed_until timestamptz NOT NULL DEFAULT '-infinity'
 );
 CREATE INDEX event_outbox_created_idx ON event_outbox (created_at);
 
