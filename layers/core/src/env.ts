@@ -27,6 +27,8 @@ export const EnvSchema = z.object({
   DB_TLS: bool.default(false),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(10).default(2),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  /** merge: one row per (source, fact) per batch with count/min/max/avg; raw: every record its own row. */
+  INGEST_MODE: z.enum(['merge', 'raw']).default('merge'),
   TS_MAX_PAST_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3600),
   TS_MAX_FUTURE_SECONDS: z.coerce.number().int().positive().default(300),
   SIMULATOR_RATE: z.coerce.number().int().positive().default(200),

@@ -1,0 +1,45 @@
+import { escapeLiteral } from 'pg';
+
+/**
+ * RDS Proxy pins a client connection for any statement text over 16 KB, and node-postgres uses
+ * the (pinning) extended protocol whenever a query has parameters. Hot-path writes therefore send
+ * their rows as one escaped JSON literal through the simple protocol, split into statements that
+ * each stay under this size.
+ */
+export const MAX_STATEMENT_BYTES = 16_000;
+
+/**
+ * Groups JSON row texts into chunks whose statement (template + escaped literal) fits the limit.
+ * A single row larger than the budget still gets its own chunk: correctness beats avoiding a pin.
+ */
+export function chunkRows(rowJson: readonly string[], templateBytes: number): string[][] {
+  const budget = MAX_STATEMENT_BYTES - templateBytes;
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let size = 2; // the surrounding [ ]
+  for (const row of rowJson) {
+    // escapeLiteral doubles quotes and backslashes; count them so the estimate is an upper bound.
+    const bytes = Buffer.byteLength(row) + countQuotesAndBackslashes(row) + 1;
+    if (current.length > 0 && size + bytes > budget) {
+      chunks.push(current);
+      current = [];
+      size = 2;
+    }
+    current.push(row);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** A JSON array as a SQL string literal, safe for the simple protocol. */
+export const jsonLiteral = (rowJson: readonly string[]): string => escapeLiteral(`[${rowJson.join(',')}]`);
+
+function countQuotesAndBackslashes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 39 || c === 92) n++;
+  }
+  return n + 3; // E'' prefix and quotes, when a backslash forces the E form
+}

@@ -1,0 +1,49 @@
+import type { MergedRow } from '../merge.ts';
+import { numericOf } from '../merge.ts';
+import type { SqlSession } from './session.ts';
+import { chunkRows, jsonLiteral } from './sqlText.ts';
+
+export interface WriteCounts {
+  inserted: number;
+  duplicates: number;
+}
+
+const INSERT_TEMPLATE = `WITH ins AS (
+  INSERT INTO telemetry_events
+    (ts, source, fact_name, value_float, value_bool, value_str, sample_count, value_min, value_max, value_avg, event_id)
+  SELECT r.t, r.s, r.f, r.n, r.b, r.x, r.c, r.lo, r.hi, r.av, r.id
+  FROM json_to_recordset(%ROWS%::json) AS r(t timestamptz, s text, f text, n float8, b boolean, x text,
+                                         c int, lo float8, hi float8, av float8, id text)
+  ON CONFLICT (source, fact_name, ts) DO NOTHING
+  RETURNING 1)
+SELECT count(*)::int AS inserted FROM ins`;
+// Concatenated, not String.replace: a replacement string would expand `$&` found in the data.
+const [HEAD, TAIL] = INSERT_TEMPLATE.split('%ROWS%') as [string, string];
+const TEMPLATE_BYTES = Buffer.byteLength(HEAD) + Buffer.byteLength(TAIL);
+
+/** Row shape by type: numbers -> value_float, booleans -> value_bool (and 0/1), strings -> value_str. */
+function rowJson(r: MergedRow): string {
+  return JSON.stringify({
+    t: r.ts,
+    s: r.source,
+    f: r.fact,
+    n: numericOf(r.value),
+    b: typeof r.value === 'boolean' ? r.value : null,
+    x: typeof r.value === 'string' ? r.value : null,
+    c: r.count,
+    lo: r.min,
+    hi: r.max,
+    av: r.avg,
+    id: r.eventId,
+  });
+}
+
+/** Idempotent: a row whose (source, fact_name, ts) exists is skipped and counted as a duplicate. */
+export async function insertTelemetry(tx: SqlSession, rows: readonly MergedRow[]): Promise<WriteCounts> {
+  let inserted = 0;
+  for (const chunk of chunkRows(rows.map(rowJson), TEMPLATE_BYTES)) {
+    const { rows: out } = await tx.query<{ inserted: number }>(HEAD + jsonLiteral(chunk) + TAIL);
+    inserted += out[0]?.inserted ?? 0;
+  }
+  return { inserted, duplicates: rows.length - inserted };
+}

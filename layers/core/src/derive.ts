@@ -1,0 +1,109 @@
+import { observe, type EmaConfig, type EmaState, DEFAULT_EMA } from './anomaly.ts';
+import { derivedEventId, type DerivedEvent } from './events.ts';
+import type { MergedRow } from './merge.ts';
+import type { FactValue } from './record.ts';
+import { evaluateEdges } from './rules/engine.ts';
+import type { RuleSet } from './rules/ruleSet.ts';
+
+/** What the database knows about one source before this batch. */
+export interface SourceState {
+  facts: Map<string, { value: FactValue; tsMs: number }>;
+  activeRules: Set<string>;
+  ema: Map<string, EmaState & { lastTsMs: number }>;
+}
+
+export interface StateChanges {
+  facts: Array<{ source: string; fact: string; value: FactValue; ts: string }>;
+  rules: Array<{ source: string; ruleId: string; active: boolean; ts: string }>;
+  ema: Array<{ source: string; fact: string; state: EmaState; ts: string }>;
+}
+
+export interface Derivation {
+  events: DerivedEvent[];
+  changes: StateChanges;
+}
+
+export const emptySourceState = (): SourceState => ({ facts: new Map(), activeRules: new Set(), ema: new Map() });
+
+/**
+ * Applies one batch's merged rows to the fact base, then evaluates the rules once per source
+ * (edge-triggered) and the EMA detector once per numeric series. Rows older than what the state
+ * already holds (out-of-order delivery) are written to the table but do not move the state back.
+ *
+ * The detector judges the batch's extreme (min or max, whichever is farther from the mean), so a
+ * spike merged away by last-write-wins still fires, and then learns from the batch's last value.
+ */
+export function derive(
+  rows: readonly MergedRow[],
+  states: ReadonlyMap<string, SourceState>,
+  ruleSet: RuleSet,
+  ema: EmaConfig = DEFAULT_EMA,
+): Derivation {
+  const events: DerivedEvent[] = [];
+  const changes: StateChanges = { facts: [], rules: [], ema: [] };
+  // Map.groupBy would do, but Node 20 (the local runner's runtime) does not have it.
+  const bySource = new Map<string, MergedRow[]>();
+  for (const row of rows) {
+    const group = bySource.get(row.source);
+    if (group) group.push(row);
+    else bySource.set(row.source, [row]);
+  }
+
+  for (const [source, sourceRows] of bySource) {
+    const state = states.get(source) ?? emptySourceState();
+    let latest: MergedRow | undefined;
+    for (const row of sourceRows) {
+      const known = state.facts.get(row.fact);
+      if (!known || row.tsMs > known.tsMs) {
+        state.facts.set(row.fact, { value: row.value, tsMs: row.tsMs });
+        changes.facts.push({ source, fact: row.fact, value: row.value, ts: row.ts });
+        if (!latest || row.tsMs > latest.tsMs) latest = row;
+      }
+      const anomaly = detect(source, row, state, ema, changes);
+      if (anomaly) events.push(anomaly);
+    }
+    if (!latest) continue; // nothing newer than the state: rules cannot have changed
+
+    const factValues = new Map([...state.facts].map(([k, v]) => [k, v.value]));
+    const edges = evaluateEdges(ruleSet, factValues, state.activeRules);
+    for (const ruleId of edges.fired) {
+      changes.rules.push({ source, ruleId, active: true, ts: latest.ts });
+      events.push({
+        v: 1,
+        kind: 'rule',
+        id: derivedEventId('rule', source, ruleId, latest.ts),
+        ts: latest.ts,
+        source,
+        ruleId,
+        rulesVersion: ruleSet.version,
+      });
+    }
+    for (const ruleId of edges.cleared) changes.rules.push({ source, ruleId, active: false, ts: latest.ts });
+  }
+  return { events, changes };
+}
+
+function detect(source: string, row: MergedRow, state: SourceState, cfg: EmaConfig, changes: StateChanges): DerivedEvent | undefined {
+  if (row.min === null || row.max === null || typeof row.value === 'boolean') return undefined;
+  const series = state.ema.get(row.fact);
+  if (series && row.tsMs <= series.lastTsMs) return undefined;
+  const last = typeof row.value === 'number' ? row.value : row.avg;
+  if (last === null) return undefined;
+  const extreme = series && Math.abs(row.min - series.ema) > Math.abs(row.max - series.ema) ? row.min : row.max;
+  const judged = observe(series, extreme, cfg);
+  const learned = observe(series, last, cfg).state;
+  state.ema.set(row.fact, { ...learned, lastTsMs: row.tsMs });
+  changes.ema.push({ source, fact: row.fact, state: learned, ts: row.ts });
+  if (!judged.anomaly) return undefined;
+  return {
+    v: 1,
+    kind: 'anomaly',
+    id: derivedEventId('anomaly', source, row.fact, row.ts),
+    ts: row.ts,
+    source,
+    fact: row.fact,
+    value: judged.anomaly.value,
+    ema: judged.anomaly.ema,
+    sigma: judged.anomaly.sigma,
+  };
+}

@@ -1,0 +1,64 @@
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DEFAULT_BACKOFF, pause, type BackoffOptions } from './retry.ts';
+
+export interface OutgoingMessage {
+  /** Unique within one call; reported back for the entries that finally failed. */
+  id: string;
+  body: string;
+}
+
+export class QueuePublishError extends Error {
+  override readonly name = 'QueuePublishError';
+  constructor(
+    readonly queueUrl: string,
+    readonly failedIds: string[],
+    readonly lastError: string,
+  ) {
+    super(`${failedIds.length} message(s) not accepted by ${queueUrl}: ${lastError}`);
+  }
+}
+
+const MAX_BATCH = 10;
+
+/**
+ * SendMessageBatch in groups of 10, resending only the entries SQS did not accept (and whole
+ * requests that failed) with jittered backoff. Throws QueuePublishError naming what never got in,
+ * so the caller fails the work instead of acknowledging it.
+ */
+export async function sendMessages(
+  client: SQSClient,
+  queueUrl: string,
+  messages: readonly OutgoingMessage[],
+  backoff: BackoffOptions = DEFAULT_BACKOFF,
+): Promise<void> {
+  const groups: OutgoingMessage[][] = [];
+  for (let i = 0; i < messages.length; i += MAX_BATCH) groups.push(messages.slice(i, i + MAX_BATCH));
+  const failures = await Promise.all(groups.map((g) => sendGroup(client, queueUrl, g, backoff)));
+  const failed = failures.flatMap((f) => f.ids);
+  if (failed.length > 0) {
+    throw new QueuePublishError(queueUrl, failed, failures.find((f) => f.ids.length > 0)?.lastError ?? 'unknown');
+  }
+}
+
+async function sendGroup(client: SQSClient, queueUrl: string, group: OutgoingMessage[], backoff: BackoffOptions) {
+  // SQS batch entry ids must be short alphanumerics; map them to positions and back.
+  let pending = group;
+  let lastError = '';
+  for (let attempt = 0; attempt < backoff.maxAttempts && pending.length > 0; attempt++) {
+    if (attempt > 0) await pause(attempt, backoff);
+    try {
+      const out = await client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: pending.map((m, i) => ({ Id: `m${i}`, MessageBody: m.body })),
+        }),
+      );
+      const failedPositions = new Set((out.Failed ?? []).map((f) => Number(f.Id?.slice(1))));
+      lastError = out.Failed?.[0] ? `${out.Failed[0].Code ?? ''} ${out.Failed[0].Message ?? ''}`.trim() : lastError;
+      pending = pending.filter((_, i) => failedPositions.has(i));
+    } catch (e) {
+      lastError = (e as Error).message;
+    }
+  }
+  return { ids: pending.map((m) => m.id), lastError };
+}
