@@ -1,0 +1,163 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { writeDerivedEvents } from '#core/db/derivedEventStore';
+import type { DerivedEvent } from '#core/events';
+import { logger, metrics } from '#core/observability';
+import { handler, lambdaHandler } from '../../functions/writer/handler.ts';
+import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
+import { anomalyEvent, ruleEvent, sqsEvent, sqsRecord } from '../helpers/sqs.ts';
+
+let pg: MigratedPostgres;
+
+beforeAll(async () => {
+  pg = await startMigratedPostgres();
+  // The handler's pool reads this on its first invocation, as it would in a Lambda container.
+  process.env.DATABASE_URL = pg.url;
+  logger.setLogLevel('SILENT');
+});
+
+afterAll(async () => {
+  await pg?.stop();
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  metrics.clearMetrics();
+});
+
+const recordsOf = (events: DerivedEvent[]) => events.map((e) => sqsRecord(JSON.stringify(e)));
+
+async function storedIds(): Promise<string[]> {
+  const { rows } = await pg.db.query<{ event_id: string }>(
+    'SELECT event_id FROM rule_events UNION ALL SELECT event_id FROM anomaly_events ORDER BY 1',
+  );
+  return rows.map((r) => r.event_id);
+}
+
+describe('writer handler against embedded PostgreSQL', () => {
+  it('writes rule firings and anomalies to their tables', async () => {
+    // Prepare
+    const rule = ruleEvent({ source: 'FBE_01', ruleId: 'vessel_over_pressure' });
+    const anomaly = anomalyEvent({ source: 'FBE_02', fact: 'pressure_bar', value: 3.1, ema: 1.2, sigma: 0.15 });
+
+    // Act
+    const response = await lambdaHandler(sqsEvent(recordsOf([rule, anomaly])));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const rules = await pg.db.query('SELECT event_id, ts, source, rule_id, rules_version FROM rule_events WHERE event_id = $1', [rule.id]);
+    expect(rules.rows).toEqual([
+      { event_id: rule.id, ts: expect.any(String), source: 'FBE_01', rule_id: 'vessel_over_pressure', rules_version: '2026.11.1' },
+    ]);
+    expect(Date.parse(String(rules.rows[0]?.ts))).toBe(Date.parse(rule.ts));
+    const anomalies = await pg.db.query('SELECT source, fact_name, value, ema, sigma FROM anomaly_events WHERE event_id = $1', [anomaly.id]);
+    expect(anomalies.rows).toEqual([{ source: 'FBE_02', fact_name: 'pressure_bar', value: 3.1, ema: 1.2, sigma: 0.15 }]);
+  });
+
+  it('writes nothing new when the same batch is delivered twice, and counts the duplicates', async () => {
+    // Prepare
+    const events = [ruleEvent(), anomalyEvent(), ruleEvent()];
+    await lambdaHandler(sqsEvent(recordsOf(events)));
+    const before = await storedIds();
+    const addMetric = vi.spyOn(metrics, 'addMetric');
+
+    // Act
+    const response = await lambdaHandler(sqsEvent(recordsOf(events)));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await storedIds()).toEqual(before);
+    expect(addMetric).toHaveBeenCalledWith('DerivedEventsWritten', MetricUnit.Count, 0);
+    expect(addMetric).toHaveBeenCalledWith('DerivedEventsDuplicate', MetricUnit.Count, 3);
+  });
+
+  it('reports exactly the invalid messages and writes their neighbours', async () => {
+    // Prepare
+    const first = ruleEvent();
+    const last = anomalyEvent();
+    const notJson = sqsRecord('{"v":1,"kind":');
+    const badSchema = sqsRecord(JSON.stringify({ ...anomalyEvent(), sigma: -1 }));
+    const records = [sqsRecord(JSON.stringify(first)), notJson, badSchema, sqsRecord(JSON.stringify(last))];
+    const addMetric = vi.spyOn(metrics, 'addMetric');
+
+    // Act
+    const response = await lambdaHandler(sqsEvent(records));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: notJson.messageId }, { itemIdentifier: badSchema.messageId }] });
+    expect(await storedIds()).toEqual(expect.arrayContaining([first.id, last.id]));
+    expect(addMetric).toHaveBeenCalledWith('DerivedEventsInvalid', MetricUnit.Count, 2);
+    expect(addMetric).toHaveBeenCalledWith('DerivedEventsWritten', MetricUnit.Count, 2);
+  });
+
+  it('reports every message failed while the database is down, and writes them on redelivery', async () => {
+    // Prepare
+    const events = [ruleEvent(), anomalyEvent()];
+    const records = [...recordsOf(events), sqsRecord('not json')];
+    await pg.pause();
+
+    // Act
+    let down;
+    try {
+      down = await lambdaHandler(sqsEvent(records));
+    } finally {
+      await pg.resume();
+    }
+    const redelivered = await lambdaHandler(sqsEvent(records));
+
+    // Assess
+    expect(down.batchItemFailures).toEqual(records.map((r) => ({ itemIdentifier: r.messageId })));
+    expect(redelivered.batchItemFailures).toEqual([{ itemIdentifier: records[2]?.messageId }]);
+    expect(await storedIds()).toEqual(expect.arrayContaining(events.map((e) => e.id)));
+  });
+
+  it('runs through the middy chain and flushes its metrics', async () => {
+    // Prepare
+    const event = ruleEvent();
+    const publish = vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
+    const context = { functionName: 'tapline-writer', awsRequestId: 'req-1', getRemainingTimeInMillis: () => 30_000 } as Context;
+
+    // Act
+    const response = await handler(sqsEvent(recordsOf([event])), context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(publish).toHaveBeenCalledOnce();
+    expect(await storedIds()).toContain(event.id);
+  });
+});
+
+describe('writeDerivedEvents', () => {
+  it('counts inserted and duplicate ids, including a repeat inside one batch', async () => {
+    // Prepare
+    const stored = ruleEvent();
+    await writeDerivedEvents(pg.db, [stored]);
+    const fresh = anomalyEvent();
+
+    // Act
+    const counts = await writeDerivedEvents(pg.db, [stored, fresh, fresh]);
+
+    // Assess
+    expect(counts).toEqual({ inserted: 1, duplicates: 2 });
+  });
+
+  it('writes a batch larger than one 16 KB statement completely', async () => {
+    // Prepare: 300 events are about 50 KB of JSON, so several statements
+    const events = Array.from({ length: 300 }, (_, i) => (i % 2 === 0 ? ruleEvent() : anomalyEvent()));
+
+    // Act
+    const counts = await writeDerivedEvents(pg.db, events);
+
+    // Assess
+    expect(counts).toEqual({ inserted: 300, duplicates: 0 });
+    expect(await storedIds()).toEqual(expect.arrayContaining(events.map((e) => e.id)));
+  });
+
+  it('stores values that need escaping unchanged', async () => {
+    const event = ruleEvent({ rulesVersion: `it's \\ "quoted" $& $1` });
+    await writeDerivedEvents(pg.db, [event]);
+    const { rows } = await pg.db.query<{ rules_version: string }>('SELECT rules_version FROM rule_events WHERE event_id = $1', [event.id]);
+    expect(rows).toEqual([{ rules_version: `it's \\ "quoted" $& $1` }]);
+  });
+});
