@@ -1,0 +1,171 @@
+import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+
+/**
+ * Kinesis PutRecords with the service's rules: at most 500 records and 5 MiB per request, partial
+ * failure is normal (the response array matches the request index for index), and only the failed
+ * entries are resent, with exponential backoff and full jitter. What still fails after the last
+ * attempt is returned to the caller, never dropped.
+ */
+export interface PutEntry {
+  data: Uint8Array;
+  partitionKey: string;
+}
+
+export interface PutFailure {
+  /** position of the entry in the array given to putRecords */
+  index: number;
+  partitionKey: string;
+  errorCode: string;
+  errorMessage?: string;
+}
+
+export interface PutResult {
+  sent: number;
+  failed: PutFailure[];
+  /** entries resent (one entry resent twice counts 2) */
+  retries: number;
+  /** entry results, over all attempts, that Kinesis refused for throughput */
+  throttled: number;
+}
+
+export interface PutOptions {
+  /** attempts per entry, the first one included (default 8) */
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  maxRecordsPerRequest?: number;
+  maxBytesPerRequest?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** uniform in [0, 1); the jitter source */
+  random?: () => number;
+}
+
+/** The one call this module makes; a KinesisClient satisfies it, and so does a test fake. */
+export interface PutRecordsClient {
+  send(command: PutRecordsCommand): Promise<PutRecordsCommandOutput>;
+}
+
+export const PUT_RECORDS_MAX_RECORDS = 500;
+export const PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024;
+const THROTTLED = 'ProvisionedThroughputExceededException';
+/** Whole-request errors that are the caller's fault but still worth retrying. */
+const RETRYABLE_CLIENT_ERRORS = new Set([THROTTLED, 'LimitExceededException', 'ThrottlingException', 'KMSThrottlingException']);
+
+const DEFAULTS: Required<PutOptions> = {
+  maxAttempts: 8,
+  baseDelayMs: 50,
+  maxDelayMs: 2_000,
+  maxRecordsPerRequest: PUT_RECORDS_MAX_RECORDS,
+  maxBytesPerRequest: PUT_RECORDS_MAX_BYTES,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+type EntryError = Pick<PutFailure, 'errorCode' | 'errorMessage'>;
+
+export async function putRecords(
+  client: PutRecordsClient,
+  streamName: string,
+  entries: readonly PutEntry[],
+  options: PutOptions = {},
+): Promise<PutResult> {
+  const opts = { ...DEFAULTS, ...options };
+  if (!Number.isInteger(opts.maxAttempts) || opts.maxAttempts < 1) throw new RangeError('maxAttempts must be an integer >= 1');
+  const result: PutResult = { sent: 0, failed: [], retries: 0, throttled: 0 };
+  for (const chunk of chunkIndexes(entries, opts)) {
+    await putChunk(client, streamName, entries, chunk, opts, result);
+  }
+  return result;
+}
+
+/** Backoff before retry number `retry` (1-based): full jitter over a capped exponential. */
+export function backoffMs(retry: number, opts: Pick<Required<PutOptions>, 'baseDelayMs' | 'maxDelayMs' | 'random'>): number {
+  return opts.random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** (retry - 1));
+}
+
+/** Kinesis counts the data and the partition key (UTF-8) towards the request size. */
+const entryBytes = (e: PutEntry): number => e.data.byteLength + Buffer.byteLength(e.partitionKey, 'utf8');
+
+function chunkIndexes(entries: readonly PutEntry[], opts: Required<PutOptions>): number[][] {
+  const chunks: number[][] = [];
+  let current: number[] = [];
+  let bytes = 0;
+  entries.forEach((entry, index) => {
+    const size = entryBytes(entry);
+    if (current.length > 0 && (current.length >= opts.maxRecordsPerRequest || bytes + size > opts.maxBytesPerRequest)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    // an entry too large for any request still goes out alone: Kinesis's own refusal is reported
+    current.push(index);
+    bytes += size;
+  });
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+async function putChunk(
+  client: PutRecordsClient,
+  streamName: string,
+  entries: readonly PutEntry[],
+  chunk: number[],
+  opts: Required<PutOptions>,
+  result: PutResult,
+): Promise<void> {
+  let pending = chunk;
+  for (let attempt = 1; ; attempt++) {
+    const { errors, retryable } = await attemptPut(client, streamName, entries, pending, result);
+    pending = [...errors.keys()];
+    if (pending.length === 0) return;
+    if (!retryable || attempt >= opts.maxAttempts) {
+      for (const index of pending) {
+        const entry = entries[index] as PutEntry;
+        result.failed.push({ index, partitionKey: entry.partitionKey, ...(errors.get(index) as EntryError) });
+      }
+      return;
+    }
+    result.retries += pending.length;
+    await opts.sleep(backoffMs(attempt, opts));
+  }
+}
+
+async function attemptPut(
+  client: PutRecordsClient,
+  streamName: string,
+  entries: readonly PutEntry[],
+  pending: number[],
+  result: PutResult,
+): Promise<{ errors: Map<number, EntryError>; retryable: boolean }> {
+  const errors = new Map<number, EntryError>();
+  const records = pending.map((i) => {
+    const entry = entries[i] as PutEntry;
+    return { Data: entry.data, PartitionKey: entry.partitionKey };
+  });
+  let output: PutRecordsCommandOutput;
+  try {
+    output = await client.send(new PutRecordsCommand({ StreamName: streamName, Records: records }));
+  } catch (error) {
+    const { name, message, fault } = describe(error);
+    if (name === THROTTLED) result.throttled += pending.length;
+    for (const index of pending) errors.set(index, { errorCode: name, errorMessage: message });
+    return { errors, retryable: fault !== 'client' || RETRYABLE_CLIENT_ERRORS.has(name) };
+  }
+  pending.forEach((index, k) => {
+    const entry = output.Records?.[k];
+    if (entry?.SequenceNumber && !entry.ErrorCode) {
+      result.sent += 1;
+      return;
+    }
+    const errorCode = entry?.ErrorCode ?? 'MissingResult';
+    if (errorCode === THROTTLED) result.throttled += 1;
+    errors.set(index, { errorCode, errorMessage: entry ? entry.ErrorMessage : 'no result entry for this record' });
+  });
+  return { errors, retryable: true };
+}
+
+function describe(error: unknown): { name: string; message: string; fault: string | undefined } {
+  if (!(error instanceof Error)) return { name: 'UnknownError', message: String(error), fault: undefined };
+  const fault = (error as { $fault?: unknown }).$fault;
+  return { name: error.name, message: error.message, fault: typeof fault === 'string' ? fault : undefined };
+}
