@@ -34,6 +34,7 @@ export const lambdaHandler = async (event: KinesisStreamEvent, context: Context)
     remainingMs: () => context.getRemainingTimeInMillis(),
   });
   metrics.addMetric('RecordsIn', MetricUnit.Count, report.records);
+  metrics.addMetric('ValidRecords', MetricUnit.Count, report.valid);
   metrics.addMetric('InvalidRecords', MetricUnit.Count, report.invalid);
   metrics.addMetric('RedeliveredSkipped', MetricUnit.Count, report.redelivered);
   metrics.addMetric('MergedRows', MetricUnit.Count, report.mergedRows);

@@ -7,7 +7,9 @@ export interface LocalSqs {
 
 /** fauxqs: an SQS API emulator (send/receive/delete, visibility, redrive to a DLQ). */
 export async function startSqs(port = 0): Promise<LocalSqs> {
-  const app = buildApp({ logger: false, host: '127.0.0.1' });
+  // No host option: queue URLs then read sqs.<region>.localhost, valid URLs; requests go to the
+  // configured endpoint (the SQS client does not route by queue URL).
+  const app = buildApp({ logger: false });
   await app.listen({ port, host: '127.0.0.1' });
   const addr = app.server.address();
   if (!addr || typeof addr === 'string') throw new Error('fauxqs did not bind');

@@ -12,5 +12,7 @@ const requestHandler = () => new NodeHttpHandler({ connectionTimeout: 3_000, req
 export const kinesisClient = (region: string): KinesisClient =>
   new KinesisClient({ region, requestHandler: requestHandler(), maxAttempts: 3 });
 
+// Requests go to the configured endpoint, not the queue URL's host: identical in AWS, and it lets
+// emulators hand out queue URLs whose host is not routable.
 export const sqsClient = (region: string): SQSClient =>
-  new SQSClient({ region, requestHandler: requestHandler(), maxAttempts: 3 });
+  new SQSClient({ region, requestHandler: requestHandler(), maxAttempts: 3, useQueueUrlAsEndpoint: false });

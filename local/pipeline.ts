@@ -1,0 +1,184 @@
+import { join } from 'node:path';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { queueDepth, type LocalEnvironment } from './environment.ts';
+import { KinesisEventSource } from './esm/kinesisEventSource.ts';
+import { localInvoker, type Handler } from './esm/invoker.ts';
+import { SqsEventSource } from './esm/sqsEventSource.ts';
+import { FunctionOutput } from './functionOutput.ts';
+
+export interface PipelineSnapshot {
+  elapsedMs: number;
+  /** Records that arrived in the stream (live view of what the simulator produced). */
+  arrived: number;
+  ingested: number;
+  invalid: number;
+  rowsWritten: number;
+  duplicatesSkipped: number;
+  derivedEvents: number;
+  derivedWritten: number;
+  lagMs: number;
+  maxLagMs: number;
+  functionErrors: number;
+  dlq: { ingest: number; onFailure: number; events: number };
+}
+
+export interface PipelineSummary extends Omit<PipelineSnapshot, 'lagMs' | 'arrived' | 'elapsedMs'> {
+  produced: number;
+  producerFailed: number;
+  durationSeconds: number;
+  rate: number;
+  /** produced - (ingested + invalid + records sent to the OnFailure destination). */
+  unaccounted: number;
+  database: { telemetryRows: number; ruleEvents: number; anomalyEvents: number };
+}
+
+interface SimulatorResult {
+  produced: number;
+  sent: number;
+  failed: number;
+}
+
+/**
+ * The whole pipeline on one machine, with the real handlers: the simulator handler puts to the
+ * stream, a local event source mapping drives the ingest handler, another drives the writer from
+ * the events queue. Handlers are imported after their environment is set, as Lambda would.
+ */
+export class LocalPipeline {
+  private readonly output: FunctionOutput;
+  private kinesisSource?: KinesisEventSource;
+  private sqsSource?: SqsEventSource;
+  private functionErrors = 0;
+  private readonly startedAt = Date.now();
+  lastError: unknown;
+
+  constructor(
+    readonly env: LocalEnvironment,
+    logFile: string,
+  ) {
+    this.output = new FunctionOutput(logFile);
+  }
+
+  static logFileIn(dir: string): string {
+    return join(dir, 'functions.log');
+  }
+
+  async start(): Promise<void> {
+    Object.assign(process.env, this.env.functionEnv, {
+      POWERTOOLS_DEV: 'false',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    });
+    this.output.capture();
+    const { config } = this.env;
+    const ingest = (await import('../functions/ingest/handler.ts')).handler as unknown as Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
+    const writer = (await import('../functions/writer/handler.ts')).handler as unknown as Handler<SQSEvent, SQSBatchResponse>;
+    const onError = (_fn: string, e: unknown) => {
+      this.functionErrors++;
+      this.lastError = e;
+    };
+    this.kinesisSource = new KinesisEventSource({
+      kinesis: this.env.kinesis,
+      sqs: this.env.sqs,
+      streamName: this.env.streamName,
+      streamArn: this.env.streamArn,
+      region: this.env.region,
+      settings: {
+        batchSize: config.ingest.batchSize,
+        batchWindowSeconds: config.ingest.batchWindowSeconds,
+        bisectOnError: true,
+        maxRetryAttempts: config.ingest.maxRetryAttempts,
+        maxRecordAgeSeconds: config.ingest.maxRecordAgeSeconds,
+      },
+      invoke: localInvoker('tapline-ingest', ingest, config.ingest.timeoutSeconds, onError),
+      onFailureQueueUrl: this.env.queues.onFailure.url,
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:tapline-ingest',
+    });
+    this.sqsSource = new SqsEventSource({
+      sqs: this.env.sqs,
+      queueUrl: this.env.queues.events.url,
+      queueArn: this.env.queues.events.arn,
+      region: this.env.region,
+      settings: { batchSize: config.writer.batchSize, batchWindowSeconds: config.writer.batchWindowSeconds },
+      invoke: localInvoker('tapline-writer', writer, config.writer.timeoutSeconds, onError),
+    });
+    await this.kinesisSource.start();
+    this.sqsSource.start();
+  }
+
+  /** Runs the simulator handler once, as the schedule would, for the given rate and duration. */
+  async simulate(rate: number, durationSeconds: number, seed: number): Promise<SimulatorResult> {
+    const simulator = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
+    const invoke = localInvoker('tapline-simulator', simulator, durationSeconds + 60, () => undefined);
+    return invoke({ rate, durationSeconds, seed });
+  }
+
+  /** Waits until every arrived record is acknowledged and the events queue and outbox are empty. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    let quietSince: number | undefined;
+    while (Date.now() < until) {
+      const idle =
+        this.kinesisSource!.caughtUp() &&
+        (await queueDepth(this.env.sqs, this.env.queues.events)) === 0 &&
+        (await this.outboxSize()) === 0;
+      quietSince = idle ? (quietSince ?? Date.now()) : undefined;
+      if (quietSince !== undefined && Date.now() - quietSince >= 1_500) return true;
+      await new Promise((ok) => setTimeout(ok, 250));
+    }
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    await this.kinesisSource?.stop();
+    await this.sqsSource?.stop();
+    await this.output.release();
+  }
+
+  async snapshot(): Promise<PipelineSnapshot> {
+    const shards = [...(this.kinesisSource?.shards.values() ?? [])];
+    const m = (n: string) => this.output.metric(n);
+    const { sqs, queues } = this.env;
+    return {
+      elapsedMs: Date.now() - this.startedAt,
+      arrived: shards.reduce((a, s) => a + s.read, 0),
+      ingested: m('ValidRecords'),
+      invalid: m('InvalidRecords'),
+      rowsWritten: m('RowsInserted'),
+      duplicatesSkipped: m('DuplicatesSkipped'),
+      derivedEvents: m('DerivedEvents'),
+      derivedWritten: m('DerivedEventsWritten'),
+      lagMs: Math.max(0, ...shards.map((s) => s.lagMs)),
+      maxLagMs: Math.max(0, ...shards.map((s) => s.maxLagMs)),
+      functionErrors: this.functionErrors,
+      dlq: {
+        ingest: await queueDepth(sqs, queues.ingestDlq),
+        onFailure: await queueDepth(sqs, queues.onFailure),
+        events: await queueDepth(sqs, queues.eventsDlq),
+      },
+    };
+  }
+
+  async summary(sim: SimulatorResult, rate: number, durationSeconds: number): Promise<PipelineSummary> {
+    const { elapsedMs: _e, arrived: _a, lagMs: _l, ...snap } = await this.snapshot();
+    const discarded = [...(this.kinesisSource?.shards.values() ?? [])].reduce((a, s) => a + s.discardedToOnFailure, 0);
+    const { rows } = await this.env.db.query<{ telemetry: number; rules: number; anomalies: number }>(
+      `SELECT (SELECT count(*) FROM telemetry_events)::int AS telemetry,
+              (SELECT count(*) FROM rule_events)::int AS rules,
+              (SELECT count(*) FROM anomaly_events)::int AS anomalies`,
+    );
+    const counts = rows[0] ?? { telemetry: 0, rules: 0, anomalies: 0 };
+    return {
+      produced: sim.sent,
+      producerFailed: sim.failed,
+      durationSeconds,
+      rate,
+      ...snap,
+      unaccounted: sim.sent - (snap.ingested + snap.invalid + discarded),
+      database: { telemetryRows: counts.telemetry, ruleEvents: counts.rules, anomalyEvents: counts.anomalies },
+    };
+  }
+
+  private async outboxSize(): Promise<number> {
+    const { rows } = await this.env.db.query<{ n: number }>('SELECT count(*)::int AS n FROM event_outbox');
+    return rows[0]?.n ?? 0;
+  }
+}
