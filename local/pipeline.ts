@@ -49,11 +49,15 @@ export class LocalPipeline {
   private sqsSource?: SqsEventSource;
   private functionErrors = 0;
   private readonly startedAt = Date.now();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly periodicRuns: Promise<unknown>[] = [];
   lastError: unknown;
 
   constructor(
     readonly env: LocalEnvironment,
     logFile: string,
+    /** Scheduled work the stage runs beside the pipeline (in AWS: EventBridge-scheduled functions). */
+    private readonly periodic: ReadonlyArray<{ name: string; everyMs: number; run: () => Promise<unknown> }> = [],
   ) {
     this.output = new FunctionOutput(logFile);
   }
@@ -102,6 +106,24 @@ export class LocalPipeline {
     });
     await this.kinesisSource.start();
     this.sqsSource.start();
+    for (const task of this.periodic) {
+      this.timers.push(setInterval(() => this.runPeriodic(task), task.everyMs));
+    }
+  }
+
+  /** Runs every periodic task once more (after draining, so the summary sees up-to-date rollups). */
+  async runPeriodicNow(): Promise<void> {
+    await Promise.all(this.periodicRuns);
+    for (const task of this.periodic) await this.runPeriodic(task);
+  }
+
+  private runPeriodic(task: { name: string; run: () => Promise<unknown> }): Promise<unknown> {
+    const run = task.run().catch((e: unknown) => {
+      this.functionErrors++;
+      this.lastError = new Error(`${task.name} failed: ${(e as Error).message}`);
+    });
+    this.periodicRuns.push(run);
+    return run;
   }
 
   /** Runs the simulator handler once, as the schedule would, for the given rate and duration. */
@@ -128,6 +150,8 @@ export class LocalPipeline {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all(this.periodicRuns);
     await this.kinesisSource?.stop();
     await this.sqsSource?.stop();
     await this.output.release();
