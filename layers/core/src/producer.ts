@@ -1,11 +1,6 @@
 import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import { pause, type BackoffOptions } from './retry.ts';
 
-/**
- * Kinesis PutRecords with the service's rules: at most 500 records and 5 MiB per request, partial
- * failure is normal (the response array matches the request index for index), and only the failed
- * entries are resent, with exponential backoff and full jitter. What still fails after the last
- * attempt is returned to the caller, never dropped.
- */
 export interface PutEntry {
   data: Uint8Array;
   partitionKey: string;
@@ -28,16 +23,10 @@ export interface PutResult {
   throttled: number;
 }
 
-export interface PutOptions {
-  /** attempts per entry, the first one included (default 8) */
-  maxAttempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
+/** maxAttempts counts the first attempt (default 8, base 50 ms, cap 2 s); sleep and random are injectable. */
+export interface PutOptions extends Partial<BackoffOptions> {
   maxRecordsPerRequest?: number;
   maxBytesPerRequest?: number;
-  sleep?: (ms: number) => Promise<void>;
-  /** uniform in [0, 1); the jitter source */
-  random?: () => number;
 }
 
 /** The one call this module makes; a KinesisClient satisfies it, and so does a test fake. */
@@ -51,18 +40,24 @@ const THROTTLED = 'ProvisionedThroughputExceededException';
 /** Whole-request errors that are the caller's fault but still worth retrying. */
 const RETRYABLE_CLIENT_ERRORS = new Set([THROTTLED, 'LimitExceededException', 'ThrottlingException', 'KMSThrottlingException']);
 
-const DEFAULTS: Required<PutOptions> = {
+type Settings = BackoffOptions & Required<Pick<PutOptions, 'maxRecordsPerRequest' | 'maxBytesPerRequest'>>;
+
+const DEFAULTS: Settings = {
   maxAttempts: 8,
   baseDelayMs: 50,
   maxDelayMs: 2_000,
   maxRecordsPerRequest: PUT_RECORDS_MAX_RECORDS,
   maxBytesPerRequest: PUT_RECORDS_MAX_BYTES,
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  random: Math.random,
 };
 
 type EntryError = Pick<PutFailure, 'errorCode' | 'errorMessage'>;
 
+/**
+ * Kinesis PutRecords with the service's rules: at most 500 records and 5 MiB per request, partial
+ * failure is normal (the response array matches the request index for index), and only the failed
+ * entries are resent, with exponential backoff and full jitter. What still fails after the last
+ * attempt is returned to the caller, never dropped.
+ */
 export async function putRecords(
   client: PutRecordsClient,
   streamName: string,
@@ -78,15 +73,10 @@ export async function putRecords(
   return result;
 }
 
-/** Backoff before retry number `retry` (1-based): full jitter over a capped exponential. */
-export function backoffMs(retry: number, opts: Pick<Required<PutOptions>, 'baseDelayMs' | 'maxDelayMs' | 'random'>): number {
-  return opts.random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** (retry - 1));
-}
-
 /** Kinesis counts the data and the partition key (UTF-8) towards the request size. */
 const entryBytes = (e: PutEntry): number => e.data.byteLength + Buffer.byteLength(e.partitionKey, 'utf8');
 
-function chunkIndexes(entries: readonly PutEntry[], opts: Required<PutOptions>): number[][] {
+function chunkIndexes(entries: readonly PutEntry[], opts: Settings): number[][] {
   const chunks: number[][] = [];
   let current: number[] = [];
   let bytes = 0;
@@ -110,7 +100,7 @@ async function putChunk(
   streamName: string,
   entries: readonly PutEntry[],
   chunk: number[],
-  opts: Required<PutOptions>,
+  opts: Settings,
   result: PutResult,
 ): Promise<void> {
   let pending = chunk;
@@ -126,7 +116,7 @@ async function putChunk(
       return;
     }
     result.retries += pending.length;
-    await opts.sleep(backoffMs(attempt, opts));
+    await pause(attempt - 1, opts);
   }
 }
 
