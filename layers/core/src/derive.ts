@@ -35,7 +35,8 @@ export const emptySourceState = (): SourceState => ({ facts: new Map(), activeRu
  */
 export function derive(
   rows: readonly MergedRow[],
-  states: ReadonlyMap<string, SourceState>,
+  /** Updated in place, so consecutive batches see each other's state. */
+  states: Map<string, SourceState>,
   ruleSet: RuleSet,
   ema: EmaConfig = DEFAULT_EMA,
 ): Derivation {
@@ -50,7 +51,8 @@ export function derive(
   }
 
   for (const [source, sourceRows] of bySource) {
-    const state = states.get(source) ?? emptySourceState();
+    let state = states.get(source);
+    if (!state) states.set(source, (state = emptySourceState()));
     let latest: MergedRow | undefined;
     for (const row of sourceRows) {
       const known = state.facts.get(row.fact);
@@ -66,6 +68,7 @@ export function derive(
 
     const factValues = new Map([...state.facts].map(([k, v]) => [k, v.value]));
     const edges = evaluateEdges(ruleSet, factValues, state.activeRules);
+    state.activeRules = edges.active;
     for (const ruleId of edges.fired) {
       changes.rules.push({ source, ruleId, active: true, ts: latest.ts });
       events.push({

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { chunkRows, jsonLiteral, MAX_STATEMENT_BYTES } from '#core/db/sqlText';
+
+describe('statement chunking for RDS Proxy', () => {
+  it('keeps every statement under the 16 KB pinning threshold', () => {
+    const rows = Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ s: `FBE_${i}`, x: "it's a \\ test ✓" }));
+    const template = 600;
+    const chunks = chunkRows(rows, template);
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const chunk of chunks) expect(Buffer.byteLength(jsonLiteral(chunk)) + template).toBeLessThanOrEqual(MAX_STATEMENT_BYTES);
+    expect(chunks.flat()).toEqual(rows);
+  });
+
+  it('escapes quotes and backslashes so the literal reads back as the same JSON', () => {
+    const literal = jsonLiteral([JSON.stringify({ x: `'; DROP TABLE telemetry_events; -- \\ $&` })]);
+    expect(literal.startsWith(" E'") || literal.startsWith("'")).toBe(true);
+    expect(literal).toContain("''; DROP TABLE");
+  });
+});
