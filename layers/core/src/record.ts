@@ -79,16 +79,48 @@ export function decodeRecord(data: string, nowMs: number, window: TimeWindow): D
   } catch (e) {
     return invalid('not_json', (e as Error).message.slice(0, 200));
   }
-  const parsed = TelemetryRecordSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return invalid('schema', issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'does not match');
+  let record = wellFormedRecord(json);
+  if (!record) {
+    const parsed = TelemetryRecordSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return invalid('schema', issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'does not match');
+    }
+    record = parsed.data;
   }
-  const tsMs = Date.parse(parsed.data.ts);
+  const tsMs = Date.parse(record.ts);
   if (tsMs < nowMs - window.maxPastSeconds * 1000 || tsMs > nowMs + window.maxFutureSeconds * 1000) {
-    return invalid('ts_out_of_range', `${parsed.data.ts} outside [now-${window.maxPastSeconds}s, now+${window.maxFutureSeconds}s]`);
+    return invalid('ts_out_of_range', `${record.ts} outside [now-${window.maxPastSeconds}s, now+${window.maxFutureSeconds}s]`);
   }
-  return { ok: true, record: parsed.data, tsMs };
+  return { ok: true, record, tsMs };
+}
+
+// zod's own ISO datetime pattern for this field, so the check below cannot drift from the schema.
+const DATETIME: RegExp | undefined = TelemetryRecordSchema.shape.ts._zod.def.pattern;
+const RECORD_KEYS = ['v', 'id', 'source', 'fact', 'ts', 'value'] as const;
+
+/**
+ * The schema's checks written out by hand: per record a zod parse costs about as much as base64 and
+ * JSON.parse together, and nearly every record is valid. Returns the record only when the schema
+ * certainly accepts it (same object shape, same key order as zod's output); anything else goes to
+ * zod, so rejections and their messages are exactly zod's.
+ */
+function wellFormedRecord(json: unknown): TelemetryRecord | undefined {
+  if (DATETIME === undefined || typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
+  const o = json as Record<string, unknown>;
+  if (Object.keys(o).length !== RECORD_KEYS.length || !RECORD_KEYS.every((k) => Object.hasOwn(o, k))) return undefined;
+  const { v, id, source, fact, ts, value } = o;
+  if (v !== 1) return undefined;
+  if (typeof id !== 'string' || id.length < 1 || id.length > 128) return undefined;
+  if (typeof source !== 'string' || !NAME_PATTERN.test(source)) return undefined;
+  if (typeof fact !== 'string' || !NAME_PATTERN.test(fact)) return undefined;
+  if (typeof ts !== 'string' || !DATETIME.test(ts)) return undefined;
+  const valueOk =
+    (typeof value === 'number' && Number.isFinite(value)) ||
+    typeof value === 'boolean' ||
+    (typeof value === 'string' && value.length <= MAX_STRING_VALUE && !value.includes('\u0000') && value.isWellFormed());
+  if (!valueOk) return undefined;
+  return { v, id, source, fact, ts, value };
 }
 
 export function encodeRecord(record: TelemetryRecord): Uint8Array {
