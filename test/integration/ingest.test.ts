@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { KinesisStreamBatchResponse } from 'aws-lambda';
+import type { LocalEnvironment } from '../../local/environment.ts';
+import { kinesisEvent } from '../../local/events/kinesisEvent.ts';
+import { breweryRuleSet } from '#core/rules/brewery';
+import { ingestBatch } from '#core/ingest/ingestBatch';
+import { fromKinesisEvent } from '#core/ingest/streamRecord';
+import { telemetry } from '../helpers/records.ts';
+import { drainQueue, lambdaContext, startEnvironment } from '../helpers/pipeline.ts';
+
+let env: LocalEnvironment;
+type IngestModule = typeof import('../../functions/ingest/handler.ts');
+const loadHandler = async (): Promise<IngestModule> => import('../../functions/ingest/handler.ts');
+const invoke = async (m: IngestModule, event: ReturnType<typeof kinesisEvent>) =>
+  (await m.handler(event, lambdaContext())) as KinesisStreamBatchResponse;
+const count = async (sql: string) => (await env.db.query<{ n: number }>(sql)).rows[0]?.n;
+
+beforeAll(async () => {
+  env = await startEnvironment();
+});
+afterAll(async () => env?.stop());
+beforeEach(async () => {
+  await env.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, fact_state, rule_state, anomaly_state, event_outbox');
+});
+
+describe('ingest handler against embedded PostgreSQL and the SQS emulator', () => {
+  it('writes one merged row per source and fact, with value columns by type', async () => {
+    // Prepare
+    const ingest = await loadHandler();
+    const records = [
+      telemetry({ fact: 'temperature_c', value: 64.5 }, -2_000),
+      telemetry({ fact: 'temperature_c', value: 90 }, -1_500),
+      telemetry({ fact: 'temperature_c', value: 65.1 }, -1_000),
+      telemetry({ fact: 'pump_running', value: true }),
+      telemetry({ fact: 'state', value: "mashing's \\ $& ✓" }),
+    ];
+    // Act
+    const response = await invoke(ingest, kinesisEvent(records));
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const { rows } = await env.db.query<Record<string, unknown>>(
+      'SELECT fact_name, value_float, value_bool, value_str, sample_count, value_min, value_max, event_id FROM telemetry_events ORDER BY fact_name',
+    );
+    expect(rows).toEqual([
+      { fact_name: 'pump_running', value_float: 1, value_bool: true, value_str: null, sample_count: 1, value_min: 1, value_max: 1, event_id: records[3]!.id },
+      { fact_name: 'state', value_float: null, value_bool: null, value_str: "mashing's \\ $& ✓", sample_count: 1, value_min: null, value_max: null, event_id: records[4]!.id },
+      { fact_name: 'temperature_c', value_float: 65.1, value_bool: null, value_str: null, sample_count: 3, value_min: 64.5, value_max: 90, event_id: records[2]!.id },
+    ]);
+  });
+
+  it('skips a redelivered window exactly, even with different batch boundaries', async () => {
+    // Prepare: records a,b,c delivered and committed.
+    const ingest = await loadHandler();
+    const recs = [-4_000, -3_000, -2_000, -1_000].map((o, i) => telemetry({ value: i }, o));
+    const all = kinesisEvent(recs).Records;
+    await invoke(ingest, { Records: all.slice(0, 3) });
+    // Act: Lambda redelivers from b (partial response / retry) with d appended.
+    const response = await invoke(ingest, { Records: all.slice(1) });
+    await invoke(ingest, { Records: all.slice(1) });
+    // Assess: every sample counted once, nothing duplicated.
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await count('SELECT sum(sample_count)::int AS n FROM telemetry_events')).toBe(4);
+    expect(await count('SELECT count(*)::int AS n FROM telemetry_events')).toBe(2);
+  });
+
+  it('dead-letters invalid records with payload, reason and position, and writes their neighbours', async () => {
+    // Prepare
+    const ingest = await loadHandler();
+    await drainQueue(env.sqs, env.queues.ingestDlq);
+    const event = kinesisEvent([telemetry({ value: 1 }), Buffer.from('not json'), telemetry({ fact: 'ph', value: 5.4 }), '@@not-base64@@']);
+    // Act
+    const response = await invoke(ingest, event);
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await count('SELECT count(*)::int AS n FROM telemetry_events')).toBe(2);
+    const dlq = (await drainQueue(env.sqs, env.queues.ingestDlq)) as Array<Record<string, unknown>>;
+    expect(dlq.map((e) => [e.reason, e.sequenceNumber, e.data, e.shardId]).sort()).toEqual([
+      ['not_base64', event.Records[3]!.kinesis.sequenceNumber, '@@not-base64@@', 'shardId-000000000000'],
+      ['not_json', event.Records[1]!.kinesis.sequenceNumber, Buffer.from('not json').toString('base64'), 'shardId-000000000000'],
+    ]);
+  });
+
+  it('when the dead-letter queue refuses, commits only the prefix and reports the first refused record', async () => {
+    // Prepare: a DLQ URL that does not exist makes every send fail.
+    const event = kinesisEvent([telemetry({ value: 1 }, -3_000), Buffer.from('bad'), telemetry({ fact: 'ph', value: 5 }, -1_000)]);
+    const deps = {
+      db: env.db,
+      sqs: env.sqs,
+      eventsQueueUrl: env.queues.events.url,
+      ruleSet: breweryRuleSet,
+      window: { maxPastSeconds: 3600, maxFutureSeconds: 300 },
+      mode: 'merge' as const,
+      dbRetry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    };
+    // Act
+    const refused = await ingestBatch(event.Records.map(fromKinesisEvent), { ...deps, deadLetterQueueUrl: `${env.queues.ingestDlq.url}-missing` });
+    const retried = await ingestBatch(event.Records.slice(1).map(fromKinesisEvent), { ...deps, deadLetterQueueUrl: env.queues.ingestDlq.url });
+    // Assess
+    expect(refused.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]!.kinesis.sequenceNumber }]);
+    expect(refused).toMatchObject({ valid: 1, deferred: 2 });
+    expect(retried).toMatchObject({ valid: 1, invalid: 1, redelivered: 0, batchItemFailures: [] });
+    expect(await count('SELECT count(*)::int AS n FROM telemetry_events')).toBe(2);
+  });
+
+  it('keeps rule state across containers: no re-fire while true, fires again after clearing', async () => {
+    // Prepare
+    const fermenting = (value: number, offset: number) => [
+      telemetry({ source: 'FBE_07', fact: 'state', value: 'fermenting' }, offset),
+      telemetry({ source: 'FBE_07', fact: 'temperature_c', value }, offset),
+    ];
+    let seq = 10n ** 20n;
+    const batch = (recs: ReturnType<typeof telemetry>[]) => kinesisEvent(recs, { firstSequence: (seq += 1_000_000n) });
+    await drainQueue(env.sqs, env.queues.events);
+    // Act: fire, then a new container (fresh module, fresh pool) sees the rule still active.
+    await invoke(await loadHandler(), batch(fermenting(26, -5_000)));
+    vi.resetModules();
+    const fresh = await loadHandler();
+    await invoke(fresh, batch(fermenting(27, -4_000)));
+    await invoke(fresh, batch(fermenting(18, -3_000)));
+    await invoke(fresh, batch(fermenting(25, -2_000)));
+    // Assess
+    const events = (await drainQueue(env.sqs, env.queues.events)) as Array<{ kind: string; ruleId?: string; source: string }>;
+    const firings = events.filter((e) => e.kind === 'rule' && e.ruleId === 'fermentation_over_temperature' && e.source === 'FBE_07');
+    expect(firings).toHaveLength(2);
+    expect(await count('SELECT count(*)::int AS n FROM event_outbox')).toBe(0);
+  });
+});
