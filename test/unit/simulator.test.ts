@@ -4,7 +4,7 @@ import { breweryRuleSet } from '#core/rules/brewery';
 import { ruleHolds } from '#core/rules/engine';
 import { createBrewery } from '#core/simulator/brewery';
 import { createRandom } from '#core/simulator/random';
-import { BREW_STATES, BREWERY_FACTS, MAX_UNITS, unitSource } from '#core/simulator/vocabulary';
+import { BREW_STATES, BREWERY_FACTS, IDEAL_PACKAGING_PER_MIN, MAX_UNITS, unitSource } from '#core/simulator/vocabulary';
 
 const T0 = Date.parse('2026-03-01T08:00:00.000Z');
 
@@ -170,7 +170,7 @@ describe('brewery simulator', () => {
     expect(median(temperatures.get('boiling') ?? [])).toBeGreaterThan(95);
   });
 
-  it('counts packaged units monotonically, with about 97 % good and never more good than total', () => {
+  it('counts packaged units monotonically while not idle, near the ideal rate, about 97 % good', () => {
     // Act
     const records = simulate(17, 300, 50).flat();
 
@@ -187,8 +187,12 @@ describe('brewery simulator', () => {
       const good = series.get(`${unitSource(u)}/packaged_good`) ?? [];
       const made = (total.at(-1) as number) - (total[0] as number);
       const madeGood = (good.at(-1) as number) - (good[0] as number);
-      expect(made).toBeGreaterThan(300); // about 100 a minute while not cleaning
-      expect(made).toBeLessThanOrEqual(600); // never above the ideal 120 a minute
+      // performance as OEE computes it: units / (ideal rate x share of state samples not idle x time)
+      const states = records.filter((r) => r.source === unitSource(u) && r.fact === 'state');
+      const runShare = states.filter((r) => r.value !== 'idle').length / states.length;
+      const performance = made / ((IDEAL_PACKAGING_PER_MIN / 60) * 300 * runShare);
+      expect(performance).toBeGreaterThan(0.8);
+      expect(performance).toBeLessThan(1.02);
       expect(madeGood / made).toBeGreaterThan(0.92);
       expect(madeGood / made).toBeLessThan(1);
       expect(good.at(-1) as number).toBeLessThanOrEqual(total.at(-1) as number);

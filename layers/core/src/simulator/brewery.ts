@@ -60,7 +60,7 @@ export function createBrewery({ seed, units = MAX_UNITS }: BreweryOptions): Brew
     next(nowMs, count) {
       if (!Number.isFinite(nowMs)) throw new RangeError(`nowMs must be finite, got ${nowMs}`);
       if (plant.length === 0) {
-        plant = Array.from({ length: units }, (_, u) => new BrewUnit(unitSource(u), nowMs, rng));
+        plant = Array.from({ length: units }, (_, u) => new BrewUnit(unitSource(u), rng));
         runId = `${seed.toString(36)}.${nowMs.toString(36)}`;
         lastMs = nowMs;
       }

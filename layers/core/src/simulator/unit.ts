@@ -6,7 +6,10 @@ import {
   type BrewState,
 } from './vocabulary.ts';
 
-/** What a unit aims for in each state. Dwell times are compressed so a 30 s run sees transitions. */
+/**
+ * What a unit aims for in each state. Dwell times are compressed so a 30 s run sees transitions.
+ * Its packaging line runs whenever the unit is not idle: OEE counts exactly that as run time.
+ */
 interface Profile {
   next: BrewState;
   dwellS: readonly [number, number];
@@ -22,11 +25,11 @@ interface Profile {
 }
 
 const PROFILES: Record<BrewState, Profile> = {
-  idle: { next: 'mashing', dwellS: [8, 20], setpointC: 15, pressureBar: 1.01, levelPct: 8, flowLpm: 0, ph: 7, rpm: 0, pumpRunning: false, valveOpen: false, packaging: true },
+  idle: { next: 'mashing', dwellS: [8, 20], setpointC: 15, pressureBar: 1.01, levelPct: 8, flowLpm: 0, ph: 7, rpm: 0, pumpRunning: false, valveOpen: false, packaging: false },
   mashing: { next: 'boiling', dwellS: [15, 35], setpointC: 65, pressureBar: 1.05, levelPct: 80, flowLpm: 120, ph: 5.4, rpm: 60, pumpRunning: true, valveOpen: true, packaging: true },
   boiling: { next: 'fermenting', dwellS: [15, 35], setpointC: 100, pressureBar: 1.25, levelPct: 72, flowLpm: 0, ph: 5.3, rpm: 25, pumpRunning: false, valveOpen: false, packaging: true },
   fermenting: { next: 'cleaning', dwellS: [40, 100], setpointC: 19, pressureBar: 1.4, levelPct: 70, flowLpm: 0, ph: 4.4, rpm: 0, pumpRunning: false, valveOpen: false, packaging: true },
-  cleaning: { next: 'idle', dwellS: [10, 20], setpointC: 80, pressureBar: 2, levelPct: 30, flowLpm: 200, ph: 12, rpm: 0, pumpRunning: true, valveOpen: true, packaging: false },
+  cleaning: { next: 'idle', dwellS: [10, 20], setpointC: 80, pressureBar: 2, levelPct: 30, flowLpm: 200, ph: 12, rpm: 0, pumpRunning: true, valveOpen: true, packaging: true },
 };
 
 type Analog = 'temperature_c' | 'pressure_bar' | 'level_pct' | 'flow_lpm' | 'ph' | 'gravity_sg' | 'agitator_rpm';
@@ -69,12 +72,13 @@ export class BrewUnit {
   private excursion: Excursion | undefined;
   private readonly packagingPerS: number;
   private packagingCarry = 0;
-  packagedTotal: number;
-  packagedGood: number;
+  // Counters start at 0 with each run, as a PLC's do after a restart: nothing carries state from one
+  // invocation to the next, and OEE reads a drop as a counter reset.
+  packagedTotal = 0;
+  packagedGood = 0;
 
   constructor(
     readonly source: string,
-    startMs: number,
     private readonly rng: Random,
   ) {
     this.state = rng.pick(Object.keys(PROFILES) as BrewState[]);
@@ -86,10 +90,6 @@ export class BrewUnit {
     this.setpointC = this.state === 'fermenting' ? rng.between(18, 20) : profile.setpointC;
     this.pv = Object.fromEntries(ANALOGS.map((a) => [a, this.target(a)])) as Record<Analog, number>;
     this.packagingPerS = (IDEAL_PACKAGING_PER_MIN * rng.between(0.85, 0.98)) / 60;
-    // Counters start on the ideal-rate line of the wall clock, which the unit can never outrun:
-    // a later run (a new Lambda invocation) therefore never reads lower than an earlier one.
-    this.packagedTotal = Math.floor((startMs / 60_000) * IDEAL_PACKAGING_PER_MIN);
-    this.packagedGood = Math.floor(this.packagedTotal * GOOD_RATIO);
   }
 
   /** Advance the process by dtS seconds (callers keep dtS small, about a second or less). */
