@@ -74,8 +74,8 @@ export class BrewUnit {
   private packagingCarry = 0;
   // Counters start at 0 with each run, as a PLC's do after a restart: nothing carries state from one
   // invocation to the next, and OEE reads a drop as a counter reset.
-  packagedTotal = 0;
-  packagedGood = 0;
+  private packagedTotal = 0;
+  private packagedGood = 0;
 
   constructor(
     readonly source: string,
