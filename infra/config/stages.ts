@@ -66,6 +66,12 @@ export const StageConfigSchema = z
       oneMinuteDays: positiveInt,
       oneHourDays: positiveInt,
     }),
+    maintenance: z.object({
+      /** EventBridge schedule of the warehouse maintenance (partitions, rollups, OEE); 0 disables it. */
+      scheduleMinutes: z.number().int().min(0).max(60),
+      memoryMb: z.number().int().min(128).max(10_240),
+      timeoutSeconds: z.number().int().min(1).max(900),
+    }),
     alarms: z.object({
       iteratorAgeMs: positiveInt,
       errorRatePct: z.number().positive().max(100),
@@ -88,6 +94,23 @@ export const StageConfigSchema = z
       z.object({ mode: z.literal('embedded') }),
     ]),
     logRetentionDays: positiveInt,
+    /**
+     * Deployed stages share one Lambda layer holding the runtime node_modules (pg, zod, middy,
+     * Powertools, AWS SDK clients) and mark them external in each function bundle. `false` bundles
+     * them into every function instead: LocalStack Community accepts layers but does not apply them.
+     */
+    dependencyLayer: z.boolean(),
+    /**
+     * Only for `npm run local:stack` (the local stage deployed to LocalStack): where the functions
+     * reach the TimescaleDB container. No password in it: the container trusts its private network.
+     */
+    localstack: z
+      .object({
+        databaseUrl: z
+          .string()
+          .regex(/^postgres(ql)?:\/\/[^:@/]+@[^/]+\/\w+$/, 'like "postgres://user@host:5432/db", without a password'),
+      })
+      .optional(),
   })
   .superRefine((c, ctx) => {
     if (c.ingest.maxRecordAgeSeconds !== -1 && c.ingest.maxRecordAgeSeconds > c.stream.retentionHours * 3600) {
@@ -116,8 +139,10 @@ const base = {
   simulator: { ratePerSecond: 200, durationSeconds: 50, scheduleMinutes: 1, seed: 42, memoryMb: 512, timeoutSeconds: 60 },
   validation: { maxPastSeconds: 7 * 24 * 3600, maxFutureSeconds: 300 },
   retention: { rawDays: 7, oneMinuteDays: 30, oneHourDays: 365 },
+  maintenance: { scheduleMinutes: 5, memoryMb: 512, timeoutSeconds: 120 },
   alarms: { iteratorAgeMs: 60_000, errorRatePct: 1 },
   logRetentionDays: 14,
+  dependencyLayer: true,
 } satisfies Omit<StageConfig, 'stage' | 'database'>;
 
 /** Raw stage data; parse it with `loadStageConfig` so a bad edit fails at synth with the field's name. */
@@ -129,6 +154,10 @@ export const STAGE_DATA: Record<StageName, unknown> = {
     simulator: { ...base.simulator, ratePerSecond: 1_000, scheduleMinutes: 0 },
     database: { mode: 'embedded' },
     logRetentionDays: 1,
+    dependencyLayer: false,
+    // `timescaledb` is the compose service name, resolvable from LocalStack's Lambda containers
+    // because LAMBDA_DOCKER_NETWORK puts them on the compose network (docker-compose.yml).
+    localstack: { databaseUrl: 'postgres://tapline@timescaledb:5432/tapline' },
   },
   dev: {
     ...base,

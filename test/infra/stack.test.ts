@@ -1,0 +1,444 @@
+import { join } from 'node:path';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventsVisibilitySeconds, loadStageConfig, STAGE_DATA, STAGES, type StageConfig } from '#config/stages';
+import { migrationsHash } from '../../infra/constructs/migrations.ts';
+import { normalise, projectRoot, resourcesOfType, synthStage, type CfnResource, type SynthesizedStage } from './synth.ts';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Actions that have no resource-level permissions, the only ones allowed on Resource "*". */
+const RESOURCELESS_ACTIONS = new Set([
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+]);
+
+const DASHBOARD_METRICS = [
+  'RecordsIn',
+  'IteratorAge',
+  'GetRecords.IteratorAgeMilliseconds',
+  'MergedRows',
+  'RowsInserted',
+  'DuplicatesSkipped',
+  'InvalidRecords',
+  'DerivedEvents',
+  'EventsWritten',
+  'InvalidEvents',
+  'EventDuplicates',
+  'BatchDurationMs',
+  'ApproximateNumberOfMessagesVisible',
+  'Duration',
+];
+
+function contractsFor(name: string, config: StageConfig): void {
+  describe(`the ${name} stack`, () => {
+    let s: SynthesizedStage;
+    const id = (c: IConstruct): string => s.stack.getLogicalId(c.node.defaultChild as CfnElement);
+    type FunctionName = 'simulator' | 'ingest' | 'writer' | 'maintenance' | 'migrate';
+    const fnIds = (): Record<FunctionName, string> => ({
+      simulator: id(s.stack.functions.simulator.lambda),
+      ingest: id(s.stack.functions.ingest.lambda),
+      writer: id(s.stack.functions.writer.lambda),
+      maintenance: id(s.stack.functions.maintenance.lambda),
+      migrate: id(s.stack.migrations.function.lambda),
+    });
+    const envOf = (logicalId: string): Record<string, unknown> => {
+      const props = s.json.Resources[logicalId]?.Properties as { Environment?: { Variables?: Record<string, unknown> } };
+      return props.Environment?.Variables ?? {};
+    };
+    const statements = (): Statement[] =>
+      resourcesOfType(s.json, 'AWS::IAM::Policy').flatMap(
+        ([, r]) => (r.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement,
+      );
+
+    beforeAll(() => {
+      s = synthStage(config);
+    });
+
+    it('maps the stream to ingest with exactly the configured batching, retries, bisect, partial responses and OnFailure queue', () => {
+      const ingest = config.ingest;
+      s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [id(s.stack.stream.stream), 'Arn'] },
+        FunctionName: { Ref: fnIds().ingest },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: ingest.batchSize,
+        MaximumBatchingWindowInSeconds: ingest.batchWindowSeconds,
+        ParallelizationFactor: ingest.parallelizationFactor,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: ingest.maxRetryAttempts === -1 ? Match.absent() : ingest.maxRetryAttempts,
+        MaximumRecordAgeInSeconds: ingest.maxRecordAgeSeconds === -1 ? Match.absent() : ingest.maxRecordAgeSeconds,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [id(s.stack.ingestFailures.queue), 'Arn'] } } },
+      });
+    });
+
+    it('creates the stream KMS-encrypted with the configured capacity mode and retention', () => {
+      s.template.hasResourceProperties('AWS::Kinesis::Stream', {
+        StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+        RetentionPeriodHours: config.stream.retentionHours,
+        StreamModeDetails: { StreamMode: config.stream.mode === 'on-demand' ? 'ON_DEMAND' : 'PROVISIONED' },
+        ShardCount: config.stream.mode === 'on-demand' ? Match.absent() : config.stream.shards,
+      });
+    });
+
+    it('redrives the events queue to its DLQ and gives it the visibility the writer timeout needs', () => {
+      s.template.hasResourceProperties('AWS::SQS::Queue', {
+        VisibilityTimeout: eventsVisibilitySeconds(config),
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': [id(s.stack.events.deadLetterQueue), 'Arn'] },
+          maxReceiveCount: config.eventsQueue.maxReceiveCount,
+        },
+      });
+      expect(eventsVisibilitySeconds(config)).toBeGreaterThanOrEqual(6 * config.writer.timeoutSeconds);
+    });
+
+    it('feeds the writer from the events queue with partial batch responses and bounded concurrency', () => {
+      s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [id(s.stack.events.queue), 'Arn'] },
+        FunctionName: { Ref: fnIds().writer },
+        BatchSize: config.writer.batchSize,
+        MaximumBatchingWindowInSeconds: config.writer.batchWindowSeconds,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: config.writer.maxConcurrency },
+      });
+    });
+
+    it('encrypts every queue at rest and refuses non-TLS access to each', () => {
+      const queues = resourcesOfType(s.json, 'AWS::SQS::Queue');
+      expect(queues).toHaveLength(4);
+      for (const [queueId, queue] of queues) {
+        expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
+        s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: queueId }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            ]),
+          },
+        });
+      }
+    });
+
+    it('alarms to the SNS topic on iterator age, on any message in each DLQ, and on errors and throttles of every function', () => {
+      const topic = { Ref: id(s.stack.observability.topic) };
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'IteratorAge',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnIds().ingest } }],
+        Statistic: 'Maximum',
+        Threshold: config.alarms.iteratorAgeMs,
+        AlarmActions: [topic],
+      });
+      for (const dlq of [s.stack.ingestFailures.queue, s.stack.invalidRecords.queue, s.stack.events.deadLetterQueue]) {
+        s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id(dlq), 'QueueName'] } }],
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          AlarmActions: [topic],
+        });
+      }
+      for (const fn of ['simulator', 'ingest', 'writer', 'maintenance'] as const) {
+        const ref = { Ref: fnIds()[fn] };
+        s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          Threshold: config.alarms.errorRatePct,
+          AlarmActions: [topic],
+          Metrics: Match.arrayWith([
+            Match.objectLike({ Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)' }),
+            Match.objectLike({ Id: 'errors', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: ref }] }) }) }),
+          ]),
+        });
+        s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'Throttles',
+          Dimensions: [{ Name: 'FunctionName', Value: ref }],
+          Threshold: 1,
+          AlarmActions: [topic],
+        });
+      }
+      for (const [, alarm] of resourcesOfType(s.json, 'AWS::CloudWatch::Alarm')) {
+        expect(alarm.Properties?.AlarmActions).toEqual([topic]);
+      }
+    });
+
+    it('publishes alarms to a KMS-encrypted, TLS-only topic', () => {
+      s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+      s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      });
+      s.template.resourceCountIs('AWS::SNS::Subscription', config.alarms.email ? 1 : 0);
+    });
+
+    it('draws every pipeline metric on one dashboard', () => {
+      const dashboards = resourcesOfType(s.json, 'AWS::CloudWatch::Dashboard');
+      expect(dashboards).toHaveLength(1);
+      const body = JSON.stringify(dashboards[0]?.[1].Properties?.DashboardBody);
+      const expected = config.database.mode === 'rds' ? [...DASHBOARD_METRICS, 'DatabaseConnectionsCurrentlySessionPinned', 'ClientConnections'] : DASHBOARD_METRICS;
+      for (const metric of expected) expect(body, metric).toContain(`\\"${metric}\\"`);
+      expect(body).toContain('\\"Tapline\\"');
+    });
+
+    it('builds every tapline function as nodejs22.x on arm64 with tracing, source maps and the stage log retention', () => {
+      for (const [name, fnId] of Object.entries(fnIds())) {
+        const props = s.json.Resources[fnId]?.Properties as Record<string, unknown>;
+        expect(props, name).toMatchObject({
+          Runtime: 'nodejs22.x',
+          Architectures: ['arm64'],
+          Handler: 'index.handler',
+          TracingConfig: { Mode: 'Active' },
+        });
+        expect(envOf(fnId)).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', STAGE: config.stage, POWERTOOLS_METRICS_NAMESPACE: 'Tapline' });
+        const logGroupId = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+        expect(s.json.Resources[logGroupId]?.Properties?.RetentionInDays, name).toBe(config.logRetentionDays);
+      }
+    });
+
+    it(config.dependencyLayer ? 'attaches the dependency layer to every function it builds' : 'bundles dependencies into each function, without a layer', () => {
+      const layers = resourcesOfType(s.json, 'AWS::Lambda::LayerVersion');
+      const functions = resourcesOfType(s.json, 'AWS::Lambda::Function');
+      const providerFramework = id(s.stack.migrations.provider.node.findChild('framework-onEvent'));
+      const ours = functions.filter(([fnId]) => fnId !== providerFramework);
+      expect(ours.map(([fnId]) => fnId).sort()).toEqual(Object.values(fnIds()).sort());
+      if (!config.dependencyLayer) {
+        expect(layers).toHaveLength(0);
+        for (const [, fn] of ours) expect(fn.Properties?.Layers).toBeUndefined();
+        return;
+      }
+      expect(layers).toHaveLength(1);
+      for (const [, fn] of ours) expect(fn.Properties?.Layers).toEqual([{ Ref: layers[0]?.[0] }]);
+    });
+
+    it('hands each function the queues and stream it uses through environment variables', () => {
+      const ids = fnIds();
+      expect(envOf(ids.simulator)).toMatchObject({
+        STREAM_NAME: { Ref: id(s.stack.stream.stream) },
+        SIMULATOR_RATE: String(config.simulator.ratePerSecond),
+        SIMULATOR_DURATION_SECONDS: String(config.simulator.durationSeconds),
+        SIMULATOR_SEED: String(config.simulator.seed),
+      });
+      expect(envOf(ids.ingest)).toMatchObject({
+        INGEST_DLQ_URL: { Ref: id(s.stack.invalidRecords.queue) },
+        EVENTS_QUEUE_URL: { Ref: id(s.stack.events.queue) },
+        TS_MAX_PAST_SECONDS: String(config.validation.maxPastSeconds),
+        TS_MAX_FUTURE_SECONDS: String(config.validation.maxFutureSeconds),
+      });
+    });
+
+    it('never puts a password into an environment variable', () => {
+      for (const [, fn] of resourcesOfType(s.json, 'AWS::Lambda::Function')) {
+        const vars = (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables ?? {};
+        for (const [key, value] of Object.entries(vars)) {
+          expect(key).not.toMatch(/PASSWORD|TOKEN/);
+          expect(JSON.stringify(value)).not.toMatch(/:\/\/[^/@]*:[^/@]*@/);
+        }
+      }
+    });
+
+    it('grants no wildcard actions, and Resource "*" only for actions that cannot be scoped', () => {
+      const all = statements().filter((st) => st.Effect === 'Allow');
+      expect(all.length).toBeGreaterThan(5);
+      for (const st of all) {
+        for (const action of list(st.Action)) expect(action, JSON.stringify(st)).not.toContain('*');
+        if (list(st.Resource).includes('*')) {
+          for (const action of list(st.Action)) expect(RESOURCELESS_ACTIONS, action).toContain(action);
+        }
+      }
+    });
+
+    it('gives only ingest read access to the stream and only the simulator write access', () => {
+      const streamArn = { 'Fn::GetAtt': [id(s.stack.stream.stream), 'Arn'] };
+      const onStream = resourcesOfType(s.json, 'AWS::IAM::Policy')
+        .map(([policyId, r]) => {
+          const doc = (r.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument;
+          const actions = doc.Statement.filter((st) => JSON.stringify(st.Resource) === JSON.stringify(streamArn)).flatMap((st) => list(st.Action));
+          return [policyId, actions] as const;
+        })
+        .filter(([, actions]) => actions.length > 0);
+      expect(onStream).toHaveLength(2);
+      const writers = onStream.filter(([, actions]) => actions.includes('kinesis:PutRecords'));
+      const readers = onStream.filter(([, actions]) => actions.includes('kinesis:GetRecords'));
+      expect(writers.map(([p]) => p)).toEqual([id(s.stack.functions.simulator.role.node.findChild('DefaultPolicy'))]);
+      expect(readers.map(([p]) => p)).toEqual([id(s.stack.functions.ingest.role.node.findChild('DefaultPolicy'))]);
+    });
+
+    it('runs the migrations on deploy whenever a migration file changes, before any function uses the database', () => {
+      const resourceId = id(s.stack.migrations.resource);
+      s.template.hasResourceProperties('Custom::TaplineMigrations', {
+        MigrationsHash: migrationsHash(join(projectRoot, 'migrations')),
+        AppUser: config.database.mode === 'rds' ? 'tapline_app' : '',
+      });
+      for (const fn of ['ingest', 'writer', 'maintenance'] as const) {
+        expect(list(s.json.Resources[fnIds()[fn]]?.DependsOn ?? []), fn).toContain(resourceId);
+      }
+      expect(s.json.Resources[fnIds().migrate]?.Properties?.Handler).toBe('index.handler');
+    });
+
+    it('schedules maintenance, and the simulator only when the stage asks for it', () => {
+      const rules = resourcesOfType(s.json, 'AWS::Events::Rule');
+      const target = (fnId: string) => rules.filter(([, r]) => JSON.stringify(r.Properties?.Targets).includes(`"${fnId}"`));
+      const rate = (m: number) => `rate(${m} ${m === 1 ? 'minute' : 'minutes'})`;
+      expect(target(fnIds().maintenance).map(([, r]) => r.Properties?.ScheduleExpression)).toEqual([rate(config.maintenance.scheduleMinutes)]);
+      expect(target(fnIds().simulator).map(([, r]) => r.Properties?.ScheduleExpression)).toEqual(
+        config.simulator.scheduleMinutes > 0 ? [rate(config.simulator.scheduleMinutes)] : [],
+      );
+    });
+
+    if (config.database.mode === 'rds') {
+      const db = config.database;
+      it('puts RDS for PostgreSQL in isolated subnets, encrypted, TLS-only, with the stage availability and backups', () => {
+        s.template.hasResourceProperties('AWS::RDS::DBInstance', {
+          Engine: 'postgres',
+          StorageEncrypted: true,
+          PubliclyAccessible: false,
+          EnableIAMDatabaseAuthentication: true,
+          MultiAZ: db.multiAz,
+          DeletionProtection: db.deletionProtection,
+          BackupRetentionPeriod: db.backupRetentionDays,
+          AllocatedStorage: String(db.allocatedStorageGb),
+          DBInstanceClass: `db.${db.instanceClass}`,
+        });
+        s.template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
+        s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+        s.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+      });
+
+      it('fronts the database with RDS Proxy requiring TLS and end-to-end IAM authentication', () => {
+        s.template.hasResourceProperties('AWS::RDS::DBProxy', {
+          EngineFamily: 'POSTGRESQL',
+          RequireTLS: true,
+          DefaultAuthScheme: 'IAM_AUTH',
+        });
+        s.template.hasResourceProperties('AWS::IAM::Policy', {
+          Roles: [{ Ref: id(s.stack.database.node.findChild('ProxyRole')) }],
+          PolicyDocument: {
+            Statement: [
+              Match.objectLike({
+                Action: 'rds-db:connect',
+                Resource: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::GetAtt': [id(s.stack.database.instance!), 'DbiResourceId'] }, '/tapline_app'])] },
+              }),
+            ],
+          },
+        });
+      });
+
+      it('lets the functions connect through the proxy with IAM tokens as the app user, never with a password', () => {
+        const proxy = id(s.stack.database.proxy!);
+        for (const fn of ['ingest', 'writer', 'maintenance'] as const) {
+          expect(envOf(fnIds()[fn]), fn).toEqual(
+            expect.objectContaining({
+              DB_HOST: { 'Fn::GetAtt': [proxy, 'Endpoint'] },
+              DB_PORT: '5432',
+              DB_USER: 'tapline_app',
+              DB_AUTH: 'iam',
+              DB_TLS: 'true',
+            }),
+          );
+          expect(envOf(fnIds()[fn])).not.toHaveProperty('DB_SECRET_ARN');
+          const policy = id(s.stack.functions[fn].role.node.findChild('DefaultPolicy'));
+          const grant = (s.json.Resources[policy]?.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement.find(
+            (st) => st.Action === 'rds-db:connect',
+          );
+          expect(JSON.stringify(grant?.Resource), fn).toContain(`${proxy}","DBProxyArn"`);
+          expect(JSON.stringify(grant?.Resource), fn).toContain('/tapline_app');
+        }
+      });
+
+      it('gives only the migration the master secret, trusting the RDS CA for its direct TLS connection', () => {
+        expect(envOf(fnIds().migrate)).toMatchObject({
+          DB_SECRET_ARN: { Ref: id(s.stack.database.instance!.node.findChild('Secret').node.findChild('Attachment')) },
+          NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+        });
+        const readers = statements().filter((st) => list(st.Action).includes('secretsmanager:GetSecretValue'));
+        expect(readers).toHaveLength(1);
+      });
+
+      it('runs the database clients in the VPC and the simulator outside it', () => {
+        const ids = fnIds();
+        for (const fn of ['ingest', 'writer', 'maintenance', 'migrate'] as const) {
+          expect(s.json.Resources[ids[fn]]?.Properties?.VpcConfig, fn).toBeDefined();
+        }
+        expect(s.json.Resources[ids.simulator]?.Properties?.VpcConfig).toBeUndefined();
+        const services = resourcesOfType(s.json, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(r.Properties?.ServiceName));
+        for (const service of ['.sqs', '.secretsmanager', '.kinesis-streams', '.xray']) {
+          expect(services.some((name) => name.includes(service)), service).toBe(true);
+        }
+      });
+    } else {
+      it('deploys no RDS, proxy or VPC and points the functions at the LocalStack database URL', () => {
+        for (const type of ['AWS::RDS::DBInstance', 'AWS::RDS::DBProxy', 'AWS::EC2::VPC']) s.template.resourceCountIs(type, 0);
+        for (const fn of ['ingest', 'writer', 'maintenance', 'migrate'] as const) {
+          expect(envOf(fnIds()[fn]).DATABASE_URL, fn).toBe(config.localstack?.databaseUrl);
+        }
+      });
+    }
+
+    it('has no unacknowledged cdk-nag AwsSolutions finding', () => {
+      const report = new AwsSolutionsChecks().validateScope(s.stack);
+      const findings = report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+      expect(findings).toEqual([]);
+    });
+
+    it('matches the normalised template snapshot', async () => {
+      await expect(`${JSON.stringify(normalise(s.json), null, 2)}\n`).toMatchFileSnapshot(`./__snapshots__/${name}.template.json`);
+    });
+  });
+}
+
+for (const stage of STAGES) contractsFor(stage, loadStageConfig(stage));
+
+// No shipped stage uses an external database yet; this one proves the mode.
+const external = loadStageConfig('dev', {
+  ...STAGE_DATA,
+  dev: {
+    ...(STAGE_DATA.dev as object),
+    database: { mode: 'external', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tapline/timescale-AbCdEf' },
+    alarms: { iteratorAgeMs: 60_000, errorRatePct: 1, email: 'oncall@example.com' },
+  },
+});
+
+describe('a stage on an external database', () => {
+  let s: SynthesizedStage;
+  beforeAll(() => {
+    s = synthStage(external);
+  });
+
+  it('creates no RDS, proxy or VPC and hands every database client the connection secret', () => {
+    for (const type of ['AWS::RDS::DBInstance', 'AWS::RDS::DBProxy', 'AWS::EC2::VPC', 'AWS::EC2::VPCEndpoint']) s.template.resourceCountIs(type, 0);
+    const arn = external.database.mode === 'external' ? external.database.secretArn : '';
+    const clients = [s.stack.functions.ingest, s.stack.functions.writer, s.stack.functions.maintenance, s.stack.migrations.function];
+    for (const fn of clients) {
+      const logicalId = s.stack.getLogicalId(fn.lambda.node.defaultChild as CfnElement);
+      const resource: CfnResource | undefined = s.json.Resources[logicalId];
+      expect((resource?.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.DB_SECRET_ARN).toBe(arn);
+      expect(resource?.Properties?.VpcConfig).toBeUndefined();
+      s.template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: s.stack.getLogicalId(fn.role.node.defaultChild as CfnElement) }],
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Resource: arn })]) },
+      });
+    }
+    s.template.hasResourceProperties('Custom::TaplineMigrations', { AppUser: '' });
+  });
+
+  it('subscribes the configured e-mail address to the alarm topic', () => {
+    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+
+  it('has no unacknowledged cdk-nag AwsSolutions finding', () => {
+    expect(new AwsSolutionsChecks().validateScope(s.stack).violations.map((v) => v.ruleName)).toEqual([]);
+  });
+});

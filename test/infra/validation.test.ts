@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { loadStageConfig, STAGE_DATA, StageConfigError } from '#config/stages';
+import { Database } from '../../infra/constructs/database.ts';
+import { Observability } from '../../infra/constructs/observability.ts';
+import { RedrivenQueue } from '../../infra/constructs/queues.ts';
+import { TaplineFunction } from '../../infra/constructs/tapline-function.ts';
+import { TelemetryStream } from '../../infra/constructs/telemetry-stream.ts';
+import { TaplineStack } from '../../infra/stacks/tapline-stack.ts';
+import { projectRoot } from './synth.ts';
+
+const run = promisify(execFile);
+const noBundling = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+const stack = () => new Stack(noBundling(), 'T');
+const fn = { name: 'ingest', stage: 'dev', projectRoot, entry: 'functions/ingest/handler.ts', memoryMb: 512, timeoutSeconds: 30, logRetentionDays: 14 };
+const withDev = (patch: Record<string, unknown>) => ({ ...STAGE_DATA, dev: { ...(STAGE_DATA.dev as object), ...patch } });
+
+describe('the CDK app entry point', () => {
+  it('stops with the list of stages when -c stage names none of them', async () => {
+    // Act
+    const result = await run('npx', ['tsx', 'infra/bin/app.ts'], {
+      cwd: projectRoot,
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ stage: 'qa' }), CDK_OUTDIR: '/nonexistent' },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('unknown stage "qa": expected one of local, dev, staging, prod');
+  });
+});
+
+describe('stage config validation', () => {
+  it('names the field of a bad value', () => {
+    expect(() => loadStageConfig('dev', withDev({ ingest: { ...(STAGE_DATA.dev as { ingest: object }).ingest, batchSize: 20_000 } }))).toThrow(
+      /invalid config for stage "dev": ingest\.batchSize/,
+    );
+  });
+
+  it('rejects a LocalStack database URL that carries a password', () => {
+    expect(() => loadStageConfig('dev', withDev({ localstack: { databaseUrl: 'postgres://tapline:secret@timescaledb:5432/tapline' } }))).toThrow(
+      StageConfigError,
+    );
+  });
+
+  it('requires every stage to say whether it uses the dependency layer', () => {
+    const { dependencyLayer: _omitted, ...rest } = STAGE_DATA.dev as Record<string, unknown>;
+    expect(() => loadStageConfig('dev', { ...STAGE_DATA, dev: rest })).toThrow(/dependencyLayer/);
+  });
+});
+
+describe('construct validation', () => {
+  it('refuses function memory, timeout or log retention outside what Lambda and CloudWatch accept', () => {
+    expect(() => new TaplineFunction(stack(), 'F', { ...fn, memoryMb: 64 })).toThrow(/memory must be 128..10240 MB, got 64/);
+    expect(() => new TaplineFunction(stack(), 'F', { ...fn, timeoutSeconds: 901 })).toThrow(/timeout must be 1..900 s/);
+    expect(() => new TaplineFunction(stack(), 'F', { ...fn, logRetentionDays: 10 })).toThrow(/log retention of 10 days/);
+  });
+
+  it('refuses a secret-looking environment variable on a function', () => {
+    expect(() => new TaplineFunction(stack(), 'F', { ...fn, environment: { DB_PASSWORD: 'x' } })).toThrow(/secrets never go in environment variables \(DB_PASSWORD\)/);
+  });
+
+  it('refuses an iterator-age alarm threshold that would fire only after records start expiring', () => {
+    const s = stack();
+    const lambda = new TaplineFunction(s, 'F', fn).lambda;
+    const stream = new TelemetryStream(s, 'S', { config: { mode: 'on-demand', shards: 1, retentionHours: 24 } }).stream;
+    const queue = new RedrivenQueue(s, 'Q', { visibilityTimeout: Duration.seconds(60), maxReceiveCount: 5, deadLetterHolds: 'poison messages of the test' });
+    expect(
+      () =>
+        new Observability(s, 'O', {
+          stage: 'dev',
+          alarms: { iteratorAgeMs: 12 * 3_600_000, errorRatePct: 1 },
+          streamRetentionHours: 24,
+          ingest: lambda,
+          writer: lambda,
+          functions: { F: lambda },
+          stream,
+          deadLetterQueues: { Dlq: queue.deadLetterQueue },
+        }),
+    ).toThrow(/iteratorAgeMs \(43200000\) must be well under half the stream retention/);
+  });
+
+  it('refuses the LocalStack database mode without a URL, and RDS without a network', () => {
+    expect(() => new Database(stack(), 'D', { config: { mode: 'embedded' } })).toThrow(/set localstack.databaseUrl/);
+    expect(
+      () =>
+        new Database(stack(), 'D', {
+          config: { mode: 'rds', instanceClass: 't4g.micro', allocatedStorageGb: 20, multiAz: false, deletionProtection: false, backupRetentionDays: 1 },
+        }),
+    ).toThrow(/needs the network/);
+  });
+
+  it('refuses a redrive count or stream retention outside what SQS and Kinesis accept', () => {
+    expect(() => new RedrivenQueue(stack(), 'Q', { visibilityTimeout: Duration.seconds(60), maxReceiveCount: 0, deadLetterHolds: 'poison messages' })).toThrow(
+      /maxReceiveCount must be 1..1000/,
+    );
+    expect(() => new TelemetryStream(stack(), 'S', { config: { mode: 'provisioned', shards: 1, retentionHours: 12 } })).toThrow(/24..8760 hours/);
+  });
+
+  it('refuses a simulator that produces for longer than it may run', () => {
+    const config = loadStageConfig('local');
+    expect(
+      () =>
+        new TaplineStack(noBundling(), 'T', {
+          projectRoot,
+          config: { ...config, simulator: { ...config.simulator, durationSeconds: 60, timeoutSeconds: 60 } },
+        }),
+    ).toThrow(/simulator.durationSeconds \(60\) must be shorter than its timeout \(60\)/);
+  });
+});
