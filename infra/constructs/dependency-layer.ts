@@ -1,7 +1,7 @@
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { AssetHashType, DockerImage, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, RemovalPolicy, type ILocalBundling } from 'aws-cdk-lib';
 import { Architecture, Code, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 
@@ -37,6 +37,25 @@ interface LockPackage {
 
 /** Files the runtime never loads: type declarations, source maps, docs (licences stay). */
 const SKIPPED = /(\.d\.ts|\.d\.mts|\.d\.cts|\.map|README\.md|CHANGELOG\.md)$|\/dist-types(\/|$)/;
+
+/** Copies installed packages into the layer layout (nodejs/node_modules/...), without the files Node never loads. */
+export class NodeModulesBundling implements ILocalBundling {
+  constructor(
+    public readonly projectRoot: string,
+    public readonly packagePaths: string[],
+  ) {}
+
+  tryBundle(outputDir: string): boolean {
+    for (const path of this.packagePaths) {
+      cpSync(join(this.projectRoot, path), join(outputDir, 'nodejs', path), {
+        recursive: true,
+        dereference: true,
+        filter: (source) => !SKIPPED.test(source),
+      });
+    }
+    return true;
+  }
+}
 
 export class DependencyLayerError extends Error {
   override readonly name = 'DependencyLayerError';
@@ -74,38 +93,27 @@ export class DependencyLayer extends Construct {
     const missing = this.externalModules.filter((name) => !this.packagePaths.includes(`node_modules/${name}`));
     if (missing.length > 0) throw new DependencyLayerError(`not installed: ${missing.join(', ')} (run npm ci)`);
 
-    // The layer's content is a function of the locked versions alone, so hashing those avoids
+    // The layer's content is a function of the locked versions (and the skip list) alone, so hashing those avoids
     // fingerprinting tens of MB of node_modules on every synth.
     const fingerprint = createHash('sha256')
+      .update(SKIPPED.source)
       .update(JSON.stringify(production.map(([path, pkg]) => [path, pkg.version ?? ''])))
       .digest('hex');
 
-    const root = props.projectRoot;
-    const paths = this.packagePaths;
     this.layer = new LayerVersion(this, 'Layer', {
       description: 'tapline runtime dependencies (production closure of package-lock.json)',
       compatibleRuntimes: props.compatibleRuntimes ?? [Runtime.NODEJS_22_X],
       compatibleArchitectures: [Architecture.ARM_64, Architecture.X86_64],
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Functions keep a deleted version's content, so old versions need not outlive an update or teardown.
+      removalPolicy: RemovalPolicy.DESTROY,
       // The source directory is never read: local bundling builds the content and the hash is custom.
-      code: Code.fromAsset(join(root, 'layers'), {
+      code: Code.fromAsset(join(props.projectRoot, 'layers'), {
         assetHashType: AssetHashType.CUSTOM,
         assetHash: fingerprint,
         bundling: {
           // Required by the type; never pulled, because local bundling always succeeds or throws.
           image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
-          local: {
-            tryBundle(outputDir: string): boolean {
-              for (const path of paths) {
-                cpSync(join(root, path), join(outputDir, 'nodejs', path), {
-                  recursive: true,
-                  dereference: true,
-                  filter: (source) => !SKIPPED.test(source),
-                });
-              }
-              return true;
-            },
-          },
+          local: new NodeModulesBundling(props.projectRoot, this.packagePaths),
         },
       }),
     });

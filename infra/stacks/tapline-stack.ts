@@ -166,6 +166,7 @@ export class TaplineStack extends Stack {
 
     // A missed run is better than a retried one: a retry would double the simulated load, and
     // maintenance runs again within minutes anyway (its failures raise the error-rate alarm).
+    simulator.lambda.configureAsyncInvoke({ retryAttempts: 0 });
     if (c.simulator.scheduleMinutes > 0) {
       new Rule(this, 'SimulatorSchedule', {
         description: `tapline ${c.stage}: produce simulated telemetry`,

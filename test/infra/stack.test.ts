@@ -288,7 +288,7 @@ function contractsFor(name: string, config: StageConfig): void {
       expect(s.json.Resources[fnIds().migrate]?.Properties?.Handler).toBe('index.handler');
     });
 
-    it('schedules maintenance, and the simulator only when the stage asks for it', () => {
+    it('schedules maintenance, and the simulator (never retried) only when the stage asks for it', () => {
       const rules = resourcesOfType(s.json, 'AWS::Events::Rule');
       const target = (fnId: string) => rules.filter(([, r]) => JSON.stringify(r.Properties?.Targets).includes(`"${fnId}"`));
       const rate = (m: number) => `rate(${m} ${m === 1 ? 'minute' : 'minutes'})`;
@@ -296,6 +296,7 @@ function contractsFor(name: string, config: StageConfig): void {
       expect(target(fnIds().simulator).map(([, r]) => r.Properties?.ScheduleExpression)).toEqual(
         config.simulator.scheduleMinutes > 0 ? [rate(config.simulator.scheduleMinutes)] : [],
       );
+      s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: fnIds().simulator }, MaximumRetryAttempts: 0 });
     });
 
     if (config.database.mode === 'rds') {
