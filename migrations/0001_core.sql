@@ -1,26 +1,8 @@
 -- Core tables. Plain PostgreSQL first: everything here also runs behind RDS Proxy, where
 -- TimescaleDB is not available. TimescaleDB-only steps live in *.timescale.sql files.
 
--- One row per (source, fact, event time): the event time comes from the producer, never the
--- write time, and the unique key makes redelivered batches idempotent (ON CONFLICT DO NOTHING).
--- The key includes ts, as a hypertable and a range-partitioned table both require.
-CREATE TABLE telemetry_events (
-  ts           timestamptz      NOT NULL,
-  source       text             NOT NULL,
-  fact_name    text             NOT NULL,
-  value_float  double precision,
-  value_bool   boolean,
-  value_str    text,
-  -- count/min/max/avg of the numeric samples merged into this row, so a spike inside a batch survives
-  sample_count integer          NOT NULL CHECK (sample_count >= 1),
-  value_min    double precision,
-  value_max    double precision,
-  value_avg    double precision,
-  event_id     text             NOT NULL,
-  ingested_at  timestamptz      NOT NULL DEFAULT now(),
-  CONSTRAINT telemetry_events_key UNIQUE (source, fact_name, ts)
-);
-CREATE INDEX telemetry_events_ts_idx ON telemetry_events (ts DESC);
+-- telemetry_events is engine-specific (a hypertable on TimescaleDB, a day-partitioned table on
+-- plain PostgreSQL): see 0003_telemetry.*.sql. Its columns and unique key are the same on both.
 
 -- Highest Kinesis sequence number committed per (shard, partition key). Lambda keeps order per
 -- partition key even with ParallelizationFactor > 1, so records at or below it were already merged

@@ -1,0 +1,228 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '#core/db/migrate';
+import { readMigrations } from '#core/db/migrationFiles';
+import { runMaintenance } from '#core/warehouse/maintenance';
+import { readRetention, RetentionError, setRetention } from '#core/warehouse/retention';
+import { collectWarehouseStatus } from '#core/warehouse/verify';
+import { startTimescale, type TimescaleTestDb } from '../helpers/pglite.ts';
+import {
+  completeIntervalStart, directAggregate, generateTelemetry, hoursAgo, insertTelemetry, oeeScenario, storedAggregate, tableSnapshot,
+} from './warehouseFixtures.ts';
+
+let tsdb: TimescaleTestDb;
+
+beforeAll(async () => {
+  tsdb = await startTimescale();
+  await migrate(tsdb.db, await readMigrations('migrations'));
+});
+afterAll(async () => {
+  await tsdb?.close();
+});
+
+interface Job { job_id: number; proc_name: string; target: string; config: Record<string, string> }
+async function jobs(): Promise<Job[]> {
+  const { rows } = await tsdb.db.query<Job>(
+    `SELECT job_id, proc_name, hypertable_name AS target, config FROM timescaledb_information.jobs
+     WHERE proc_name LIKE 'policy_%' AND hypertable_name IS NOT NULL ORDER BY job_id`,
+  );
+  return rows;
+}
+async function jobFor(proc: string, target: string): Promise<Job> {
+  const job = (await jobs()).find((j) => j.proc_name === proc && j.target === target);
+  if (!job) throw new Error(`no ${proc} job on ${target}`);
+  return job;
+}
+const runJob = async (proc: string, target: string) => tsdb.runJob((await jobFor(proc, target)).job_id);
+const refreshAll = async () => {
+  for (const view of ['telemetry_1min', 'telemetry_1h', 'telemetry_1day']) await runJob('policy_refresh_continuous_aggregate', view);
+};
+const GRAIN_WIDTH = { telemetry_1min: '1 minute', telemetry_1h: '1 hour', telemetry_1day: '1 day' } as const;
+
+async function expectAggregatesMatchRaw(sources: string[]): Promise<void> {
+  for (const [table, width] of Object.entries(GRAIN_WIDTH)) {
+    const expected = await directAggregate(tsdb.db, width, sources);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(await storedAggregate(tsdb.db, table, sources), table).toEqual(expected);
+  }
+}
+
+describe('TimescaleDB warehouse', () => {
+  it('verify is red on a fresh database: empty telemetry, maintenance never ran', async () => {
+    // Prepare: migrated, no data
+    // Act
+    const status = await collectWarehouseStatus(tsdb.db);
+    // Assess
+    expect(status.engine).toBe('timescale');
+    expect(status.status).toBe('red');
+    const red = status.checks.filter((c) => c.status === 'red').map((c) => c.name);
+    expect(red).toEqual(expect.arrayContaining(['rows telemetry_events', 'rows telemetry_1min', 'maintenance']));
+  });
+
+  it('stores telemetry in a hypertable of 1-day chunks with a columnstore policy segmented by source and fact', async () => {
+    const { rows: dims } = await tsdb.db.query<{ time_interval: string }>(
+      `SELECT time_interval::text FROM timescaledb_information.dimensions WHERE hypertable_name = 'telemetry_events' AND column_name = 'ts'`,
+    );
+    const { rows: settings } = await tsdb.db.query<{ segmentby: string; orderby: string }>(
+      `SELECT segmentby, orderby FROM timescaledb_information.hypertable_columnstore_settings WHERE hypertable = 'telemetry_events'::regclass`,
+    );
+    expect(dims).toEqual([{ time_interval: '1 day' }]);
+    expect(settings[0]?.segmentby).toBe('source,fact_name');
+    expect((await jobFor('policy_compression', 'telemetry_events')).config.compress_after).toBe('1 day');
+  });
+
+  it('keeps every refresh window inside the retention of the grain it reads', async () => {
+    const { rows } = await tsdb.db.query<{ view: string; start_offset: string; input_keep: string; inside: boolean }>(
+      `WITH keep AS (SELECT grain, make_interval(days => keep_days) AS d FROM warehouse_retention)
+       SELECT j.hypertable_name AS view, j.config->>'start_offset' AS start_offset, k.d::text AS input_keep,
+              (j.config->>'start_offset')::interval < k.d AS inside
+       FROM timescaledb_information.jobs j
+       JOIN keep k ON k.grain = CASE j.hypertable_name WHEN 'telemetry_1min' THEN 'raw' ELSE '1min' END
+       WHERE j.proc_name = 'policy_refresh_continuous_aggregate' ORDER BY 1`,
+    );
+    expect(rows.map((r) => r.view)).toEqual(['telemetry_1day', 'telemetry_1h', 'telemetry_1min']);
+    expect(rows.every((r) => r.inside), JSON.stringify(rows)).toBe(true);
+    const { rows: caggs } = await tsdb.db.query<{ view_name: string; materialized_only: boolean }>(
+      'SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1',
+    );
+    expect(caggs.every((c) => c.materialized_only === false)).toBe(true);
+  });
+
+  const SOURCES = ['FBE_01', 'FBE_02', 'FBE_03'];
+
+  it('answers 1min/1h/1day equal to a direct GROUP BY over the raw rows, before and after the refresh jobs', async () => {
+    // Prepare: 26 hours of merged rows (spikes included), crossing hour and day boundaries
+    await insertTelemetry(tsdb.db, generateTelemetry({ sources: SOURCES, from: hoursAgo(26), to: hoursAgo(0.05), stepSeconds: 90 }));
+    // Act + Assess: nothing materialized yet, real-time aggregation answers
+    await expectAggregatesMatchRaw(SOURCES);
+    // Act + Assess: materialized by the policies' jobs
+    await refreshAll();
+    await expectAggregatesMatchRaw(SOURCES);
+    const { rows } = await tsdb.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM _timescaledb_catalog.continuous_aggs_watermark`,
+    );
+    expect(rows[0]?.n).toBeGreaterThan(0);
+  });
+
+  it('keeps a spike merged inside a batch in the 1-minute max, and counts every merged sample', async () => {
+    // Prepare: one merged row whose last value is 61 but whose batch held a 99
+    const ts = hoursAgo(2).toISOString();
+    await insertTelemetry(tsdb.db, [{ ts, source: 'FBE_07', fact_name: 'pressure_bar', value_float: 61, value_bool: null, value_str: null,
+      sample_count: 5, value_min: 60, value_max: 99, value_avg: 70, event_id: 'spike' }]);
+    // Act: a row inside an already materialized region shows once the refresh policy has run
+    await runJob('policy_refresh_continuous_aggregate', 'telemetry_1min');
+    const { rows } = await tsdb.db.query<{ value_max: number; last_value: number; sample_count: number; value_avg: number }>(
+      `SELECT value_max, last_value, sample_count, value_avg FROM telemetry_1min WHERE source = 'FBE_07'`,
+    );
+    // Assess
+    expect(rows).toEqual([{ value_max: 99, last_value: 61, sample_count: 5, value_avg: 70 }]);
+  });
+
+  it('folds a late row into its already materialized bucket on the next refresh', async () => {
+    // Prepare: a late row for FBE_01, 3 hours back, after the buckets were materialized
+    await insertTelemetry(tsdb.db, [{ ts: hoursAgo(3).toISOString(), source: 'FBE_01', fact_name: 'temperature_c', value_float: 150,
+      value_bool: null, value_str: null, sample_count: 2, value_min: 140, value_max: 150, value_avg: 145, event_id: 'late' }]);
+    // Act
+    await refreshAll();
+    // Assess
+    await expectAggregatesMatchRaw(SOURCES);
+    const { rows } = await tsdb.db.query<{ m: number }>(`SELECT max(value_max) AS m FROM telemetry_1day WHERE source = 'FBE_01' AND fact_name = 'temperature_c'`);
+    expect(rows[0]?.m).toBe(150);
+  });
+
+  it('drops raw rows past retention and keeps their aggregates through later refreshes', async () => {
+    // Prepare: FBE_09 ten days back, materialized while its raw rows exist
+    await insertTelemetry(tsdb.db, generateTelemetry({ sources: ['FBE_09'], from: hoursAgo(241), to: hoursAgo(239), stepSeconds: 60 }));
+    for (const view of Object.keys(GRAIN_WIDTH)) {
+      await tsdb.db.query(`CALL refresh_continuous_aggregate('${view}', now() - INTERVAL '12 days', now() - INTERVAL '8 days')`);
+    }
+    const before = await Promise.all(Object.keys(GRAIN_WIDTH).map((t) => storedAggregate(tsdb.db, t, ['FBE_09'])));
+    expect(before[0]).toEqual(await directAggregate(tsdb.db, '1 minute', ['FBE_09']));
+    // Act: the raw retention policy, then every refresh policy
+    await runJob('policy_retention', 'telemetry_events');
+    await refreshAll();
+    // Assess
+    const { rows } = await tsdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry_events WHERE source = 'FBE_09'`);
+    expect(rows[0]?.n).toBe(0);
+    const after = await Promise.all(Object.keys(GRAIN_WIDTH).map((t) => storedAggregate(tsdb.db, t, ['FBE_09'])));
+    expect(after).toEqual(before);
+    expect(after.every((a) => a.length > 0)).toBe(true);
+  });
+
+  it('replaces retention and refresh policies on npm run retention, and refuses settings that would erase aggregates', async () => {
+    // Act: raw 1 day
+    await setRetention(tsdb.db, 'raw', 1);
+    // Assess: retention replaced, the 1min refresh window pulled inside it
+    expect((await jobFor('policy_retention', 'telemetry_events')).config.drop_after).toBe('1 day');
+    expect((await jobFor('policy_refresh_continuous_aggregate', 'telemetry_1min')).config.start_offset).toBe('23:00:00');
+    // Act: aggregate grains
+    await setRetention(tsdb.db, '1min', 10);
+    expect((await jobFor('policy_retention', 'telemetry_1min')).config.drop_after).toBe('10 days');
+    expect((await jobFor('policy_refresh_continuous_aggregate', 'telemetry_1day')).config.start_offset).toBe('7 days');
+    // Act + Assess: refused, nothing changed
+    await expect(setRetention(tsdb.db, '1min', 2)).rejects.toBeInstanceOf(RetentionError);
+    await expect(setRetention(tsdb.db, '1h', 5)).rejects.toThrow(/1h retention/);
+    expect((await readRetention(tsdb.db))['1min']).toBe(10);
+    expect((await jobFor('policy_retention', 'telemetry_1min')).config.drop_after).toBe('10 days');
+    // restore the defaults for the tests below
+    await setRetention(tsdb.db, '1min', 30);
+    await setRetention(tsdb.db, 'raw', 7);
+    expect((await jobFor('policy_refresh_continuous_aggregate', 'telemetry_1min')).config.start_offset).toBe('2 days');
+  });
+
+  it('computes OEE snapshots in maintenance from the facts, idempotently, leaving aggregates to the policies', async () => {
+    // Prepare
+    const start = completeIntervalStart(3);
+    await insertTelemetry(tsdb.db, oeeScenario('FBE_04', 'FBE_05', start));
+    // Act
+    const first = await runMaintenance(tsdb.db);
+    const snapshot = await tableSnapshot(tsdb.db, 'oee_snapshots', 'source, ts');
+    const second = await runMaintenance(tsdb.db);
+    // Assess
+    expect(first).toMatchObject({ engine: 'timescale', partitions: null, rollups: null, oee: { status: 'done' } });
+    expect(second.oee).toMatchObject({ status: 'done', result: { snapshotsWritten: 0 } });
+    expect(await tableSnapshot(tsdb.db, 'oee_snapshots', 'source, ts')).toEqual(snapshot);
+    const { rows } = await tsdb.db.query(
+      `SELECT source, availability_pct, performance_pct, quality_pct, round(oee_pct::numeric, 6)::float8 AS oee_pct
+       FROM oee_snapshots WHERE ts = $1 AND source IN ('FBE_04', 'FBE_05') ORDER BY source`,
+      [start.toISOString()],
+    );
+    expect(rows).toEqual([
+      { source: 'FBE_04', availability_pct: 80, performance_pct: 80, quality_pct: 93.75, oee_pct: 60 },
+      { source: 'FBE_05', availability_pct: 50, performance_pct: null, quality_pct: null, oee_pct: null },
+    ]);
+  });
+
+  it('accepts idempotent ingest writes into compressed chunks', async () => {
+    // Prepare: FBE_08 three days back, compressed by the columnstore policy
+    const rows = generateTelemetry({ sources: ['FBE_08'], from: hoursAgo(73), to: hoursAgo(72), stepSeconds: 60 });
+    await insertTelemetry(tsdb.db, rows);
+    await runJob('policy_compression', 'telemetry_events');
+    const { rows: chunks } = await tsdb.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE hypertable_name = 'telemetry_events' AND is_compressed`,
+    );
+    expect(chunks[0]?.n).toBeGreaterThan(0);
+    // Act: the same batch redelivered
+    const inserted = await insertTelemetry(tsdb.db, rows);
+    // Assess
+    expect(inserted).toBe(0);
+    const { rows: count } = await tsdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry_events WHERE source = 'FBE_08'`);
+    expect(count[0]?.n).toBe(rows.length);
+  });
+
+  it('verify turns red when a policy is missing and green again once npm run retention rebuilds it', async () => {
+    // Prepare: data, aggregates, maintenance done above
+    expect((await collectWarehouseStatus(tsdb.db)).status).not.toBe('red');
+    // Act
+    await tsdb.db.query(`SELECT remove_retention_policy('telemetry_events')`);
+    await tsdb.db.query(`SELECT remove_continuous_aggregate_policy('telemetry_1h')`);
+    const broken = await collectWarehouseStatus(tsdb.db);
+    await setRetention(tsdb.db, 'raw', 7);
+    const repaired = await collectWarehouseStatus(tsdb.db);
+    // Assess
+    expect(broken.status).toBe('red');
+    expect(broken.checks.filter((c) => c.status === 'red').map((c) => c.name).sort())
+      .toEqual(['refresh policy telemetry_1h', 'retention policy telemetry_events']);
+    expect(repaired.status).not.toBe('red');
+    expect(repaired.tables.find((t) => t.table === 'telemetry_events')?.rows).toBeGreaterThan(0);
+  });
+});
