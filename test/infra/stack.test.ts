@@ -5,7 +5,10 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventsVisibilitySeconds, loadStageConfig, STAGE_DATA, STAGES, type StageConfig } from '#config/stages';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { metrics } from '#core/observability';
 import { migrationsHash } from '../../infra/constructs/migrations.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../infra/constructs/tapline-function.ts';
 import { normalise, projectRoot, resourcesOfType, synthStage, type CfnResource, type SynthesizedStage } from './synth.ts';
 
 interface Statement {
@@ -441,5 +444,18 @@ describe('a stage on an external database', () => {
 
   it('has no unacknowledged cdk-nag AwsSolutions finding', () => {
     expect(new AwsSolutionsChecks().validateScope(s.stack).violations.map((v) => v.ruleName)).toEqual([]);
+  });
+});
+
+describe('the metrics contract between the handlers and the dashboard', () => {
+  it('reads the namespace and service dimension that the shared Metrics instance writes', () => {
+    // Act
+    metrics.addMetric('RecordsIn', MetricUnit.Count, 1);
+    const emf = metrics.serializeMetrics() as unknown as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }; service: string };
+    metrics.clearMetrics();
+
+    // Assess
+    expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: METRICS_NAMESPACE, Dimensions: [['service']] });
+    expect(emf.service).toBe(METRICS_SERVICE);
   });
 });
