@@ -74,41 +74,26 @@ export function mergeBatch(records: readonly SequencedRecord[]): MergedRow[] {
   }
   const rows: MergedRow[] = [];
   for (const acc of byKey.values()) {
-    const { record, tsMs, sequenceNumber } = acc.winner;
     const hasNumbers = acc.numeric > 0;
-    rows.push({
-      source: record.source,
-      fact: record.fact,
-      ts: record.ts,
-      tsMs,
-      eventId: record.id,
-      sequenceNumber,
-      value: record.value,
-      count: acc.count,
-      min: hasNumbers ? acc.min : null,
-      max: hasNumbers ? acc.max : null,
-      avg: hasNumbers ? acc.sum / acc.numeric : null,
-    });
+    rows.push(rowOf(acc.winner, acc.count, hasNumbers ? acc.min : null, hasNumbers ? acc.max : null, hasNumbers ? acc.sum / acc.numeric : null));
   }
   return rows;
 }
 
 /** Raw mode: every valid record becomes its own row (for users who need every sample). */
 export function rawRows(records: readonly SequencedRecord[]): MergedRow[] {
-  return records.map(({ record, tsMs, sequenceNumber }) => {
-    const n = numericOf(record.value);
-    return {
-      source: record.source,
-      fact: record.fact,
-      ts: record.ts,
-      tsMs,
-      eventId: record.id,
-      sequenceNumber,
-      value: record.value,
-      count: 1,
-      min: n,
-      max: n,
-      avg: n,
-    };
+  return records.map((item) => {
+    const n = numericOf(item.record.value);
+    return rowOf(item, 1, n, n, n);
   });
+}
+
+function rowOf(
+  { record, tsMs, sequenceNumber }: SequencedRecord,
+  count: number,
+  min: number | null,
+  max: number | null,
+  avg: number | null,
+): MergedRow {
+  return { source: record.source, fact: record.fact, ts: record.ts, tsMs, eventId: record.id, sequenceNumber, value: record.value, count, min, max, avg };
 }

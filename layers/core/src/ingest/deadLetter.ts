@@ -11,17 +11,11 @@ const MAX_PAYLOAD_CHARS = 200_000;
  * can read the reason, fix the producer and replay. An oversized payload is cut, but its stream
  * coordinates still let `npm run redrive` read it back from the stream while it is retained.
  */
-export interface InvalidRecordEntry {
+export interface InvalidRecordEntry extends StreamRecord {
   v: 1;
   kind: 'invalid-record';
   reason: InvalidRecordError['reason'];
   detail: string;
-  shardId: string;
-  sequenceNumber: string;
-  partitionKey: string;
-  approximateArrivalTimestamp: number;
-  eventSourceARN: string;
-  data: string;
   truncated: boolean;
   rejectedAt: string;
 }
@@ -33,11 +27,7 @@ export function deadLetterMessage(r: StreamRecord, error: InvalidRecordError, no
     kind: 'invalid-record',
     reason: error.reason,
     detail: error.detail,
-    shardId: r.shardId,
-    sequenceNumber: r.sequenceNumber,
-    partitionKey: r.partitionKey,
-    approximateArrivalTimestamp: r.approximateArrivalTimestamp,
-    eventSourceARN: r.eventSourceARN,
+    ...r,
     data: truncated ? r.data.slice(0, MAX_PAYLOAD_CHARS) : r.data,
     truncated,
     rejectedAt: new Date(nowMs).toISOString(),
