@@ -13,6 +13,7 @@ import {
   ProxyTarget,
   StorageType,
 } from 'aws-cdk-lib/aws-rds';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { StageConfig } from '#config/stages';
@@ -49,6 +50,11 @@ export interface DatabaseProps {
    * @default 'tapline'
    */
   readonly databaseName?: string;
+  /**
+   * Retention of the exported PostgreSQL log (rds mode).
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
   /**
    * PostgreSQL role the functions log in as with IAM tokens (rds mode); the migration creates it.
    * @default 'tapline_app'
@@ -130,6 +136,14 @@ export class Database extends Construct {
     this.instanceSecurityGroup.addIngressRule(this.proxySecurityGroup, Port.tcp(PG_PORT), 'RDS Proxy to PostgreSQL');
     this.proxySecurityGroup.addEgressRule(this.instanceSecurityGroup, Port.tcp(PG_PORT), 'RDS Proxy to PostgreSQL');
 
+    // RDS creates its log group on first export, with no expiry; creating it first (under the name
+    // RDS will use, hence the fixed identifier) gives it the stage's retention without a custom resource.
+    const instanceIdentifier = Names.uniqueResourceName(this, { maxLength: 50, separator: '-' }).toLowerCase();
+    const postgresLogs = new LogGroup(this, 'PostgresLogs', {
+      logGroupName: `/aws/rds/instance/${instanceIdentifier}/postgresql`,
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const instance = new DatabaseInstance(this, 'Instance', {
       engine: DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_17 }),
       instanceType: new InstanceType(config.instanceClass),
@@ -153,10 +167,12 @@ export class Database extends Construct {
         description: 'tapline: TLS required for every connection',
         parameters: { 'rds.force_ssl': '1' },
       }),
+      instanceIdentifier,
       cloudwatchLogsExports: ['postgresql'],
       autoMinorVersionUpgrade: true,
       removalPolicy: RemovalPolicy.SNAPSHOT,
     });
+    instance.node.addDependency(postgresLogs);
     this.instance = instance;
     if (!instance.secret) throw new DatabaseConfigError('the instance has no generated master secret');
     this.ownerSecret = instance.secret;
@@ -211,10 +227,10 @@ export class Database extends Construct {
   /** Environment variables that point a function at the database, matching layers/core/src/env.ts. */
   environmentFor(access: DatabaseAccess): Record<string, string> {
     if (this.localDatabaseUrl) return { DATABASE_URL: this.localDatabaseUrl };
-    if (this.mode === 'external' && this.ownerSecret) return { DB_SECRET_ARN: this.ownerSecret.secretArn, DB_NAME: this.databaseName };
+    if (this.mode === 'external' && this.ownerSecret) return { DB_SECRET_ARN: this.ownerSecret.secretArn };
     if (!this.proxy || !this.appUser || !this.ownerSecret) throw new DatabaseConfigError('rds mode is not fully built');
     if (access === 'owner') {
-      return { DB_SECRET_ARN: this.ownerSecret.secretArn, DB_NAME: this.databaseName, NODE_EXTRA_CA_CERTS: RDS_CA_BUNDLE };
+      return { DB_SECRET_ARN: this.ownerSecret.secretArn, NODE_EXTRA_CA_CERTS: RDS_CA_BUNDLE };
     }
     return {
       DB_HOST: this.proxy.endpoint,

@@ -2,6 +2,7 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { KinesisEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { eventsVisibilitySeconds, type StageConfig } from '#config/stages';
@@ -60,6 +61,7 @@ export class TaplineStack extends Stack {
       config: c.database,
       network: this.network,
       localDatabaseUrl: c.localstack?.databaseUrl,
+      logRetention: c.logRetentionDays as RetentionDays,
     });
     this.stream = new TelemetryStream(this, 'Telemetry', { config: c.stream });
     this.ingestFailures = new DeadLetterQueue(this, 'IngestFailures', {

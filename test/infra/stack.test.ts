@@ -317,6 +317,14 @@ function contractsFor(name: string, config: StageConfig): void {
           DBInstanceClass: `db.${db.instanceClass}`,
         });
         s.template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
+        const instance = s.json.Resources[id(s.stack.database.instance!)];
+        const identifier = instance?.Properties?.DBInstanceIdentifier;
+        expect(instance?.Properties?.EnableCloudwatchLogsExports).toEqual(['postgresql']);
+        s.template.hasResourceProperties('AWS::Logs::LogGroup', {
+          LogGroupName: `/aws/rds/instance/${String(identifier)}/postgresql`,
+          RetentionInDays: config.logRetentionDays,
+        });
+        expect(list(instance?.DependsOn ?? [])).toContain(id(s.stack.database.node.findChild('PostgresLogs')));
         s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
         s.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
       });
