@@ -1,20 +1,62 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import pgLib from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportColumns } from '#core/warehouse/export';
 import { runMaintenance } from '#core/warehouse/maintenance';
 import { readRetention, RetentionError, setRetention } from '#core/warehouse/retention';
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
 import {
-  completeIntervalStart, directAggregate, generateTelemetry, hoursAgo, insertTelemetry, oeeScenario, storedAggregate, tableSnapshot,
+  completeIntervalStart, directAggregate, generateTelemetry, hoursAgo, insertTelemetry, oeeScenario, readbackDdl, readbackSelect,
+  sortRows, storedAggregate, tableSnapshot,
 } from '../timescale/warehouseFixtures.ts';
+import { exportToFile, readParquet } from '../timescale/warehouseExport.ts';
 
+// One embedded PostgreSQL for the whole file: the tests run in order on it and use their own
+// units (sources) where their data must not meet.
 let pg: MigratedPostgres;
+let dir: string;
 
 beforeAll(async () => {
   pg = await startMigratedPostgres();
+  dir = await mkdtemp(join(tmpdir(), 'tapline-warehouse-'));
 });
 afterAll(async () => {
   await pg?.stop();
+  await rm(dir, { recursive: true, force: true });
 });
+
+/** Loads CSV through PostgreSQL's own COPY parser. */
+async function copyCsv(table: string, csv: string): Promise<void> {
+  const client = new pgLib.Client({ connectionString: pg.url });
+  await client.connect();
+  try {
+    await pipeline(Readable.from([csv]), client.query(copyFrom(`COPY ${table} FROM STDIN WITH (FORMAT csv, HEADER true)`)));
+  } finally {
+    await client.end();
+  }
+}
+
+const execFileAsync = promisify(execFile);
+/** Runs an operator command as `npm run <x>` does (tsx local/bin/<x>.ts), against this database. */
+async function cli(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(join('node_modules', '.bin', 'tsx'), [join('local', 'bin', script), ...args], {
+      env: { ...process.env, DATABASE_URL: pg.url },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
 
 const GRAIN_WIDTH = { telemetry_1min: '1 minute', telemetry_1h: '1 hour', telemetry_1day: '1 day' } as const;
 const SOURCES = ['FBE_01', 'FBE_02', 'FBE_03'];
@@ -190,5 +232,88 @@ describe('plain PostgreSQL warehouse', () => {
     expect(status.checks.find((c) => c.name === 'maintenance')).toMatchObject({ status: 'red' });
     expect(status.maintenance?.lastRun?.error).toMatch(/last_str/);
     expect((await collectWarehouseStatus(pg.db)).status).not.toBe('red');
+  });
+
+  it('exports round-trip: Parquet read back by hyparquet and CSV read back by COPY equal the rows exported', async () => {
+    // Prepare: units of their own, with a string that needs CSV quoting
+    const units = ['FBE_06', 'FBE_10'];
+    await insertTelemetry(pg.db, generateTelemetry({ sources: units, from: hoursAgo(6), to: hoursAgo(0.1), stepSeconds: 60 }));
+    await insertTelemetry(pg.db, [{ ts: hoursAgo(1).toISOString(), source: 'FBE_06', fact_name: 'batch_note', value_float: null, value_bool: null,
+      value_str: 'say "hi", then\nleave', sample_count: 1, value_min: null, value_max: null, value_avg: null, event_id: 'note' }]);
+    await runMaintenance(pg.db);
+    // Act: raw (booleans, strings, NULLs) to Parquet in 1,000-row chunks; 1h to CSV
+    const raw = await exportToFile(pg.db, { grain: 'raw', sinceHours: 30, sources: units }, join(dir, 'raw.parquet'), 1_000);
+    const parquetBack = await readParquet(join(dir, 'raw.parquet'));
+    const hourly = await exportToFile(pg.db, { grain: '1h', sinceHours: 30, sources: units }, join(dir, 'hourly.csv'), 3);
+    await pg.db.exec(readbackDdl('readback_1h', exportColumns('1h')));
+    await copyCsv('readback_1h', await readFile(join(dir, 'hourly.csv'), 'utf8'));
+    const csvBack = await pg.db.query(readbackSelect('readback_1h', exportColumns('1h')));
+    // Assess
+    expect(raw.length).toBe(await count(`SELECT count(*)::int AS n FROM telemetry_events WHERE source = ANY ($1::text[])`, [units]));
+    expect(parquetBack.rowGroups).toBe(Math.ceil(raw.length / 1_000));
+    expect(sortRows(parquetBack.rows)).toEqual(sortRows(raw));
+    expect(raw.some((r) => r.value_bool === true) && raw.some((r) => r.value_str === 'say "hi", then\nleave')).toBe(true);
+    expect(hourly.length).toBe(await count(`SELECT count(*)::int AS n FROM telemetry_1h WHERE source = ANY ($1::text[])`, [units]));
+    expect(sortRows(csvBack.rows)).toEqual(sortRows(hourly));
+  });
+
+  it('exports an empty selection as a valid empty file', async () => {
+    const none = await exportToFile(pg.db, { grain: '1min', sinceHours: 1, sources: ['NO_SUCH_UNIT'] }, join(dir, 'empty.parquet'), 100);
+    expect(none).toEqual([]);
+    expect((await readParquet(join(dir, 'empty.parquet'))).rows).toEqual([]);
+  });
+
+  it('npm run verify prints JSON and exits 0 when green, 1 when red', async () => {
+    // Act: green
+    const green = await cli('verify.ts', ['--json']);
+    // Act: red (the 1day rollup emptied)
+    await pg.db.query('TRUNCATE telemetry_1day');
+    const red = await cli('verify.ts', []);
+    // Act: the documented rebuild (only touched buckets are recomputed, so reset the watermark)
+    await pg.db.query(`UPDATE maintenance_watermarks SET ingested_through = '-infinity' WHERE task = 'rollups'`);
+    await runMaintenance(pg.db);
+    // Assess
+    expect(green.code, green.stderr).toBe(0);
+    expect(JSON.parse(green.stdout)).toMatchObject({ engine: 'plain', status: expect.stringMatching(/^(ok|warn)$/) });
+    expect(red.code).toBe(1);
+    expect(red.stdout).toMatch(/tapline verify: RED/);
+    expect(red.stdout).toMatch(/RED\s+rows telemetry_1day\s+telemetry_1day is empty/);
+    expect(await count('SELECT count(*)::int AS n FROM telemetry_1day')).toBeGreaterThan(0);
+  });
+
+  it('npm run export writes a Parquet file hyparquet reads, and fails with a clear message and no file on bad input', async () => {
+    const out = join(dir, 'cli.parquet');
+    const ok = await cli('export.ts', ['--grain', '1min', '--since-hours', '168', '--out', out, '--source', 'FBE_06']);
+    const bad = await cli('export.ts', ['--grain', 'weekly', '--out', join(dir, 'bad.parquet')]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/wrote [\d,]+ 1min rows/);
+    expect((await readParquet(out)).rows.length).toBe(await count(`SELECT count(*)::int AS n FROM telemetry_1min WHERE source = 'FBE_06'`));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--grain must be one of raw, 1min, 1h, 1day/);
+    await expect(stat(join(dir, 'bad.parquet'))).rejects.toThrow();
+  });
+
+  it('npm run retention replaces the setting, and refuses one that would erase aggregates', async () => {
+    const ok = await cli('retention.ts', ['--days', '10']);
+    const refused = await cli('retention.ts', ['--days', '2', '--table', '1min']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await readRetention(pg.db)).raw).toBe(10);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/1min retention \(2 days\) must be at least the raw retention \(10 days\)/);
+    await setRetention(pg.db, 'raw', 7);
+  });
+
+  it('runs as the scheduled maintenance function and records the run', async () => {
+    // Prepare: the function reads its database from the environment at first use
+    process.env.DATABASE_URL = pg.url;
+    const { lambdaHandler } = await import('../../functions/maintenance/handler.ts');
+    const before = await count('SELECT count(*)::int AS n FROM maintenance_runs');
+    // Act
+    const report = await lambdaHandler();
+    // Assess
+    expect(report.engine).toBe('plain');
+    expect(await count('SELECT count(*)::int AS n FROM maintenance_runs')).toBe((before ?? 0) + 1);
+    const { database } = await import('#core/db/instance');
+    await (await database()).end();
   });
 });

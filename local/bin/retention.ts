@@ -1,0 +1,43 @@
+import { installedEngine, isGrain } from '#core/warehouse/grains';
+import { setRetention } from '#core/warehouse/retention';
+import { openCliDatabase } from '../cli/database.ts';
+import { parseFlags, positiveNumber, runCli, UsageError } from '../cli/run.ts';
+
+const USAGE = `npm run retention -- --days N [--table raw|1min|1h] [--data-dir DIR]
+Replaces how long a grain is kept (default table: raw). TimescaleDB: the retention policy is
+replaced and the refresh windows rebuilt inside it, at once. Plain PostgreSQL: the setting is
+replaced; the next maintenance run drops partitions / rollup rows past it.
+Refused when it would let a refresh erase aggregates (1min >= raw and >= 3 days, 1h >= 1min).
+Database: as for npm run verify.`;
+
+const TABLES = ['raw', '1min', '1h'] as const;
+
+runCli(USAGE, async () => {
+  const flags = parseFlags({
+    days: { type: 'string' },
+    table: { type: 'string', default: 'raw' },
+    'data-dir': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  });
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const days = positiveNumber('days', flags.days);
+  if (!Number.isInteger(days)) throw new UsageError(`--days must be a whole number, got ${flags.days}`);
+  const grain = flags.table;
+  if (!isGrain(grain) || !(TABLES as readonly string[]).includes(grain)) throw new UsageError(`--table must be one of ${TABLES.join(', ')}, got "${grain}"`);
+  const cli = await openCliDatabase(flags['data-dir']);
+  try {
+    const engine = await installedEngine(cli.db);
+    const settings = await setRetention(cli.db, grain, days);
+    console.log(`retention ${grain} = ${days} days on ${cli.description}`);
+    console.log(`now: ${Object.entries(settings).map(([g, d]) => `${g} ${d === null ? 'kept' : `${d} d`}`).join(', ')}`);
+    console.log(engine === 'timescale'
+      ? 'TimescaleDB: retention and refresh policies replaced (see npm run verify).'
+      : 'plain PostgreSQL: applied by the next maintenance run.');
+    return 0;
+  } finally {
+    await cli.close();
+  }
+});
