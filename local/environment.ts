@@ -19,7 +19,10 @@ export interface LocalEnvironment {
   config: StageConfig;
   region: string;
   databaseUrl: string;
+  /** The Kinesis endpoint (kinesalite, or AWS_ENDPOINT_URL). */
   awsEndpoint: string;
+  /** The SQS endpoint (fauxqs, or AWS_ENDPOINT_URL). */
+  sqsEndpoint: string;
   streamName: string;
   streamArn: string;
   queues: { ingestDlq: Queue; onFailure: Queue; events: Queue; eventsDlq: Queue };
@@ -107,6 +110,7 @@ export async function startLocalEnvironment(o: EnvironmentOptions): Promise<Loca
       region: REGION,
       databaseUrl,
       awsEndpoint,
+      sqsEndpoint,
       streamName,
       streamArn,
       queues: { ingestDlq, onFailure, events, eventsDlq },

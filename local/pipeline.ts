@@ -32,6 +32,12 @@ export interface PipelineSummary extends Omit<PipelineSnapshot, 'lagMs' | 'arriv
   database: { telemetryRows: number; ruleEvents: number; anomalyEvents: number };
 }
 
+/** Fault-injection seams (test/faults): wrap a handler the way a crash or a bad deploy would change it. */
+export interface PipelineHooks {
+  wrapIngest?: (handler: Handler<KinesisStreamEvent, KinesisStreamBatchResponse>) => Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
+  wrapWriter?: (handler: Handler<SQSEvent, SQSBatchResponse>) => Handler<SQSEvent, SQSBatchResponse>;
+}
+
 interface SimulatorResult {
   produced: number;
   sent: number;
@@ -58,6 +64,7 @@ export class LocalPipeline {
     logFile: string,
     /** Scheduled work the stage runs beside the pipeline (in AWS: EventBridge-scheduled functions). */
     private readonly periodic: ReadonlyArray<{ name: string; everyMs: number; run: () => Promise<unknown> }> = [],
+    private readonly hooks: PipelineHooks = {},
   ) {
     this.output = new FunctionOutput(logFile);
   }
@@ -73,8 +80,10 @@ export class LocalPipeline {
     });
     this.output.capture();
     const { config } = this.env;
-    const ingest = (await import('../functions/ingest/handler.ts')).handler as unknown as Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
-    const writer = (await import('../functions/writer/handler.ts')).handler as unknown as Handler<SQSEvent, SQSBatchResponse>;
+    const realIngest = (await import('../functions/ingest/handler.ts')).handler as unknown as Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
+    const realWriter = (await import('../functions/writer/handler.ts')).handler as unknown as Handler<SQSEvent, SQSBatchResponse>;
+    const ingest = this.hooks.wrapIngest?.(realIngest) ?? realIngest;
+    const writer = this.hooks.wrapWriter?.(realWriter) ?? realWriter;
     const onError = (_fn: string, e: unknown) => {
       this.functionErrors++;
       this.lastError = e;
@@ -155,6 +164,11 @@ export class LocalPipeline {
     await this.kinesisSource?.stop();
     await this.sqsSource?.stop();
     await this.output.release();
+  }
+
+  /** Sum of one EMF metric over every invocation so far (e.g. RedeliveredSkipped). */
+  metric(name: string): number {
+    return this.output.metric(name);
   }
 
   async snapshot(): Promise<PipelineSnapshot> {

@@ -1,0 +1,212 @@
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import type { InvalidRecordEntry } from '#core/ingest/deadLetter';
+import { decodeRecord } from '#core/record';
+import { parseOnFailureMessage } from '#core/redrive/onFailureMessage';
+import { receiveAll, releaseMessages } from '#core/redrive/queueMessages';
+import { readSequenceRange, streamNameFromArn, type StoredStreamRecord } from '#core/redrive/streamRange';
+import type { LocalEnvironment } from '../environment.ts';
+
+/**
+ * Exact accounting of one fault run, from ground truth rather than from the handlers' own
+ * counters: the stream says what was produced, the tables what was written, the queues what was
+ * dead-lettered or discarded. Every produced record must be in exactly one of those places.
+ */
+export interface TelemetryAccount {
+  /** Records in the stream. */
+  produced: number;
+  /** Distinct record ids in the stream (equal to produced unless a record was put twice). */
+  distinctIds: number;
+  /** Samples in telemetry_events: sum(sample_count), each produced record merged into one row. */
+  written: number;
+  rows: number;
+  /** Redeliveries absorbed: records skipped by the checkpoint + rows skipped by the unique key. */
+  deduplicated: number;
+  /** Distinct (shard, sequence) entries in the ingest dead-letter queue. */
+  deadLettered: number;
+  /** Records inside OnFailure ranges (KinesisBatchInfo), read back from the stream. */
+  onFailure: number;
+  /** Records neither written, dead-lettered, nor discarded to OnFailure (per source and fact). */
+  lost: number;
+  /** Samples written more often than produced (per source and fact). */
+  duplicated: number;
+  /** Rows whose event id was never produced. */
+  phantomRows: number;
+  /** Rows sharing (source, fact_name, ts): the unique key must make this 0. */
+  duplicateKeys: number;
+}
+
+export interface DerivedAccount {
+  /** Derived events that entered the outbox (audited by a trigger), plus events put on the queue directly. */
+  expected: number;
+  written: number;
+  deadLettered: number;
+  /** Still in the outbox after the run. */
+  pending: number;
+  lost: number;
+  /** Rows in rule_events/anomaly_events that no one produced. */
+  phantom: number;
+}
+
+const AUDIT_SQL = `
+CREATE TABLE IF NOT EXISTS fault_outbox_audit (event_id text PRIMARY KEY, body jsonb NOT NULL);
+CREATE OR REPLACE FUNCTION fault_audit_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO fault_outbox_audit VALUES (NEW.event_id, NEW.body) ON CONFLICT DO NOTHING;
+  RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS fault_outbox_audit ON event_outbox;
+CREATE TRIGGER fault_outbox_audit AFTER INSERT ON event_outbox FOR EACH ROW EXECUTE FUNCTION fault_audit_outbox();`;
+
+/**
+ * Records every derived event that is committed to the outbox (a rolled-back insert leaves no
+ * trace), so the run can check that each one reached the events tables or the events DLQ.
+ */
+export async function auditOutbox(env: LocalEnvironment): Promise<void> {
+  await env.db.exec(AUDIT_SQL);
+}
+
+/** Every record of every shard, from TRIM_HORIZON to the tip. */
+export async function readWholeStream(kinesis: KinesisClient, streamName: string): Promise<StoredStreamRecord[]> {
+  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+  const all: StoredStreamRecord[] = [];
+  for (const { ShardId: shardId = '' } of Shards) {
+    let { ShardIterator: iterator } = await kinesis.send(
+      new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+    );
+    while (iterator) {
+      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      for (const r of page.Records ?? []) {
+        all.push({ shardId, sequenceNumber: r.SequenceNumber ?? '', partitionKey: r.PartitionKey ?? '', data: r.Data ?? new Uint8Array() });
+      }
+      // An open shard always hands out a next iterator: an empty page means the tip.
+      iterator = page.Records?.length ? page.NextShardIterator : undefined;
+    }
+  }
+  return all;
+}
+
+const positionKey = (shardId: string, sequenceNumber: string) => `${shardId}/${sequenceNumber}`;
+const WIDE_WINDOW = { maxPastSeconds: 10 * 365 * 24 * 3600, maxFutureSeconds: 10 * 365 * 24 * 3600 };
+
+/** The bodies of every message in a queue, left in the queue (a later step may redrive them). */
+export async function peekQueue(env: LocalEnvironment, queueUrl: string): Promise<string[]> {
+  const messages = await receiveAll(env.sqs, queueUrl, { waitSeconds: 0 });
+  await releaseMessages(env.sqs, queueUrl, messages);
+  return messages.map((m) => m.Body ?? '');
+}
+
+export async function accountTelemetry(env: LocalEnvironment, deduplicated: number): Promise<TelemetryAccount> {
+  const stream = await readWholeStream(env.kinesis, env.streamName);
+  const dlq = (await peekQueue(env, env.queues.ingestDlq.url)).map((body) => JSON.parse(body) as InvalidRecordEntry);
+  const deadLettered = new Set(dlq.map((e) => positionKey(e.shardId, e.sequenceNumber)));
+
+  const discarded = new Set<string>();
+  for (const body of await peekQueue(env, env.queues.onFailure.url)) {
+    const info = parseOnFailureMessage(body)?.KinesisBatchInfo;
+    if (!info) throw new Error(`unrecognised OnFailure message: ${body}`);
+    const range = await readSequenceRange(env.kinesis, streamNameFromArn(info.streamArn), info.shardId, info.startSequenceNumber, info.endSequenceNumber);
+    for (const r of range.records) discarded.add(positionKey(r.shardId, r.sequenceNumber));
+  }
+
+  const ids = new Set<string>();
+  const expectedByKey = new Map<string, number>();
+  let invalidNotDeadLettered = 0;
+  for (const r of stream) {
+    const decoded = decodeRecord(Buffer.from(r.data).toString('base64'), Date.now(), WIDE_WINDOW);
+    if (decoded.ok) ids.add(decoded.record.id);
+    const position = positionKey(r.shardId, r.sequenceNumber);
+    // A discarded record is expected NOT to be in the table: had its batch been committed before
+    // the mapping gave up on it, it would show up below as duplicated.
+    if (deadLettered.has(position) || discarded.has(position)) continue;
+    if (!decoded.ok) {
+      invalidNotDeadLettered++;
+      continue;
+    }
+    const key = `${decoded.record.source}/${decoded.record.fact}`;
+    expectedByKey.set(key, (expectedByKey.get(key) ?? 0) + 1);
+  }
+
+  const { rows: perKey } = await env.db.query<{ source: string; fact_name: string; samples: number; rows: number }>(
+    'SELECT source, fact_name, sum(sample_count)::int AS samples, count(*)::int AS rows FROM telemetry_events GROUP BY source, fact_name',
+  );
+  const writtenByKey = new Map(perKey.map((r) => [`${r.source}/${r.fact_name}`, r.samples]));
+  let lost = invalidNotDeadLettered;
+  let duplicated = 0;
+  for (const key of new Set([...expectedByKey.keys(), ...writtenByKey.keys()])) {
+    const diff = (writtenByKey.get(key) ?? 0) - (expectedByKey.get(key) ?? 0);
+    if (diff > 0) duplicated += diff;
+    else lost -= diff;
+  }
+  const { rows: eventIds } = await env.db.query<{ event_id: string }>('SELECT event_id FROM telemetry_events');
+  const { rows: keys } = await env.db.query<{ n: number }>(
+    'SELECT (count(*) - count(DISTINCT (source, fact_name, ts)))::int AS n FROM telemetry_events',
+  );
+  return {
+    produced: stream.length,
+    distinctIds: ids.size,
+    written: perKey.reduce((a, r) => a + r.samples, 0),
+    rows: perKey.reduce((a, r) => a + r.rows, 0),
+    deduplicated,
+    deadLettered: deadLettered.size,
+    onFailure: discarded.size,
+    lost,
+    duplicated,
+    phantomRows: eventIds.filter((r) => !ids.has(r.event_id)).length,
+    duplicateKeys: keys[0]?.n ?? 0,
+  };
+}
+
+/** `injected`: ids of derived events put on the events queue directly (not through the outbox). */
+export async function accountDerived(env: LocalEnvironment, injected: readonly string[] = []): Promise<DerivedAccount> {
+  const { rows: audited } = await env.db.query<{ event_id: string }>('SELECT event_id FROM fault_outbox_audit');
+  const expected = new Set([...audited.map((r) => r.event_id), ...injected]);
+  const { rows: stored } = await env.db.query<{ event_id: string }>('SELECT event_id FROM rule_events UNION ALL SELECT event_id FROM anomaly_events');
+  const written = new Set(stored.map((r) => r.event_id));
+  const dead = new Set(
+    (await peekQueue(env, env.queues.eventsDlq.url)).map((body) => {
+      try {
+        return String((JSON.parse(body) as { id?: unknown }).id ?? body);
+      } catch {
+        return body;
+      }
+    }),
+  );
+  const { rows: pending } = await env.db.query<{ n: number }>('SELECT count(*)::int AS n FROM event_outbox');
+  return {
+    expected: expected.size,
+    written: [...written].filter((id) => expected.has(id)).length,
+    deadLettered: [...dead].filter((id) => expected.has(id)).length,
+    pending: pending[0]?.n ?? 0,
+    lost: [...expected].filter((id) => !written.has(id) && !dead.has(id)).length,
+    phantom: [...written].filter((id) => !expected.has(id)).length,
+  };
+}
+
+/** One scenario's accounting as a small fixed-width table, for the test output. */
+export function formatAccount(scenario: string, t: TelemetryAccount, d?: DerivedAccount, notes: string[] = []): string {
+  const cols: Array<[string, number | string]> = [
+    ['produced', t.produced],
+    ['written', t.written],
+    ['rows', t.rows],
+    ['deduplicated', t.deduplicated],
+    ['dead-lettered', t.deadLettered],
+    ['on-failure', t.onFailure],
+    ['lost', t.lost],
+    ['duplicated', t.duplicated],
+  ];
+  const widths = cols.map(([h, v]) => Math.max(h.length, String(v).length));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
+  const out = [
+    `scenario: ${scenario}`,
+    line(cols.map(([h]) => h)),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    line(cols.map(([, v]) => String(v))),
+  ];
+  if (d) {
+    out.push(
+      `derived events: expected ${d.expected}, written ${d.written}, dead-lettered ${d.deadLettered}, pending ${d.pending}, lost ${d.lost}, phantom ${d.phantom}`,
+    );
+  }
+  out.push(...notes);
+  return out.join('\n');
+}
