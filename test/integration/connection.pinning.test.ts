@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KinesisStreamBatchResponse, SQSBatchResponse } from 'aws-lambda';
+import { receiveAll } from '#core/redrive/queueMessages';
+import { createBrewery } from '#core/simulator/brewery';
+import type { LocalEnvironment } from '../../local/environment.ts';
+import { kinesisEvent } from '../../local/events/kinesisEvent.ts';
+import { ruleTriggers } from '../../local/faults/harness.ts';
+import { frontendTap, type FrontendMessage } from '../../local/faults/pgWire.ts';
+import { startTcpProxy, type TcpProxy } from '../../local/faults/tcpProxy.ts';
+import { lambdaContext, startEnvironment } from '../helpers/pipeline.ts';
+import { sqsEventFromMessages } from '../helpers/sqs.ts';
+
+let env: LocalEnvironment;
+let proxy: TcpProxy;
+const wire = frontendTap();
+
+beforeAll(async () => {
+  env = await startEnvironment();
+  proxy = await startTcpProxy({ targetPort: Number(new URL(env.databaseUrl).port), tap: wire.tap });
+  const url = new URL(env.databaseUrl);
+  url.port = String(proxy.port);
+  // The handlers' pool is created on first use from DATABASE_URL: point it through the wire tap.
+  process.env.DATABASE_URL = url.toString();
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await env?.stop();
+});
+
+/** Statements that make RDS Proxy pin the client connection (aws-semantics.md), or keep session state. */
+const SESSION_STATE =
+  /^\s*(SET|RESET|PREPARE|EXECUTE|DEALLOCATE|LISTEN|UNLISTEN|DECLARE|DISCARD|LOAD)\b|\bCREATE\s+(TEMP|TEMPORARY)\b|\bpg_advisory|\bset_config\s*\(/i;
+const PIN_BYTES = 16 * 1024;
+
+describe('hot path statements as RDS Proxy sees them', () => {
+  it('uses only simple-protocol statements under 16 KB, with no SET, prepared statement or other session state', async () => {
+    // Prepare: a realistic batch (brewery readings, rule firings, an invalid record) for ingest,
+    // then the derived events it published for the writer.
+    const ingest = await import('../../functions/ingest/handler.ts');
+    const writer = await import('../../functions/writer/handler.ts');
+    const readings = [...createBrewery({ seed: 5 }).next(Date.now(), 600), ...ruleTriggers('PIN', 30)];
+    const event = kinesisEvent([...readings, Buffer.from('not json').toString('base64')]);
+
+    // Act
+    const ingested = (await ingest.handler(event, lambdaContext())) as KinesisStreamBatchResponse;
+    const published = await receiveAll(env.sqs, env.queues.events.url, { waitSeconds: 0 });
+    const written = (await writer.handler(sqsEventFromMessages(published, env.queues.events.arn), lambdaContext())) as SQSBatchResponse;
+
+    // Assess: the work was done...
+    expect([ingested.batchItemFailures, written.batchItemFailures]).toEqual([[], []]);
+    const { rows } = await env.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rule_events');
+    expect(rows[0]?.n).toBeGreaterThanOrEqual(30);
+    // ...through statements that keep the connection shareable.
+    const messages: FrontendMessage[] = [...wire.connections.values()].flatMap((c) => c.messages);
+    const queries = messages.flatMap((m) => (m.kind === 'query' ? [m] : []));
+    expect(queries.length).toBeGreaterThan(10);
+    expect(messages.filter((m) => m.kind === 'parse')).toEqual([]);
+    expect(queries.filter((q) => q.bytes >= PIN_BYTES).map((q) => q.bytes)).toEqual([]);
+    expect(queries.filter((q) => SESSION_STATE.test(q.text)).map((q) => q.text.slice(0, 80))).toEqual([]);
+  });
+});

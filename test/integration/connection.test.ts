@@ -1,0 +1,166 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectDatabase, type Database } from '#core/db/connect';
+import { readEnv } from '#core/env';
+import { startTcpProxy, type TcpProxy } from '../../local/faults/tcpProxy.ts';
+import { frontendTap } from '../../local/faults/pgWire.ts';
+import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
+
+// The IAM signer needs credentials to exist (it signs locally); the test never reaches AWS.
+process.env.AWS_ACCESS_KEY_ID ??= 'test';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+
+let pg: MigratedPostgres;
+const opened: Array<Database | TcpProxy> = [];
+
+beforeAll(async () => {
+  pg = await startMigratedPostgres();
+});
+afterEach(async () => {
+  for (const o of opened.splice(0)) await ('end' in o ? o.end() : o.stop());
+});
+afterAll(async () => pg?.stop());
+
+async function database(vars: Record<string, string> = {}): Promise<Database> {
+  const db = await connectDatabase(readEnv({ DATABASE_URL: pg.url, DB_POOL_MAX: '1', ...vars }));
+  opened.push(db);
+  return db;
+}
+
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+/**
+ * Terminates, from another session, up to `times` backends that run `marker`: a server restart or
+ * an RDS Proxy cut, as seen by the client in the middle of its query.
+ */
+function terminateWhileRunning(marker: string, times: number): { stop: () => Promise<number> } {
+  let killed = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running && killed < times) {
+      const { rows } = await pg.db.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()`,
+        [`%${marker}%`],
+      );
+      killed += rows.filter((r) => r.ok).length;
+      await sleep(20);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return killed;
+    },
+  };
+}
+
+describe('database connections', () => {
+  it('reconnects once when the server ends the connection in the middle of a query', async () => {
+    // Prepare
+    const db = await database();
+    await db.query('SELECT 1');
+    const killer = terminateWhileRunning('reconnect-once-probe', 1);
+
+    // Act
+    const result = await db.query<{ ok: number }>("SELECT 1 AS ok FROM pg_sleep(0.5) WHERE 'reconnect-once-probe' <> ''");
+
+    // Assess
+    expect(await killer.stop()).toBe(1);
+    expect(result.rows).toEqual([{ ok: 1 }]);
+  });
+
+  it('fails after that one reconnect when the new connection dies too', async () => {
+    // Prepare
+    const db = await database();
+    const killer = terminateWhileRunning('fail-after-one-probe', 5);
+
+    // Act
+    const outcome = await db.query("SELECT 1 FROM pg_sleep(0.5) WHERE 'fail-after-one-probe' <> ''").then(
+      () => 'succeeded',
+      (e: { code?: string }) => e.code,
+    );
+
+    // Assess: two attempts, each terminated (57P01), and no third.
+    await sleep(700);
+    expect(outcome).toBe('57P01');
+    expect(await killer.stop()).toBe(2);
+  });
+
+  it('retries a transaction whose connection died between two of its statements, without crashing the process', async () => {
+    // Prepare: the ingest transaction awaits other work between statements (e.g. the DLQ send);
+    // the server may end the connection right then (restart, failover, proxy cut).
+    const db = await database();
+    const uncaught: unknown[] = [];
+    const record = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', record);
+    let attempts = 0;
+
+    // Act
+    const result = await db
+      .transaction(async (tx) => {
+        attempts++;
+        const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        if (attempts === 1) {
+          await pg.db.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+          await sleep(300);
+        }
+        return tx.query<{ ok: number }>('SELECT 1 AS ok');
+      })
+      .finally(() => process.off('uncaughtException', record));
+
+    // Assess
+    expect(result.rows).toEqual([{ ok: 1 }]);
+    expect(attempts).toBe(2);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('enforces the statement timeout set as a startup parameter, never with SET', async () => {
+    // Prepare: see what the client sends through a wire tap.
+    const wire = frontendTap();
+    const proxy = await startTcpProxy({ targetPort: Number(new URL(pg.url).port), tap: wire.tap });
+    opened.push(proxy);
+    const url = new URL(pg.url);
+    url.port = String(proxy.port);
+    const db = await connectDatabase(readEnv({ DATABASE_URL: url.toString(), DB_POOL_MAX: '1', DB_STATEMENT_TIMEOUT_MS: '300' }));
+    opened.push(db);
+
+    // Act
+    const slow = await db.query('SELECT pg_sleep(2)').then(
+      () => 'finished',
+      (e: { code?: string }) => e.code,
+    );
+    const setting = await db.query<{ statement_timeout: string }>('SHOW statement_timeout');
+
+    // Assess
+    expect(slow).toBe('57014'); // query_canceled
+    expect(setting.rows).toEqual([{ statement_timeout: '300ms' }]);
+    const messages = [...wire.connections.values()].flatMap((c) => c.messages);
+    const startups = messages.flatMap((m) => (m.kind === 'startup' ? [m.parameters.statement_timeout] : []));
+    expect(startups.length).toBeGreaterThan(0);
+    expect(new Set(startups)).toEqual(new Set(['300']));
+    expect(messages.filter((m) => m.kind === 'query' && /^\s*SET\b/i.test(m.text))).toEqual([]);
+  });
+
+  it('requires TLS before anything else when IAM authentication is configured', async () => {
+    // Prepare: the embedded server has no TLS; a client that insists must refuse to go on.
+    const wire = frontendTap();
+    const proxy = await startTcpProxy({ targetPort: Number(new URL(pg.url).port), tap: wire.tap });
+    opened.push(proxy);
+    const db = await connectDatabase(
+      readEnv({ DB_HOST: '127.0.0.1', DB_PORT: String(proxy.port), DB_USER: 'tapline', DB_AUTH: 'iam', AWS_REGION: 'us-east-1', DB_POOL_MAX: '1' }),
+    );
+    opened.push(db);
+
+    // Act
+    const outcome = await db.query('SELECT 1').then(
+      () => 'connected',
+      (e: Error) => e.message,
+    );
+
+    // Assess: it asked for TLS first, and never sent a startup message (user, token) in clear text.
+    expect(outcome).toMatch(/does not support SSL/i);
+    const messages = [...wire.connections.values()].flatMap((c) => c.messages);
+    expect(messages.length).toBeGreaterThan(0);
+    expect(messages.every((m) => m.kind === 'ssl-request')).toBe(true);
+  });
+});
