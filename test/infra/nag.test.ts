@@ -9,7 +9,7 @@ import { projectRoot } from './synth.ts';
 // The per-stage "no unacknowledged finding" tests live in stack.test.ts (they reuse its synths);
 // these prove that those tests and `cdk synth` would catch a finding, and audit the acknowledgements.
 
-const newApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+const newApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
 
 describe('cdk-nag AwsSolutions on tapline', () => {
   it('reports a resource that breaks a rule and that nobody acknowledged', () => {

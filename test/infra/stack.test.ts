@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { CfnElement } from 'aws-cdk-lib';
+import { CloudFormationValidatePlugin, type CfnElement } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -30,6 +30,18 @@ const RESOURCELESS_ACTIONS = new Set([
   'ec2:AssignPrivateIpAddresses',
   'ec2:UnassignPrivateIpAddresses',
 ]);
+
+/** One engine for the whole file: starting the validation engine is the expensive part. */
+const cloudFormationValidation = new CloudFormationValidatePlugin();
+
+function validateTemplate(s: SynthesizedStage): string[] {
+  const report = cloudFormationValidation.validate({
+    templatePaths: [s.templatePath],
+    stackTemplates: [{ stackConstructPath: s.stack.node.path, templatePath: s.templatePath, accountId: undefined, region: undefined }],
+    appConstruct: s.app,
+  });
+  return report.violations.map((v) => `${v.ruleName}: ${v.description}`);
+}
 
 const DASHBOARD_METRICS = [
   'RecordsIn',
@@ -398,6 +410,10 @@ function contractsFor(name: string, config: StageConfig): void {
         }
       });
     }
+
+    it('passes the CloudFormation validation engine (resource schemas and CDK rules) with no finding', () => {
+      expect(validateTemplate(s)).toEqual([]);
+    });
 
     it('has no unacknowledged cdk-nag AwsSolutions finding', () => {
       const report = new AwsSolutionsChecks().validateScope(s.stack);

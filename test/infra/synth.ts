@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -16,6 +17,8 @@ export interface SynthesizedStage {
   stack: TaplineStack;
   template: Template;
   json: CfnTemplate;
+  /** The synthesised template file, for validators that read files. */
+  templatePath: string;
 }
 
 export interface CfnResource {
@@ -30,13 +33,14 @@ export interface CfnTemplate {
 
 /**
  * One stage's stack, synthesised without bundling (assets are not built: contracts only).
- * cdk-nag is left off here; the nag tests run the pack on the same construct tree.
+ * cdk-nag is left off here; the nag tests run the pack on the same construct tree. CDK's built-in
+ * CloudFormation validation is off too: it only warns, so stack.test.ts runs it itself and asserts.
  */
 export function synthStage(config: StageConfig, opts: { nag?: boolean } = {}): SynthesizedStage {
-  const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
   const stack = addTaplineStage(app, config, { projectRoot, nag: opts.nag ?? false });
   const template = Template.fromStack(stack);
-  return { app, stack, template, json: template.toJSON() as CfnTemplate };
+  return { app, stack, template, json: template.toJSON() as CfnTemplate, templatePath: join(app.outdir, stack.templateFile) };
 }
 
 export function resourcesOfType(json: CfnTemplate, type: string): [string, CfnResource][] {
