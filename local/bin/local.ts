@@ -39,12 +39,23 @@ const env = await startLocalEnvironment({
   ...(process.env.AWS_ENDPOINT_URL ? { awsEndpoint: process.env.AWS_ENDPOINT_URL } : {}),
   ...(args['data-dir'] ? { pgDataDir: join(workDir, 'pg') } : {}),
 });
-if (args['data-dir']) {
-  writeFileSync(
-    join(workDir, 'connection.json'),
-    JSON.stringify({ databaseUrl: env.databaseUrl, pgDataDir: join(workDir, 'pg') }, null, 2) + '\n',
-  );
-}
+// Where this run's parts listen, for the operator commands run beside it (npm run redrive, verify).
+writeFileSync(
+  join(workDir, 'connection.json'),
+  JSON.stringify(
+    {
+      databaseUrl: env.databaseUrl,
+      ...(args['data-dir'] ? { pgDataDir: join(workDir, 'pg') } : {}),
+      region: env.region,
+      kinesisEndpoint: env.awsEndpoint,
+      sqsEndpoint: env.sqsEndpoint,
+      streamName: env.streamName,
+      queues: Object.fromEntries(Object.entries(env.queues).map(([name, q]) => [name, q.url])),
+    },
+    null,
+    2,
+  ) + '\n',
+);
 note(`tapline local: stage ${config.stage}, ${config.stream.shards} shards, batch ${config.ingest.batchSize} / ${config.ingest.batchWindowSeconds}s window, ` +
   `${env.migration.engine} PostgreSQL (${env.migration.applied.length} migrations applied) ready in ${Date.now() - t0} ms`);
 note(`producing ${rate} events/s for ${durationSeconds}s; function logs: ${LocalPipeline.logFileIn(workDir)}`);
