@@ -29,15 +29,22 @@ export type DatabaseAccess = 'app' | 'owner';
 
 /** A function that can be given database access: IAM identity, and network identity when in the VPC. */
 export interface DatabaseClient {
+  /** The function's role. */
   readonly grantee: IGrantable;
-  /** Undefined for functions outside the VPC (external and LocalStack modes). */
+  /**
+   * The function's network identity.
+   * @default - the function runs outside the VPC (external and LocalStack modes)
+   */
   readonly connections?: IConnectable;
 }
 
 export interface DatabaseProps {
   /** Database section of the stage config: rds, external or embedded (LocalStack). */
   readonly config: StageConfig['database'];
-  /** Required in rds mode: the database, its proxy and their clients live in its isolated subnets. */
+  /**
+   * Required in rds mode: the database, its proxy and their clients live in its isolated subnets.
+   * @default - none (external and embedded modes)
+   */
   readonly network?: Network;
   /**
    * Connection URL for the embedded mode (the LocalStack deployment of the local stage). Must not

@@ -12,15 +12,23 @@ import type { Network } from './network.ts';
 import { TaplineFunction } from './tapline-function.ts';
 
 export interface MigrationsProps {
+  /** Stage name, exported to the migration function as STAGE. */
   readonly stage: string;
   /** Repository root. */
   readonly projectRoot: string;
   /** The database to migrate; in rds mode the migration also creates its IAM-auth app role. */
   readonly database: Database;
-  /** rds mode: the migration runs in the isolated subnets. @default - outside any VPC */
+  /**
+   * rds mode: the migration runs in the isolated subnets, next to the instance.
+   * @default - outside any VPC
+   */
   readonly network?: Network;
-  /** @default - every dependency bundled into the function */
+  /**
+   * Layer with the runtime node_modules.
+   * @default - every dependency bundled into the function
+   */
   readonly dependencyLayer?: DependencyLayer;
+  /** Retention of the migration's and the provider framework's logs, in days. */
   readonly logRetentionDays: number;
 }
 

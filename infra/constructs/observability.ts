@@ -23,6 +23,7 @@ import type { StageConfig } from '#config/stages';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from './tapline-function.ts';
 
 export interface ObservabilityProps {
+  /** Stage name, for the topic's display name and the key description. */
   readonly stage: string;
   /** Thresholds and the optional e-mail address, from the stage config. */
   readonly alarms: StageConfig['alarms'];
@@ -34,6 +35,7 @@ export interface ObservabilityProps {
   readonly writer: IFunction;
   /** Every function whose errors and throttles are alarmed, by display name (ingest and writer included). */
   readonly functions: Record<string, IFunction>;
+  /** The telemetry stream, for its GetRecords iterator age. */
   readonly stream: IStream;
   /** Every dead-letter queue, by display name: any message in one raises an alarm. */
   readonly deadLetterQueues: Record<string, IQueue>;

@@ -20,8 +20,11 @@ export const METRICS_NAMESPACE = 'Tapline';
 export const METRICS_SERVICE = 'tapline';
 
 export interface TaplineFunctionNetwork {
+  /** The VPC the function's network interfaces live in. */
   readonly vpc: IVpc;
+  /** Subnets for those interfaces (tapline: the isolated ones). */
   readonly subnets: SubnetSelection;
+  /** The function's own security group; database grants add their egress rule to it. */
   readonly securityGroup: ISecurityGroup;
 }
 
