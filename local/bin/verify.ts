@@ -13,6 +13,9 @@ in --data-dir (default .tapline/local). Queues: the local run's SQS endpoint, AW
 --queue-prefix (e.g. tapline-prod) with the usual AWS configuration.
 Exit status: 0 green (warnings allowed), 1 red or failed, 2 usage.`;
 
+// The SDK's Node 20 deprecation notice is noise in an operator report (the functions run on 22).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 runCli(USAGE, async () => {
   const flags = parseFlags({
     json: { type: 'boolean', default: false },
@@ -38,7 +41,14 @@ runCli(USAGE, async () => {
 });
 
 function queueTarget(cli: CliDatabase, prefix: string | undefined): QueueTarget | null {
-  const endpoint = cli.connection?.sqsEndpoint ?? process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL;
+  const fromRun = cli.connection?.sqsEndpoint;
+  const endpoint = fromRun ?? process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL;
   if (!endpoint && !prefix) return null;
-  return { prefix: prefix ?? `tapline-${cli.env.STAGE}`, region: cli.env.AWS_REGION, ...(endpoint ? { endpoint } : {}) };
+  const { AWS_ACCESS_KEY_ID: id, AWS_SECRET_ACCESS_KEY: secret } = process.env;
+  return {
+    prefix: prefix ?? `tapline-${cli.env.STAGE}`,
+    region: cli.connection?.region ?? cli.env.AWS_REGION,
+    ...(endpoint ? { endpoint } : {}),
+    ...(id && secret ? { credentials: { accessKeyId: id, secretAccessKey: secret } } : {}),
+  };
 }

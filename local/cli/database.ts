@@ -14,6 +14,7 @@ const ConnectionFileSchema = z.object({
   databaseUrl: z.string().min(1),
   pgDataDir: z.string().min(1).optional(),
   sqsEndpoint: z.string().url().optional(),
+  region: z.string().min(1).optional(),
 });
 export type ConnectionFile = z.infer<typeof ConnectionFileSchema>;
 

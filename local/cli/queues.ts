@@ -24,6 +24,8 @@ export interface QueueTarget {
   /** Queues whose name starts with this, e.g. tapline-local or tapline-prod. */
   prefix: string;
   region: string;
+  /** For an emulator endpoint; omitted: the SDK's usual credential chain (real AWS). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 // Name suffixes the stacks and the local runner give their dead-letter queues.
@@ -38,7 +40,8 @@ export async function probeQueues(target: QueueTarget | null): Promise<QueueRepo
     region: target.region,
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 1_500, requestTimeout: 5_000 }),
-    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    // An emulator accepts any credentials; the operator's shell has none for it.
+    ...(target.endpoint ? { endpoint: target.endpoint, credentials: target.credentials ?? { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
   try {
     const listed = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: target.prefix })).catch((e: unknown) => e as Error);
@@ -62,6 +65,7 @@ export async function probeQueues(target: QueueTarget | null): Promise<QueueRepo
         delayed: Number(a?.ApproximateNumberOfMessagesDelayed ?? 0),
       });
     }
+    queues.sort((a, b) => a.name.localeCompare(b.name));
     const checks = queues.map((q) =>
       q.deadLetter
         ? check(`queue ${q.name}`, q.visible + q.inFlight > 0 ? 'red' : 'ok', `dead-letter queue: ${q.visible + q.inFlight} messages`)
