@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { loadStageConfig, StageConfigError } from '#config/stages';
+import { InfraConfigError } from '../constructs/errors.ts';
 import { addTaplineStage } from '../tapline-app.ts';
 
 /**
@@ -14,7 +15,7 @@ try {
   addTaplineStage(app, config, { projectRoot: fileURLToPath(new URL('../..', import.meta.url)) });
   app.synth();
 } catch (e) {
-  if (!(e instanceof StageConfigError)) throw e;
+  if (!(e instanceof StageConfigError || e instanceof InfraConfigError)) throw e;
   console.error(`tapline: ${e.message} (pass -c stage=<name>)`);
   process.exitCode = 1;
 }

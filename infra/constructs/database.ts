@@ -18,6 +18,7 @@ import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { StageConfig } from '#config/stages';
 import type { Network } from './network.ts';
+import { InfraConfigError } from './errors.ts';
 
 /**
  * Who connects:
@@ -69,7 +70,7 @@ export interface DatabaseProps {
   readonly appUser?: string;
 }
 
-export class DatabaseConfigError extends Error {
+export class DatabaseConfigError extends InfraConfigError {
   override readonly name = 'DatabaseConfigError';
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { AssetHashType, DockerImage, RemovalPolicy, type ILocalBundling } from 'aws-cdk-lib';
 import { Architecture, Code, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { InfraConfigError } from './errors.ts';
 
 /**
  * Why the layer carries node_modules and not the #core code:
@@ -57,7 +58,7 @@ export class NodeModulesBundling implements ILocalBundling {
   }
 }
 
-export class DependencyLayerError extends Error {
+export class DependencyLayerError extends InfraConfigError {
   override readonly name = 'DependencyLayerError';
 }
 

@@ -2,6 +2,7 @@ import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ILocalBundling } from 'aws-cdk-lib';
 import { buildSync } from 'esbuild';
+import { InfraConfigError } from './errors.ts';
 
 export interface EsbuildBundlingOptions {
   /** Repository root: package.json there maps `#core/*` to layers/core/src. */
@@ -19,7 +20,7 @@ export interface EsbuildBundlingOptions {
 const REQUIRE_SHIM =
   "import { createRequire as __taplineCreateRequire } from 'node:module'; const require = __taplineCreateRequire(import.meta.url);";
 
-export class BundlingError extends Error {
+export class BundlingError extends InfraConfigError {
   override readonly name = 'BundlingError';
 }
 

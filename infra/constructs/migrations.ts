@@ -10,6 +10,7 @@ import type { Database } from './database.ts';
 import type { DependencyLayer } from './dependency-layer.ts';
 import type { Network } from './network.ts';
 import { TaplineFunction } from './tapline-function.ts';
+import { InfraConfigError } from './errors.ts';
 
 export interface MigrationsProps {
   /** Stage name, exported to the migration function as STAGE. */
@@ -35,7 +36,7 @@ export interface MigrationsProps {
 /** The NNNN_name[.timescale|.plain].sql files `npm run migrate` applies, relative to the project root. */
 const MIGRATIONS_DIR = 'migrations';
 
-export class MigrationsConfigError extends Error {
+export class MigrationsConfigError extends InfraConfigError {
   override readonly name = 'MigrationsConfigError';
 }
 

@@ -13,6 +13,7 @@ import {
 } from 'aws-cdk-lib/aws-ec2';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { InfraConfigError } from './errors.ts';
 
 export interface NetworkProps {
   /**
@@ -27,7 +28,7 @@ export interface NetworkProps {
   readonly flowLogRetention?: RetentionDays;
 }
 
-export class NetworkConfigError extends Error {
+export class NetworkConfigError extends InfraConfigError {
   override readonly name = 'NetworkConfigError';
 }
 

@@ -21,6 +21,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { StageConfig } from '#config/stages';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from './tapline-function.ts';
+import { InfraConfigError } from './errors.ts';
 
 export interface ObservabilityProps {
   /** Stage name, for the topic's display name and the key description. */
@@ -46,7 +47,7 @@ export interface ObservabilityProps {
   readonly proxyName?: string;
 }
 
-export class ObservabilityConfigError extends Error {
+export class ObservabilityConfigError extends InfraConfigError {
   override readonly name = 'ObservabilityConfigError';
 }
 

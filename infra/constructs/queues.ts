@@ -1,11 +1,12 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { InfraConfigError } from './errors.ts';
 
 // Dead letters are evidence: keep them as long as SQS allows.
 const DLQ_RETENTION = Duration.days(14);
 
-export class QueueConfigError extends Error {
+export class QueueConfigError extends InfraConfigError {
   override readonly name = 'QueueConfigError';
 }
 

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import type { Database, DatabaseAccess } from './database.ts';
 import type { DependencyLayer } from './dependency-layer.ts';
 import { EsbuildBundling } from './esbuild-bundling.ts';
+import { InfraConfigError } from './errors.ts';
 
 /** Metrics namespace every handler uses (layers/core/src/observability.ts). */
 export const METRICS_NAMESPACE = 'Tapline';
@@ -65,7 +66,7 @@ export interface TaplineFunctionProps {
   readonly assetFiles?: string[];
 }
 
-export class FunctionConfigError extends Error {
+export class FunctionConfigError extends InfraConfigError {
   override readonly name = 'FunctionConfigError';
 }
 

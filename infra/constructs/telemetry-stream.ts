@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { Construct } from 'constructs';
 import type { StageConfig } from '#config/stages';
+import { InfraConfigError } from './errors.ts';
 
 export interface TelemetryStreamProps {
   /** Capacity mode, shard count (provisioned only) and retention, from the stage config. */
@@ -13,8 +14,8 @@ export interface TelemetryStreamProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-export class TelemetryStreamError extends Error {
-  override readonly name = 'TelemetryStreamError';
+export class TelemetryStreamConfigError extends InfraConfigError {
+  override readonly name = 'TelemetryStreamConfigError';
 }
 
 /**
@@ -29,10 +30,10 @@ export class TelemetryStream extends Construct {
     super(scope, id);
     const { mode, shards, retentionHours } = props.config;
     if (retentionHours < 24 || retentionHours > 8_760) {
-      throw new TelemetryStreamError(`stream retention must be 24..8760 hours, got ${retentionHours}`);
+      throw new TelemetryStreamConfigError(`stream retention must be 24..8760 hours, got ${retentionHours}`);
     }
     if (mode === 'provisioned' && (!Number.isInteger(shards) || shards < 1)) {
-      throw new TelemetryStreamError(`a provisioned stream needs a positive whole shard count, got ${shards}`);
+      throw new TelemetryStreamConfigError(`a provisioned stream needs a positive whole shard count, got ${shards}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     this.stream = new Stream(this, 'Stream', {

@@ -14,6 +14,7 @@ import { Observability } from '../constructs/observability.ts';
 import { DeadLetterQueue, RedrivenQueue } from '../constructs/queues.ts';
 import { TaplineFunction, type TaplineFunctionNetwork } from '../constructs/tapline-function.ts';
 import { TelemetryStream } from '../constructs/telemetry-stream.ts';
+import { InfraConfigError } from '../constructs/errors.ts';
 
 export interface TaplineStackProps extends StackProps {
   /** The validated stage config (infra/config/stages.ts). */
@@ -22,7 +23,7 @@ export interface TaplineStackProps extends StackProps {
   readonly projectRoot: string;
 }
 
-export class StackConfigError extends Error {
+export class StackConfigError extends InfraConfigError {
   override readonly name = 'StackConfigError';
 }
 
