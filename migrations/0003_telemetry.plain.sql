@@ -45,6 +45,9 @@ DECLARE
   hi   timestamptz;
   n    bigint;
 BEGIN
+  -- A lock request queues every later writer behind it: give up quickly if a long reader (an
+  -- export) holds the table, and let the next maintenance run try again.
+  PERFORM set_config('lock_timeout', '5s', true);
   created := 0;
   moved_rows := 0;
   FOR day IN SELECT d::date FROM generate_series(first_day, last_day, INTERVAL '1 day') AS d LOOP
@@ -77,6 +80,8 @@ RETURNS TABLE (dropped integer, purged_rows bigint) LANGUAGE plpgsql AS $$
 DECLARE
   part text;
 BEGIN
+  -- Dropping a partition locks telemetry_events exclusively: wait briefly, never stall ingest.
+  PERFORM set_config('lock_timeout', '5s', true);
   dropped := 0;
   FOR part IN
     SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
