@@ -98,6 +98,15 @@ export class Observability extends Construct {
         description: `${name} holds messages: something failed for good and needs a look.`,
       });
     }
+    // The writer reports a failed database write per message (so SQS retries exactly those) instead of
+    // throwing, which keeps its Errors metric at zero during an outage: alarm on its own metric.
+    this.alarm('WriterWriteFailures', {
+      metric: app('DerivedEventsWriteFailed', 'Sum', FIVE_MINUTES),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      description: 'The writer could not store derived events (database unreachable?); they are being retried.',
+    });
     for (const [name, fn] of Object.entries(props.functions)) {
       const errorRate = new MathExpression({
         expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
@@ -146,11 +155,12 @@ export class Observability extends Construct {
       graph('Invalid records', [app('InvalidRecords')]),
     );
     this.dashboard.addWidgets(
-      graph('Derived events', [app('DerivedEvents').with({ label: 'derived (ingest)' }), app('EventsWritten').with({ label: 'written (writer)' })]),
+      graph('Derived events', [app('DerivedEvents').with({ label: 'derived (ingest)' }), app('DerivedEventsWritten').with({ label: 'written (writer)' })]),
       graph('Writer errors', [
         props.writer.metricErrors({ statistic: 'Sum', period: MINUTE, label: 'writer Errors' }),
-        app('InvalidEvents'),
-        app('EventDuplicates'),
+        app('DerivedEventsInvalid'),
+        app('DerivedEventsWriteFailed'),
+        app('DerivedEventsDuplicate'),
       ]),
       graph(
         'Dead-letter queue depths',

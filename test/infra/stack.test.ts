@@ -52,9 +52,10 @@ const DASHBOARD_METRICS = [
   'DuplicatesSkipped',
   'InvalidRecords',
   'DerivedEvents',
-  'EventsWritten',
-  'InvalidEvents',
-  'EventDuplicates',
+  'DerivedEventsWritten',
+  'DerivedEventsInvalid',
+  'DerivedEventsDuplicate',
+  'DerivedEventsWriteFailed',
   'BatchDurationMs',
   'ApproximateNumberOfMessagesVisible',
   'Duration',
@@ -481,5 +482,22 @@ describe('the metrics contract between the handlers and the dashboard', () => {
     // Assess
     expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: METRICS_NAMESPACE, Dimensions: [['service']] });
     expect(emf.service).toBe(METRICS_SERVICE);
+  });
+
+  it('graphs and alarms only on metric names some handler emits', async () => {
+    // Prepare: every metric name the handlers add, read from their source.
+    const { readFile, readdir } = await import('node:fs/promises');
+    const sources = await Promise.all(
+      (await readdir(join(projectRoot, 'functions'), { recursive: true }))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => readFile(join(projectRoot, 'functions', f), 'utf8')),
+    );
+    const emitted = new Set(sources.flatMap((src) => [...src.matchAll(/addMetric\('([A-Za-z]+)'/g)].map((m) => m[1])));
+    // Act: every application metric the prod template reads (dashboard body and alarms).
+    const template = JSON.stringify(synthStage(loadStageConfig('prod')).json);
+    const used = new Set([...template.matchAll(/\\"Tapline\\",\\"([A-Za-z]+)\\"/g), ...template.matchAll(/"MetricName":"([A-Za-z]+)","Namespace":"Tapline"/g)].map((m) => m[1]));
+    // Assess
+    expect(used.size).toBeGreaterThan(5);
+    expect([...used].filter((name) => !emitted.has(name))).toEqual([]);
   });
 });
