@@ -31,7 +31,7 @@ it('writes each record once when the function dies after its commit, before the 
   ]);
   expect(drained).toBe(true);
   expect(fault.counters.injected).toBeGreaterThan(3);
-  expect(errors).toBe(fault.counters.injected);
+  expect(errors).toBeGreaterThanOrEqual(fault.counters.injected);
   const produced = sim.sent + triggers.length;
   expect(a.telemetry).toMatchObject({ produced, distinctIds: produced, written: produced, deadLettered: 0, onFailure: 0 });
   expect(a.telemetry).toMatchObject({ lost: 0, duplicated: 0, phantomRows: 0, duplicateKeys: 0 });
