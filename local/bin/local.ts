@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadStageConfig } from '#config/stages';
+import { runMaintenance } from '#core/warehouse/maintenance';
 import { startLocalEnvironment } from '../environment.ts';
 import { LocalPipeline, type PipelineSnapshot, type PipelineSummary } from '../pipeline.ts';
 
@@ -60,13 +61,18 @@ note(`tapline local: stage ${config.stage}, ${config.stream.shards} shards, batc
   `${env.migration.engine} PostgreSQL (${env.migration.applied.length} migrations applied) ready in ${Date.now() - t0} ms`);
 note(`producing ${rate} events/s for ${durationSeconds}s; function logs: ${LocalPipeline.logFileIn(workDir)}`);
 
-const pipeline = new LocalPipeline(env, LocalPipeline.logFileIn(workDir));
+// In AWS the maintenance function runs on a schedule; locally the runner drives it, and once more
+// after draining so rollups, partitions and OEE reflect the whole run.
+const pipeline = new LocalPipeline(env, LocalPipeline.logFileIn(workDir), [
+  { name: 'warehouse maintenance', everyMs: 10_000, run: () => runMaintenance(env.db) },
+]);
 let exitCode = 1;
 try {
   await pipeline.start();
   const progress = startProgress(pipeline);
   const sim = await pipeline.simulate(rate, durationSeconds, seed);
   const drained = await pipeline.drain(60_000);
+  await pipeline.runPeriodicNow();
   clearInterval(progress);
   await pipeline.stop();
   const summary = await pipeline.summary(sim, rate, durationSeconds);
