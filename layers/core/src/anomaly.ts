@@ -58,6 +58,8 @@ export function observe(state: EmaState | undefined, value: number, cfg: EmaConf
     emvar: state.emvar + varianceWeight * (residual * residual - state.emvar),
     samples: state.samples + 1,
   };
+  // Values near the float8 limits can overflow the variance; restart the series rather than store Infinity.
+  if (!Number.isFinite(next.ema) || !Number.isFinite(next.emvar)) return { state: { ema: value, emvar: 0, samples: 1 } };
   if (state.samples >= cfg.windowSamples && Math.abs(residual) > cfg.thresholdSigmas * sigma) {
     return { state: next, anomaly: { value, ema: state.ema, sigma } };
   }

@@ -31,7 +31,8 @@ interface Accumulator {
   winner: SequencedRecord;
   count: number;
   numeric: number;
-  sum: number;
+  /** Running mean: a plain sum overflows for values near the float8 limits. */
+  mean: number;
   min: number;
   max: number;
 }
@@ -58,7 +59,7 @@ export function mergeBatch(records: readonly SequencedRecord[]): MergedRow[] {
     const key = `${source}\u0000${fact}`;
     let acc = byKey.get(key);
     if (!acc) {
-      acc = { winner: item, count: 0, numeric: 0, sum: 0, min: Infinity, max: -Infinity };
+      acc = { winner: item, count: 0, numeric: 0, mean: 0, min: Infinity, max: -Infinity };
       byKey.set(key, acc);
     } else if (isNewer(item, acc.winner)) {
       acc.winner = item;
@@ -67,7 +68,7 @@ export function mergeBatch(records: readonly SequencedRecord[]): MergedRow[] {
     const n = numericOf(value);
     if (n !== null) {
       acc.numeric++;
-      acc.sum += n;
+      acc.mean += (n - acc.mean) / acc.numeric;
       if (n < acc.min) acc.min = n;
       if (n > acc.max) acc.max = n;
     }
@@ -75,7 +76,7 @@ export function mergeBatch(records: readonly SequencedRecord[]): MergedRow[] {
   const rows: MergedRow[] = [];
   for (const acc of byKey.values()) {
     const hasNumbers = acc.numeric > 0;
-    rows.push(rowOf(acc.winner, acc.count, hasNumbers ? acc.min : null, hasNumbers ? acc.max : null, hasNumbers ? acc.sum / acc.numeric : null));
+    rows.push(rowOf(acc.winner, acc.count, hasNumbers ? acc.min : null, hasNumbers ? acc.max : null, hasNumbers ? acc.mean : null));
   }
   return rows;
 }

@@ -19,9 +19,11 @@ export class QueuePublishError extends Error {
 }
 
 const MAX_BATCH = 10;
+/** SendMessageBatch also caps the whole request's payload; stay under the classic 256 KiB. */
+const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
- * SendMessageBatch in groups of 10, resending only the entries SQS did not accept (and whole
+ * SendMessageBatch in groups of at most 10 messages and 256 KiB, resending only the entries SQS did not accept (and whole
  * requests that failed) with jittered backoff. Throws QueuePublishError naming what never got in,
  * so the caller fails the work instead of acknowledging it.
  */
@@ -32,7 +34,18 @@ export async function sendMessages(
   backoff: BackoffOptions = DEFAULT_BACKOFF,
 ): Promise<void> {
   const groups: OutgoingMessage[][] = [];
-  for (let i = 0; i < messages.length; i += MAX_BATCH) groups.push(messages.slice(i, i + MAX_BATCH));
+  let bytes = 0;
+  for (const m of messages) {
+    const size = Buffer.byteLength(m.body);
+    const last = groups.at(-1);
+    if (!last || last.length >= MAX_BATCH || bytes + size > MAX_BATCH_BYTES) {
+      groups.push([m]);
+      bytes = size;
+    } else {
+      last.push(m);
+      bytes += size;
+    }
+  }
   const failures = await Promise.all(groups.map((g) => sendGroup(client, queueUrl, g, backoff)));
   const failed = failures.flatMap((f) => f.ids);
   if (failed.length > 0) {

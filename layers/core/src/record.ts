@@ -10,14 +10,12 @@ export const MAX_RECORD_BYTES = 4_096;
 
 // PostgreSQL text cannot hold NUL, and jsonb rejects lone surrogates: such strings would pass JSON
 // parsing and then fail the whole batch's write, so they are rejected here as invalid input.
-const storableString = z
-  .string()
-  .max(MAX_STRING_VALUE)
-  .refine((s) => !s.includes('\u0000') && s.isWellFormed(), 'contains NUL or a lone surrogate');
+const storable = (s: string): boolean => !s.includes('\u0000') && s.isWellFormed();
+const storableString = z.string().max(MAX_STRING_VALUE).refine(storable, 'contains NUL or a lone surrogate');
 
 export const TelemetryRecordSchema = z.strictObject({
   v: z.literal(1),
-  id: z.string().min(1).max(128),
+  id: z.string().min(1).max(128).refine(storable, 'contains NUL or a lone surrogate'),
   source: z.string().regex(NAME_PATTERN),
   fact: z.string().regex(NAME_PATTERN),
   ts: z.iso.datetime({ offset: true }),

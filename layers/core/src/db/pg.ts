@@ -56,6 +56,12 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
       retryOnceOnDeadConnection(async () => {
         const client = await pool.connect();
         let broken = false;
+        // pg-pool stops listening for errors on a checked-out client: a socket dying between two
+        // statements of this transaction would otherwise be an uncaught 'error' event.
+        const onError = () => {
+          broken = true;
+        };
+        client.on('error', onError);
         try {
           await client.query('BEGIN');
           const result = await work(sessionOf(client));
@@ -66,6 +72,7 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
           broken = await client.query('ROLLBACK').then(() => false, () => true);
           throw e;
         } finally {
+          client.off('error', onError);
           client.release(broken || undefined);
         }
       }),
