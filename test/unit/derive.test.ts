@@ -44,6 +44,17 @@ describe('derivation: rules and anomalies over merged batches', () => {
     expect(a).toHaveLength(1);
   });
 
+  it('leaves facts the rule set excludes (cumulative counters) out of anomaly detection', () => {
+    const counters = loadRuleSet({ ...ruleSet, anomalyExclude: ['packaged_total'] });
+    const states = new Map<string, SourceState>();
+    for (let i = 0; i < 40; i++) derive(batch(['packaged_total', 1_000 + i, i]), states, counters);
+    const reset = derive(batch(['packaged_total', 0, 100]), states, counters);
+    const judged = derive(batch(['packaged_total', 0, 101]), new Map(), ruleSet);
+    expect(reset.events).toHaveLength(0);
+    expect(reset.changes.ema).toHaveLength(0);
+    expect(judged.changes.ema).toHaveLength(1);
+  });
+
   it('flags a spike that last-write-wins merged away, using the batch maximum', () => {
     // Prepare: 40 calm batches warm the detector up.
     const states = new Map<string, SourceState>();

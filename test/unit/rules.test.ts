@@ -168,7 +168,8 @@ describe('loadRuleSet', () => {
   });
 
   it('accepts the shipped brewery rule set', () => {
-    expect(breweryRuleSet.version).toBe('2026.11.1');
+    expect(breweryRuleSet.version).toBe('2026.11.2');
+    expect(breweryRuleSet.anomalyExclude).toEqual(['packaged_total', 'packaged_good']);
     expect(breweryRuleSet.rules.length).toBeGreaterThanOrEqual(5);
   });
 });

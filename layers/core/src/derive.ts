@@ -61,7 +61,7 @@ export function derive(
         changes.facts.push({ source, fact: row.fact, value: row.value, ts: row.ts });
         if (!latest || row.tsMs > latest.tsMs) latest = row;
       }
-      const anomaly = detect(source, row, state, ema, changes);
+      const anomaly = ruleSet.anomalyExclude.includes(row.fact) ? undefined : detect(source, row, state, ema, changes);
       if (anomaly) events.push(anomaly);
     }
     if (!latest) continue; // nothing newer than the state: rules cannot have changed

@@ -33,6 +33,11 @@ export const RuleSetSchema = z
   .strictObject({
     version: z.string().min(1).max(64),
     rules: z.array(RuleSchema).min(1),
+    /**
+     * Facts the EMA detector leaves alone: cumulative counters (a reset or a shift change is not an
+     * anomaly of the process) and anything whose level is meaningless as a series.
+     */
+    anomalyExclude: z.array(z.string().regex(NAME_PATTERN)).default([]),
   })
   .superRefine((set, ctx) => {
     const seen = new Set<string>();
