@@ -206,5 +206,10 @@ export class TaplineStack extends Stack {
     new CfnOutput(this, 'StreamName', { value: this.stream.stream.streamName });
     new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn });
+    // What `npm run redrive` needs against AWS (--invalid-records, --on-failure, --events-queue, --events-dlq).
+    new CfnOutput(this, 'InvalidRecordsQueueUrl', { value: this.invalidRecords.queue.queueUrl });
+    new CfnOutput(this, 'IngestFailuresQueueUrl', { value: this.ingestFailures.queue.queueUrl });
+    new CfnOutput(this, 'EventsQueueUrl', { value: this.events.queue.queueUrl });
+    new CfnOutput(this, 'EventsDlqUrl', { value: this.events.deadLetterQueue.queueUrl });
   }
 }

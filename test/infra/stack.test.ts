@@ -103,6 +103,17 @@ function contractsFor(name: string, config: StageConfig): void {
       });
     });
 
+    it('outputs the queue URLs the redrive command needs', () => {
+      for (const [output, queue] of [
+        ['InvalidRecordsQueueUrl', s.stack.invalidRecords.queue],
+        ['IngestFailuresQueueUrl', s.stack.ingestFailures.queue],
+        ['EventsQueueUrl', s.stack.events.queue],
+        ['EventsDlqUrl', s.stack.events.deadLetterQueue],
+      ] as const) {
+        s.template.hasOutput(output, { Value: { Ref: id(queue) } });
+      }
+    });
+
     it('creates the stream KMS-encrypted with the configured capacity mode and retention', () => {
       s.template.hasResourceProperties('AWS::Kinesis::Stream', {
         StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
