@@ -1,0 +1,154 @@
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadStageConfig, type StageConfig } from '#config/stages';
+import { estimateCost, minimumBatchForTarget, type CostDeployment, type CostEstimate, type CostInputs } from '#core/cost/model';
+import { PRICE_REGION, PRICES, PRICES_AS_OF } from '#core/cost/prices';
+import { DEFAULT_INGEST_PROFILE, profileFromBench, type BenchIngestSummary } from '#core/cost/profile';
+import { encodeRecord } from '#core/record';
+import { createBrewery } from '#core/simulator/brewery';
+
+const USAGE = `npm run cost -- --events-per-second N [--stage prod] [--bench .tapline/bench.json] [--json]
+Monthly AWS cost of a stage at a steady event rate, by component, from the stage config, the ingest
+time per batch measured by npm run bench (or a documented default), and the list prices it prints.`;
+
+/** The issue's goal for the cost of one more event. */
+const TARGET_PER_MILLION_USD = 0.05;
+
+const { values: args } = parseArgs({
+  options: {
+    'events-per-second': { type: 'string' },
+    stage: { type: 'string', default: 'prod' },
+    bench: { type: 'string', default: '.tapline/bench.json' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const rate = Number(args['events-per-second']);
+if (!Number.isFinite(rate) || rate <= 0) fail(`--events-per-second must be a positive number, got "${args['events-per-second'] ?? ''}"`);
+
+let config: StageConfig;
+try {
+  config = loadStageConfig(args.stage);
+} catch (e) {
+  fail((e as Error).message);
+}
+const benchFile = resolve(args.bench);
+const profile = statSync(benchFile, { throwIfNoEntry: false })?.isFile()
+  ? profileFromBench(JSON.parse(readFileSync(benchFile, 'utf8')) as BenchIngestSummary, args.bench)
+  : DEFAULT_INGEST_PROFILE;
+
+// The simulator's readings stand for a typical device record.
+const sample = createBrewery({ seed: 42 }).next(Date.UTC(2026, 0, 1), 5_000);
+const recordBytes = sample.reduce((a, r) => a + encodeRecord(r).byteLength, 0) / sample.length;
+
+const inputs: CostInputs = { eventsPerSecond: rate, recordBytes, deployment: deploymentOf(config), profile };
+const estimate = estimateCost(inputs);
+const onDemand = estimateCost({ ...inputs, deployment: { ...inputs.deployment, stream: { ...inputs.deployment.stream, mode: 'on-demand' } } });
+const minBatch = minimumBatchForTarget(inputs, TARGET_PER_MILLION_USD);
+const sweep = [1, 10, 50, 100, 200, 500, 1_000, 10_000].map((b) => ({
+  recordsPerInvocation: b,
+  variablePerMillionUsd: estimateCost({ ...inputs, deployment: { ...inputs.deployment, ingest: { ...inputs.deployment.ingest, batchSize: b } }, recordsPerInvocation: b })
+    .variablePerMillionUsd,
+}));
+
+if (args.json) {
+  console.log(JSON.stringify({ stage: config.stage, recordBytes, profile, prices: { asOf: PRICES_AS_OF, region: PRICE_REGION, table: PRICES }, estimate, onDemand, minBatch, sweep }, null, 2));
+  process.exit(0);
+}
+print(estimate);
+
+/**
+ * The deployed shape of a stage, as infra/ builds it: observability counts follow
+ * infra/constructs/observability.ts (iterator age, three DLQ depths, error rate + throttles per
+ * function), VPC endpoints follow infra/constructs/network.ts (SQS, Secrets Manager, Kinesis, X-Ray
+ * in two AZs, only when functions run in the VPC next to RDS).
+ */
+function deploymentOf(c: StageConfig): CostDeployment {
+  const functions = 4; // ingest, writer, simulator, maintenance
+  return {
+    stage: c.stage,
+    stream: c.stream,
+    ingest: c.ingest,
+    writer: c.writer,
+    database: c.database.mode === 'rds' ? { mode: 'rds', instanceClass: c.database.instanceClass, allocatedStorageGb: c.database.allocatedStorageGb, multiAz: c.database.multiAz } : c.database,
+    logRetentionDays: c.logRetentionDays,
+    observability: { alarmMetrics: 1 + 3 + functions * 3, dashboards: 1, customMetrics: 20 },
+    vpc: { interfaceEndpoints: 4, availabilityZones: 2 },
+  };
+}
+
+function print(e: CostEstimate): void {
+  const usd = (n: number, digits = 2) => `$${n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
+  const out: string[] = [];
+  out.push(`tapline cost: stage ${config.stage}, ${rate.toLocaleString('en-US')} events/s = ${(e.eventsPerMonth / 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })}M events/month`);
+  out.push(`ingest time per batch from: ${profile.source}`);
+  out.push(`  ${profile.perRecordMs.toFixed(4)} ms CPU per record, ${profile.perBatchMs.toFixed(1)} ms per batch, ${profile.statementsPerBatch} statements (+0.5 ms each via RDS Proxy)`);
+  out.push(
+    `record ${recordBytes.toFixed(0)} B; ${config.stream.mode} stream, ${e.ingest.shards} shards; batch ${config.ingest.batchSize} / window ${config.ingest.batchWindowSeconds} s -> ` +
+      `${Math.round(e.ingest.recordsPerInvocation)} records per invocation, ${e.ingest.invocationsPerSecond.toFixed(2)} invocations/s, ${e.ingest.billedMs} ms billed each`,
+  );
+  for (const w of e.warnings) out.push(`WARNING: ${w}`);
+  out.push('');
+  const rows = [['component', 'item', 'kind', '$/month', 'basis'], ...e.lines.map((l) => [l.component, l.item, l.kind, usd(l.monthlyUsd), l.basis])];
+  out.push(columns(rows));
+  out.push('');
+  out.push(`fixed ${usd(e.fixedMonthlyUsd)}/month + variable ${usd(e.variableMonthlyUsd)}/month = ${usd(e.totalMonthlyUsd)}/month`);
+  const met = e.variablePerMillionUsd <= TARGET_PER_MILLION_USD;
+  out.push(
+    `variable cost per million events: ${usd(e.variablePerMillionUsd, 4)} (target <= ${usd(TARGET_PER_MILLION_USD)}: ${met ? 'met' : 'MISSED'}); ` +
+      `all-in per million at this rate: ${usd(e.totalPerMillionUsd, 4)}`,
+  );
+  const variable = e.lines.filter((l) => l.kind === 'variable').sort((a, b) => b.monthlyUsd - a.monthlyUsd);
+  out.push(
+    `largest variable parts: ${variable
+      .slice(0, 3)
+      .map((l) => `${l.component} ${l.item} ${((100 * l.monthlyUsd) / (e.variableMonthlyUsd || 1)).toFixed(0)}%`)
+      .join(', ')}`,
+  );
+  out.push(`the same with an on-demand stream: variable ${usd(onDemand.variablePerMillionUsd, 4)} per million events (every record billed as 1 KiB in and out)`);
+  out.push('');
+  out.push('variable cost per million events by records per ingest invocation:');
+  out.push(columns([sweep.map((s) => String(s.recordsPerInvocation)), sweep.map((s) => usd(s.variablePerMillionUsd, 4))]));
+  if (minBatch === undefined) {
+    out.push(`no batch size reaches ${usd(TARGET_PER_MILLION_USD)} per million here: the per-event parts (above) dominate`);
+  } else {
+    const perShard = rate / e.ingest.shards;
+    const window = Math.ceil(minBatch / perShard);
+    out.push(
+      `smallest batch meeting ${usd(TARGET_PER_MILLION_USD)}/M: ${minBatch} records per invocation; at ${perShard.toFixed(0)} events/s per shard ` +
+        `that takes BatchSize >= ${minBatch} and a batching window of ${window <= 1 ? 'about 1 s (the ESM polls each shard about once a second)' : `${window} s`}`,
+    );
+  }
+  out.push('');
+  out.push(`price table (${PRICE_REGION} list prices recorded ${PRICES_AS_OF}, on-demand, no free tier; layers/core/src/cost/prices.ts):`);
+  out.push(columns(priceRows()));
+  console.log(out.join('\n'));
+}
+
+function priceRows(): string[][] {
+  const rows: string[][] = [];
+  const walk = (prefix: string, value: unknown) => {
+    if (typeof value === 'number') rows.push([`  ${prefix}`, String(value)]);
+    else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) walk(prefix ? `${prefix}.${k}` : k, v);
+    }
+  };
+  walk('', PRICES);
+  return rows;
+}
+
+function columns(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+function fail(message: string): never {
+  console.error(`${message}\n${USAGE}`);
+  process.exit(2);
+}
