@@ -126,7 +126,7 @@ describe('ingest profile from a bench result', () => {
       meta: { date: '2026-01-01' },
       ingest: {
         batchSize: 10_000,
-        merge: { ms: { decode: 10, validation: 10, merge: 2, sql: 20, derive: 1, publish: 4, other: 8 }, statementsPerBatch: 13, derivedEventsPerBatch: 3 },
+        merge: { ms: { decode: 10, validation: 10, merge: 2, sql: 20, statements: 6, derive: 1, publish: 4, other: 2 }, statementsPerBatch: 13, derivedEventsPerBatch: 3 },
       },
     };
 
