@@ -1,0 +1,202 @@
+import type { FunctionColdStart } from '../scenarios/coldStart.ts';
+import type { EndToEndResult } from '../scenarios/endToEnd.ts';
+import type { Breakdown, IngestBenchResult, ModeResult } from '../scenarios/ingest.ts';
+import type { MemoryResult } from '../scenarios/memory.ts';
+import type { PathWire } from '../scenarios/proxy.ts';
+
+export interface BenchMeta {
+  date: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  /** 1-minute load average when the bench started: other work on the machine skews absolutes. */
+  loadAverage: number;
+  rounds: number;
+  quick: boolean;
+  seed: number;
+  durationSeconds: number;
+}
+
+export interface BenchResult {
+  meta: BenchMeta;
+  ingest?: IngestBenchResult;
+  e2e?: EndToEndResult;
+  coldStart?: FunctionColdStart[];
+  memory?: MemoryResult[];
+  proxy?: PathWire[];
+  targets: TargetCheck[];
+}
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  actual: string;
+  met: boolean;
+}
+
+export const TARGETS = {
+  mergeVsCeilingA: 0.45,
+  mergeVsBaseline: 60,
+  rawVsCeilingB: 0.6,
+  e2eVsEmulator: 0.7,
+  /** p99 <= batching window + this. */
+  e2eP99SlackMs: 1_000,
+  ingestBundleBytes: 500 * 1024,
+  ingestInitMs: 150,
+  peakRssMb: 256,
+} as const;
+
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+/** Checks every target the measured parts allow; a part not run yields no check. */
+export function evaluateTargets(r: Omit<BenchResult, 'targets'>): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const add = (name: string, target: string, actual: string, met: boolean) => checks.push({ name, target, actual, met });
+  if (r.ingest) {
+    const { ratios } = r.ingest;
+    add('merge vs ceiling A', `>= ${pct(TARGETS.mergeVsCeilingA)}`, pct(ratios.mergeVsCeilingA), ratios.mergeVsCeilingA >= TARGETS.mergeVsCeilingA);
+    add('merge vs per-row baseline', `>= ${TARGETS.mergeVsBaseline}x`, `${ratios.mergeVsBaseline.toFixed(0)}x`, ratios.mergeVsBaseline >= TARGETS.mergeVsBaseline);
+    add('raw vs ceiling B (COPY)', `>= ${pct(TARGETS.rawVsCeilingB)}`, pct(ratios.rawVsCeilingB), ratios.rawVsCeilingB >= TARGETS.rawVsCeilingB);
+  }
+  if (r.e2e) {
+    const ratio = r.e2e.throughput.eventsPerSec / r.e2e.ceiling.putGetPerSec;
+    add('end to end vs emulator put+get', `>= ${pct(TARGETS.e2eVsEmulator)}`, pct(ratio), ratio >= TARGETS.e2eVsEmulator);
+    const limit = r.e2e.batchWindowSeconds * 1000 + TARGETS.e2eP99SlackMs;
+    add('end to end p99 latency', `<= ${limit} ms`, `${r.e2e.latency.p99Ms.toFixed(0)} ms`, r.e2e.latency.p99Ms <= limit);
+  }
+  const ingestFn = r.coldStart?.find((f) => f.name === 'ingest');
+  if (ingestFn) {
+    add('ingest bundle (minified)', `<= ${TARGETS.ingestBundleBytes / 1024} KiB`, `${(ingestFn.bytes / 1024).toFixed(0)} KiB`, ingestFn.bytes <= TARGETS.ingestBundleBytes);
+    add('ingest module init', `<= ${TARGETS.ingestInitMs} ms`, `${ingestFn.initMs.toFixed(0)} ms`, ingestFn.initMs <= TARGETS.ingestInitMs);
+  }
+  for (const m of r.memory ?? []) {
+    add(`peak RSS, ${m.mode}, ${m.records} records`, `<= ${TARGETS.peakRssMb} MB`, `${m.peakRssMb.toFixed(0)} MB`, m.peakRssMb <= TARGETS.peakRssMb);
+  }
+  for (const p of (r.proxy ?? []).filter((w) => w.path.startsWith('ingest'))) {
+    add(
+      `RDS Proxy friendly: ${p.path}`,
+      `0 Parse, < ${(16_000 / 1000).toFixed(0)} KB`,
+      `${p.parses} Parse, max ${(p.maxQueryBytes / 1000).toFixed(1)} KB, ${p.pinning.length} pinning`,
+      p.proxyFriendly,
+    );
+  }
+  return checks;
+}
+
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+const ms1 = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
+
+/** Left-aligned first column, right-aligned others, columns separated by two spaces. */
+export function formatColumns(rows: ReadonlyArray<readonly string[]>): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ').trimEnd())
+    .join('\n');
+}
+
+const BREAKDOWN_PARTS: Array<keyof Breakdown> = ['decode', 'validation', 'merge', 'sql', 'statements', 'derive', 'publish', 'other'];
+
+function breakdownRow(name: string, m: ModeResult): string[] {
+  return [name, ...BREAKDOWN_PARTS.map((k) => `${ms1(m.ms[k])} (${pct(m.ms[k] / m.msPerBatch)})`), ms1(m.msPerBatch)];
+}
+
+export function renderTable(r: BenchResult): string {
+  const out: string[] = [];
+  const { meta } = r;
+  out.push(
+    `tapline bench ${meta.date}  node ${meta.node}, ${meta.cpus} x ${meta.cpuModel}, load ${meta.loadAverage.toFixed(1)} at start` +
+      `\n${meta.rounds} rounds${meta.quick ? ' (quick)' : ''}, seed ${meta.seed}, medians; took ${meta.durationSeconds.toFixed(0)} s`,
+  );
+  const ing = r.ingest;
+  if (ing) {
+    out.push(`\nIngest: ${int(ing.batchSize)}-record Kinesis batches, embedded PostgreSQL 18, one process`);
+    out.push(
+      formatColumns([
+        ['scenario', 'records/s', 'rows/s', 'ms/batch', 'rows/batch'],
+        ['ceiling A: base64 + JSON.parse + merge, no validation/I/O', int(ing.ceilingA.recordsPerSec), '-', ms1(ing.ceilingA.msPerBatch), '-'],
+        ['ceiling B: COPY the raw rows into telemetry_events', '-', int(ing.ceilingB.rowsPerSec), ms1(ing.ceilingB.msPerBatch), int(ing.batchSize)],
+        [`baseline: validate + one INSERT per record (${int(ing.baseline.records)})`, int(ing.baseline.recordsPerSec), int(ing.baseline.recordsPerSec), '-', '1'],
+        ['tapline ingest, merge mode', int(ing.merge.recordsPerSec), int(ing.merge.rowsPerSec), ms1(ing.merge.msPerBatch), int(ing.merge.rowsPerBatch)],
+        ['tapline ingest, raw mode', int(ing.raw.recordsPerSec), int(ing.raw.rowsPerSec), ms1(ing.raw.msPerBatch), int(ing.raw.rowsPerBatch)],
+        ['  raw, projected: its INSERT replaced by the COPY', '-', int(ing.raw.projectedWithCopyRowsPerSec), '-', '-'],
+        ['  raw, projected: COPY and state saved newest per key', '-', int(ing.raw.projectedWithCopyAndNewestStateRowsPerSec), '-', '-'],
+      ]),
+    );
+    out.push('\nWhere a batch goes (ms, share of the batch)');
+    out.push(formatColumns([['mode', ...BREAKDOWN_PARTS, 'total'], breakdownRow('merge', ing.merge), breakdownRow('raw', ing.raw)]));
+    for (const [name, m] of [['merge', ing.merge], ['raw', ing.raw]] as const) {
+      const s = m.sqlMs;
+      if (name === 'raw') {
+        out.push(`  raw state save: ${ms1(ing.raw.stateSaveMs)} ms as derived (one change per row), ${ms1(ing.raw.stateSaveNewestPerKeyMs)} ms newest per key`);
+      }
+      out.push(
+        `  SQL ${name}: ${int(m.statementsPerBatch)} statements; telemetry ${ms1(s.telemetry)}, state ${ms1(s.state)}, ` +
+          `checkpoint ${ms1(s.checkpoint)}, outbox ${ms1(s.outbox)}, BEGIN/COMMIT ${ms1(s.transaction)} ms`,
+      );
+    }
+    if (ing.profiles) {
+      for (const [name, frames] of Object.entries(ing.profiles)) {
+        out.push(`\nCPU profile, ${name} mode (self time, top frames)`);
+        out.push(formatColumns(frames.slice(0, 12).map((f) => [`  ${f.frame}`, `${f.selfPct.toFixed(1)}%`])));
+      }
+    }
+  }
+  const e2e = r.e2e;
+  if (e2e) {
+    out.push(`\nEnd to end: stage ${e2e.stage}, ${e2e.shards} shards, batch ${e2e.batchSize}, window ${e2e.batchWindowSeconds} s (kinesalite, fauxqs, PostgreSQL)`);
+    out.push(
+      formatColumns([
+        ['measure', 'events/s', 'p50 ms', 'p99 ms'],
+        [`emulator put (${int(e2e.ceiling.records)} records)`, int(e2e.ceiling.putPerSec), '-', '-'],
+        ['emulator get', int(e2e.ceiling.getPerSec), '-', '-'],
+        ['emulator put + get (ceiling)', int(e2e.ceiling.putGetPerSec), '-', '-'],
+        [`pipeline, ${int(e2e.throughput.events)} events at full speed`, int(e2e.throughput.eventsPerSec), int(e2e.throughput.p50Ms), int(e2e.throughput.p99Ms)],
+        [`pipeline, steady ${int(e2e.latency.rate)}/s for ${e2e.latency.seconds} s`, int(e2e.latency.events / e2e.latency.seconds), int(e2e.latency.p50Ms), int(e2e.latency.p99Ms)],
+      ]),
+    );
+    if (e2e.functionErrors > 0) out.push(`  function errors during the run: ${e2e.functionErrors}`);
+  }
+  if (r.coldStart) {
+    out.push('\nCold start: esbuild --bundle --minify --format=esm --target=node22, every dependency inside; import in a fresh node');
+    out.push(
+      formatColumns([
+        ['function', 'KiB', 'init ms', 'RSS after init MB'],
+        ...r.coldStart.map((f) => [f.name, int(f.bytes / 1024), ms1(f.initMs), int(f.initRssMb)]),
+      ]),
+    );
+    const ingestFn = r.coldStart.find((f) => f.name === 'ingest');
+    if (ingestFn) out.push(`  ingest bundle, largest parts (KiB): ${ingestFn.topPackages.map((p) => `${p.name} ${int(p.kib)}`).join(', ')}`);
+  }
+  if (r.memory) {
+    out.push('\nMemory: bundled ingest handler, one invocation in a fresh process');
+    out.push(formatColumns([['mode', 'records', 'peak RSS MB', 'after init MB'], ...r.memory.map((m) => [m.mode, int(m.records), int(m.peakRssMb), int(m.afterInitRssMb)])]));
+  }
+  if (r.proxy) {
+    out.push('\nRDS Proxy check: frontend protocol messages counted by a TCP proxy in front of PostgreSQL');
+    out.push(
+      formatColumns([
+        ['path', 'Query', 'Parse', 'max stmt B', 'pinning', 'friendly'],
+        ...r.proxy.map((p) => [p.path, int(p.queries), int(p.parses), int(p.maxQueryBytes), int(p.pinning.length), p.proxyFriendly ? 'yes' : 'NO']),
+      ]),
+    );
+  }
+  if (ing) {
+    out.push('\nRatios (median of per-round ratios, both sides measured in the same round)');
+    out.push(
+      formatColumns([
+        ['tapline merge / ceiling A', ing.ratios.mergeVsCeilingA.toFixed(2)],
+        ['tapline raw / ceiling B', ing.ratios.rawVsCeilingB.toFixed(2)],
+        ['tapline merge / baseline', `${ing.ratios.mergeVsBaseline.toFixed(0)}x`],
+        ['raw projected with COPY / ceiling B', ing.ratios.projectedRawWithCopyVsCeilingB.toFixed(2)],
+        ['raw projected with COPY + newest state / ceiling B', ing.ratios.projectedRawWithCopyAndNewestStateVsCeilingB.toFixed(2)],
+        ...(e2e ? [['end to end / emulator put+get', (e2e.throughput.eventsPerSec / e2e.ceiling.putGetPerSec).toFixed(2)]] : []),
+      ]),
+    );
+  }
+  if (r.targets.length > 0) {
+    out.push(`\nTargets: ${r.targets.filter((t) => t.met).length} of ${r.targets.length} met`);
+    out.push(formatColumns(r.targets.map((t) => [t.name, t.target, t.actual, t.met ? 'met' : 'MISSED'])));
+  }
+  return out.join('\n') + '\n';
+}

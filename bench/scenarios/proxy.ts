@@ -1,0 +1,95 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import pg from 'pg';
+import { connectDatabase } from '#core/db/connect';
+import { MAX_STATEMENT_BYTES } from '#core/db/sqlText';
+import { readEnv } from '#core/env';
+import { ingestBatch } from '#core/ingest/ingestBatch';
+import { TelemetryRecordSchema, type TimeWindow } from '#core/record';
+import { breweryRuleSet } from '#core/rules/brewery';
+import { startCountingProxy } from '../lib/countingProxy.ts';
+import type { WireCounts } from '../lib/pgWire.ts';
+import type { BatchSource } from '../lib/syntheticBatches.ts';
+
+export interface PathWire {
+  path: string;
+  queries: number;
+  /** Parse messages: extended protocol (prepared or parameterised statements) = pinning. */
+  parses: number;
+  maxQueryBytes: number;
+  pinning: string[];
+  byType: Record<string, number>;
+  /** No Parse, no pinning statement, every statement under MAX_STATEMENT_BYTES. */
+  proxyFriendly: boolean;
+}
+
+const summarize = (path: string, c: WireCounts): PathWire => {
+  const parses = c.byType.P ?? 0;
+  return {
+    path,
+    queries: c.queries,
+    parses,
+    maxQueryBytes: c.maxQueryBytes,
+    pinning: c.pinning,
+    byType: c.byType,
+    proxyFriendly: parses === 0 && c.pinning.length === 0 && c.maxQueryBytes < MAX_STATEMENT_BYTES,
+  };
+};
+
+/**
+ * Runs one merge batch and one raw batch through the real ingestBatch over a pool whose every byte
+ * passes a counting TCP proxy, then the naive per-row handler for contrast (it must show Parse
+ * messages, which proves the counter sees the extended protocol).
+ */
+export async function runProxyCheck(o: {
+  databaseUrl: string;
+  sqs: SQSClient;
+  deadLetterQueueUrl: string;
+  eventsQueueUrl: string;
+  window: TimeWindow;
+  batches: BatchSource;
+  batchSize: number;
+}): Promise<PathWire[]> {
+  const target = new URL(o.databaseUrl);
+  const proxy = await startCountingProxy(Number(target.port));
+  const viaProxy = new URL(o.databaseUrl);
+  viaProxy.port = String(proxy.port);
+  const db = await connectDatabase(readEnv({ DATABASE_URL: viaProxy.href }));
+  const out: PathWire[] = [];
+  try {
+    for (const mode of ['merge', 'raw'] as const) {
+      const batch = o.batches.next(o.batchSize, `shardId-proxy-${mode}`);
+      proxy.reset();
+      await ingestBatch(batch.records, {
+        db,
+        sqs: o.sqs,
+        deadLetterQueueUrl: o.deadLetterQueueUrl,
+        eventsQueueUrl: o.eventsQueueUrl,
+        ruleSet: breweryRuleSet,
+        window: o.window,
+        mode,
+      });
+      out.push(summarize(`ingest ${mode} (${o.batchSize} records)`, proxy.counts()));
+    }
+    const naive = o.batches.next(100, 'shardId-proxy-naive');
+    const client = new pg.Client({ connectionString: viaProxy.href });
+    await client.connect();
+    proxy.reset();
+    try {
+      for (const r of naive.records) {
+        const record = TelemetryRecordSchema.parse(JSON.parse(Buffer.from(r.data, 'base64').toString('utf8')));
+        await client.query(
+          `INSERT INTO telemetry_events (ts, source, fact_name, value_str, sample_count, event_id)
+           VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (source, fact_name, ts) DO NOTHING`,
+          [record.ts, record.source, record.fact, String(record.value), record.id],
+        );
+      }
+      out.push(summarize('naive per-row INSERT (100 records, contrast)', proxy.counts()));
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await db.end();
+    await proxy.stop();
+  }
+  return out;
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import type { MergedRow } from '#core/merge';
+import { BenchArgsError, parseBenchArgs } from '../../bench/lib/args.ts';
+import { copyText } from '../../bench/lib/copyText.ts';
+import { summarizeProfile, type CpuProfile } from '../../bench/lib/cpuProfile.ts';
+import { newestChangePerKey } from '../../bench/lib/stateChanges.ts';
+import { median, pairedRatio, percentile, perSecond } from '../../bench/lib/stats.ts';
+import { BatchSource } from '../../bench/lib/syntheticBatches.ts';
+
+describe('bench statistics', () => {
+  it('takes medians and nearest-rank percentiles without reordering the input', () => {
+    // Prepare
+    const values = [5, 1, 4, 2, 3];
+
+    // Act + Assess
+    expect(median(values)).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(percentile(values, 99)).toBe(5);
+    expect(percentile(values, 50)).toBe(3);
+    expect(percentile(values, 0)).toBe(1);
+    expect(values).toEqual([5, 1, 4, 2, 3]);
+    expect(median([])).toBeNaN();
+  });
+
+  it('compares two scenarios round by round, so a slow round slows both sides of its ratio', () => {
+    // Prepare: round 2 ran on a loaded machine; both sides halved
+    const tapline = [100, 50, 100];
+    const ceiling = [200, 100, 200];
+
+    // Act + Assess
+    expect(pairedRatio(tapline, ceiling)).toBe(0.5);
+    expect(perSecond(10_000, 50)).toBe(200_000);
+  });
+});
+
+describe('bench command line', () => {
+  it('defaults to five rounds, three with --quick, and the JSON file npm run cost reads', () => {
+    // Act + Assess
+    expect(parseBenchArgs([])).toMatchObject({ rounds: 5, quick: false, json: false, out: '.tapline/bench.json' });
+    expect(parseBenchArgs(['--quick', '--json'])).toMatchObject({ rounds: 3, quick: true, json: true });
+    expect(parseBenchArgs(['--rounds', '7', '--only', 'ingest,proxy']).only).toEqual(new Set(['ingest', 'proxy']));
+  });
+
+  it('rejects bad rounds, unknown scenario groups and unknown options with a typed error', () => {
+    // Act + Assess
+    expect(() => parseBenchArgs(['--rounds', '0'])).toThrow(BenchArgsError);
+    expect(() => parseBenchArgs(['--rounds'])).toThrow(/needs a value/);
+    expect(() => parseBenchArgs(['--only', 'ingest,warp'])).toThrow(/warp/);
+    expect(() => parseBenchArgs(['--fast'])).toThrow(/unknown option --fast/);
+  });
+});
+
+describe('synthetic Kinesis batches', () => {
+  it('gives the same readings for the same seed and start, with growing sequence numbers per shard', () => {
+    // Prepare
+    const a = new BatchSource(Date.UTC(2026, 0, 1));
+    const b = new BatchSource(Date.UTC(2026, 0, 1));
+
+    // Act
+    const first = a.next(50, 'shardId-1');
+    const second = a.next(50, 'shardId-1');
+    const same = b.next(50, 'shardId-1');
+
+    // Assess
+    expect(same.records.map((r) => r.data)).toEqual(first.records.map((r) => r.data));
+    const seqs = [...first.records, ...second.records].map((r) => BigInt(r.sequenceNumber));
+    expect(seqs.every((s, i) => i === 0 || s > (seqs[i - 1] as bigint))).toBe(true);
+    expect(first.event.Records[0]?.eventID).toBe(`shardId-1:${first.records[0]?.sequenceNumber}`);
+    expect(first.records[0]?.shardId).toBe('shardId-1');
+  });
+});
+
+describe('COPY text for ceiling B', () => {
+  it('writes one tab-separated line per row with \\N for NULL and escapes tabs, newlines and backslashes', () => {
+    // Prepare
+    const row = (value: MergedRow['value'], min: number | null): MergedRow => ({
+      source: 'FBE_01',
+      fact: 'state',
+      ts: '2026-01-01T00:00:00.000Z',
+      tsMs: 0,
+      eventId: 'e1',
+      sequenceNumber: '1',
+      value,
+      count: 1,
+      min,
+      max: min,
+      avg: min,
+    });
+
+    // Act
+    const text = copyText([row('a\tb\\c\nd', null), row(true, 1)]);
+
+    // Assess
+    expect(text.split('\n')).toEqual([
+      '2026-01-01T00:00:00.000Z\tFBE_01\tstate\t\\N\t\\N\ta\\tb\\\\c\\nd\t1\t\\N\t\\N\t\\N\te1',
+      '2026-01-01T00:00:00.000Z\tFBE_01\tstate\t1\ttrue\t\\N\t1\t1\t1\t1\te1',
+      '',
+    ]);
+  });
+});
+
+describe('state changes, newest per key', () => {
+  it('keeps one change per (source, fact) and per (source, rule): the newest, the later on a tie', () => {
+    // Prepare
+    const facts = [
+      { source: 'A', fact: 't', value: 1, ts: '2026-01-01T00:00:01Z' },
+      { source: 'A', fact: 't', value: 2, ts: '2026-01-01T00:00:03Z' },
+      { source: 'A', fact: 't', value: 3, ts: '2026-01-01T00:00:02Z' },
+      { source: 'B', fact: 't', value: 4, ts: '2026-01-01T00:00:01Z' },
+    ];
+    const rules = [
+      { source: 'A', ruleId: 'r', active: true, ts: '2026-01-01T00:00:01Z' },
+      { source: 'A', ruleId: 'r', active: false, ts: '2026-01-01T00:00:01Z' },
+    ];
+
+    // Act
+    const newest = newestChangePerKey({ facts, rules, ema: [] });
+
+    // Assess
+    expect(newest.facts.map((f) => f.value)).toEqual([2, 4]);
+    expect(newest.rules).toEqual([rules[1]]);
+    expect(newest.ema).toEqual([]);
+  });
+});
+
+describe('CPU profile summary', () => {
+  it('ranks frames by self and inclusive time, leaving out idle time and the profiler itself', () => {
+    // Prepare: root -> main -> decode (2 samples), main (1), idle (1), inspector dispatch (1)
+    const frame = (functionName: string, url = 'file:///work/main/layers/core/src/x.ts') => ({ functionName, url, lineNumber: 0 });
+    const profile: CpuProfile = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)', ''), children: [2, 4, 5] },
+        { id: 2, callFrame: frame('main'), children: [3] },
+        { id: 3, callFrame: frame('decode') },
+        { id: 4, callFrame: frame('(idle)', '') },
+        { id: 5, callFrame: frame('post', 'node:inspector'), children: [6] },
+        { id: 6, callFrame: frame('dispatch', '') },
+      ],
+      samples: [3, 3, 2, 4, 6],
+      timeDeltas: [1_000, 1_000, 1_000, 1_000, 1_000],
+    };
+
+    // Act
+    const summary = summarizeProfile(profile, 5);
+
+    // Assess
+    expect(summary.sampledMs).toBe(3);
+    expect(summary.self[0]).toMatchObject({ frame: 'decode layers/core/src/x.ts:1' });
+    expect(summary.self[0]?.selfPct).toBeCloseTo(66.7, 1);
+    expect(summary.total.find((f) => f.frame.startsWith('main'))?.totalPct).toBe(100);
+    expect(summary.self.some((f) => f.frame.startsWith('dispatch') || f.frame.startsWith('(idle)'))).toBe(false);
+  });
+});

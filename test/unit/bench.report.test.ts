@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateTargets, formatColumns, renderTable, type BenchResult } from '../../bench/lib/report.ts';
+import type { IngestBenchResult, ModeResult } from '../../bench/scenarios/ingest.ts';
+
+const mode = (recordsPerSec: number): ModeResult => ({
+  recordsPerSec,
+  rowsPerSec: recordsPerSec,
+  msPerBatch: 10_000_000 / recordsPerSec,
+  rowsPerBatch: 143,
+  ms: { decode: 10, validation: 5, merge: 2, sql: 20, statements: 3, derive: 1, publish: 4, other: 5 },
+  sqlMs: { telemetry: 5, state: 5, checkpoint: 3, outbox: 4, other: 0, transaction: 3 },
+  statementsPerBatch: 13,
+  derivedEventsPerBatch: 2,
+  perRoundPerSec: [recordsPerSec],
+});
+
+const ingest = (mergeVsCeilingA: number): IngestBenchResult => ({
+  batchSize: 10_000,
+  rounds: 1,
+  ceilingA: { recordsPerSec: 400_000, msPerBatch: 25, perRoundPerSec: [400_000] },
+  ceilingB: { rowsPerSec: 100_000, msPerBatch: 100, perRoundPerSec: [100_000] },
+  baseline: { recordsPerSec: 3_000, records: 1_000, perRoundPerSec: [3_000] },
+  merge: mode(400_000 * mergeVsCeilingA),
+  raw: {
+    ...mode(20_000),
+    insertOnlyMs: 300,
+    stateSaveMs: 150,
+    stateSaveNewestPerKeyMs: 5,
+    projectedWithCopyRowsPerSec: 30_000,
+    projectedWithCopyAndNewestStateRowsPerSec: 45_000,
+  },
+  ratios: {
+    mergeVsCeilingA,
+    rawVsCeilingB: 0.2,
+    mergeVsBaseline: (400_000 * mergeVsCeilingA) / 3_000,
+    projectedRawWithCopyVsCeilingB: 0.3,
+    projectedRawWithCopyAndNewestStateVsCeilingB: 0.45,
+  },
+});
+
+const meta = { date: '2026-01-01T00:00:00Z', node: 'v20', cpus: 2, cpuModel: 'test', loadAverage: 0.5, rounds: 1, quick: true, seed: 42, durationSeconds: 60 };
+
+describe('bench targets', () => {
+  it('checks the issue targets as ratios measured side by side, and only for the parts that ran', () => {
+    // Act
+    const met = evaluateTargets({ meta, ingest: ingest(0.5) });
+    const missed = evaluateTargets({ meta, ingest: ingest(0.3) });
+
+    // Assess
+    expect(met.map((t) => t.name)).toEqual(['merge vs ceiling A', 'merge vs per-row baseline', 'raw vs ceiling B (COPY)']);
+    expect(met.find((t) => t.name === 'merge vs ceiling A')).toMatchObject({ met: true, actual: '50%' });
+    expect(met.find((t) => t.name === 'merge vs per-row baseline')).toMatchObject({ met: true, actual: '67x' });
+    expect(missed.find((t) => t.name === 'merge vs ceiling A')).toMatchObject({ met: false, actual: '30%' });
+    expect(missed.find((t) => t.name === 'raw vs ceiling B (COPY)')?.met).toBe(false);
+  });
+
+  it('holds the end-to-end p99 to the batching window plus one second, and bundles to 500 KiB', () => {
+    // Prepare
+    const e2e = {
+      stage: 'local',
+      shards: 2,
+      batchSize: 200,
+      batchWindowSeconds: 1,
+      ceiling: { records: 1, putPerSec: 10_000, getPerSec: 20_000, putGetPerSec: 6_000 },
+      throughput: { events: 1, eventsPerSec: 4_500, seconds: 1, p50Ms: 1, p99Ms: 1 },
+      latency: { rate: 1, seconds: 1, events: 1, p50Ms: 100, p99Ms: 2_001, maxMs: 3_000 },
+      functionErrors: 0,
+    };
+    const coldStart = [{ name: 'ingest', bytes: 500 * 1024, initMs: 150, initSamplesMs: [150], initRssMb: 50, topPackages: [] }];
+
+    // Act
+    const checks = evaluateTargets({ meta, e2e, coldStart });
+
+    // Assess
+    expect(checks.find((t) => t.name === 'end to end vs emulator put+get')).toMatchObject({ met: true, actual: '75%' });
+    expect(checks.find((t) => t.name === 'end to end p99 latency')).toMatchObject({ met: false, target: '<= 2000 ms' });
+    expect(checks.find((t) => t.name === 'ingest bundle (minified)')?.met).toBe(true);
+    expect(checks.find((t) => t.name === 'ingest module init')?.met).toBe(true);
+  });
+
+  it('prints the scenarios, the ratios and which targets were missed', () => {
+    // Prepare
+    const partial = { meta, ingest: ingest(0.3) };
+    const result: BenchResult = { ...partial, targets: evaluateTargets(partial) };
+
+    // Act
+    const table = renderTable(result);
+
+    // Assess
+    expect(table).toContain('ceiling A: base64 + JSON.parse + merge');
+    expect(table).toMatch(/tapline merge \/ ceiling A\s+0\.30/);
+    expect(table).toMatch(/merge vs ceiling A\s+>= 45%\s+30%\s+MISSED/);
+  });
+});
+
+describe('table layout', () => {
+  it('pads the first column left and the others right, two spaces apart', () => {
+    // Act
+    const text = formatColumns([
+      ['name', 'n'],
+      ['a', '100'],
+    ]);
+
+    // Assess
+    expect(text).toBe('name    n\na     100');
+  });
+});
