@@ -79,6 +79,8 @@ function deploymentOf(c: StageConfig): CostDeployment {
     logRetentionDays: c.logRetentionDays,
     observability: { alarmMetrics: 1 + 3 + functions * 3, dashboards: 1, customMetrics: 20 },
     vpc: { interfaceEndpoints: 4, availabilityZones: 2 },
+    simulator: c.simulator,
+    kmsKeys: 1,
   };
 }
 

@@ -12,6 +12,8 @@ const deployment = (over: Partial<CostDeployment> = {}): CostDeployment => ({
   logRetentionDays: 14,
   observability: { alarmMetrics: 16, dashboards: 1, customMetrics: 20 },
   vpc: { interfaceEndpoints: 4, availabilityZones: 2 },
+  simulator: { scheduleMinutes: 0, durationSeconds: 50, memoryMb: 512 },
+  kmsKeys: 1,
   ...over,
 });
 const inputs = (over: Partial<CostInputs> = {}): CostInputs => ({
@@ -107,6 +109,19 @@ describe('cost model', () => {
     expect(line(multi, 'RDS db.t4g.medium')?.monthlyUsd).toBeCloseTo(2 * (line(single, 'RDS db.t4g.medium')?.monthlyUsd ?? 0), 6);
     expect(() => estimateCost(inputs({ deployment: deployment({ database: { mode: 'rds', instanceClass: 'x9.huge', allocatedStorageGb: 50, multiAz: false } }) }))).toThrow(CostInputError);
     expect(() => estimateCost(inputs({ eventsPerSecond: 0 }))).toThrow(/positive/);
+  });
+
+  it('charges a scheduled simulator as a fixed cost: it runs whatever the real event rate', () => {
+    // Act
+    const off = estimateCost(inputs());
+    const on = estimateCost(inputs({ deployment: deployment({ simulator: { scheduleMinutes: 1, durationSeconds: 50, memoryMb: 512 } }) }));
+
+    // Assess: 43,800 runs x 50 s x 0.5 GB
+    const sim = line(on, 'simulator every 1 min');
+    expect(sim?.kind).toBe('fixed');
+    expect(sim?.monthlyUsd).toBeCloseTo(43_800 * 25 * PRICES.lambda.perGbSecond + 0.0438 * PRICES.lambda.requestsPerMillion, 6);
+    expect(line(off, 'simulator')).toBeUndefined();
+    expect(on.variablePerMillionUsd).toBe(off.variablePerMillionUsd);
   });
 
   it('adds up: fixed + variable = total, and per-million figures follow from the monthly events', () => {

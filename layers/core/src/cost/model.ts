@@ -19,6 +19,10 @@ export interface CostDeployment {
   observability: { alarmMetrics: number; dashboards: number; customMetrics: number };
   /** Interface VPC endpoints x availability zones; functions run in the VPC only in rds mode. */
   vpc: { interfaceEndpoints: number; availabilityZones: number };
+  /** The scheduled simulator (test load on dev and staging); scheduleMinutes 0 = not scheduled. */
+  simulator: { scheduleMinutes: number; durationSeconds: number; memoryMb: number };
+  /** Customer-managed keys (the alarm topic's). */
+  kmsKeys: number;
 }
 
 /** What one ingest invocation costs in time, from `npm run bench` (or documented defaults). */
@@ -86,9 +90,9 @@ const WRITER_PER_BATCH_MS = 15;
 const WRITER_PER_EVENT_MS = 0.3;
 /** The SQS event source mapping long-polls with 5 pollers even when idle (20 s waits). */
 const SQS_IDLE_RECEIVES_PER_MONTH = 5 * 3 * 60 * HOURS_PER_MONTH;
-/** X-Ray default sampling: the first request each second, then 5 %. */
-const tracedPerSecond = (invocationsPerSecond: number) =>
-  Math.min(invocationsPerSecond, 1) + 0.05 * Math.max(0, invocationsPerSecond - 1);
+/** X-Ray default sampling: the first request each second (the reservoir), then 5 % of the rest. */
+const reservoirPerSecond = (invocationsPerSecond: number) => Math.min(invocationsPerSecond, 1);
+const sampledPerSecond = (invocationsPerSecond: number) => 0.05 * Math.max(0, invocationsPerSecond - 1);
 
 export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): CostEstimate {
   const { eventsPerSecond: rate, recordBytes, deployment: d, profile } = inputs;
@@ -195,9 +199,21 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
   add('CloudWatch', `alarms (${d.observability.alarmMetrics} metrics)`, 'fixed', d.observability.alarmMetrics * cw.alarmMetricMonth, `$${cw.alarmMetricMonth} each`);
   add('CloudWatch', 'dashboard', 'fixed', d.observability.dashboards * cw.dashboardMonth, `$${cw.dashboardMonth} each`);
 
-  // X-Ray (active tracing on every function)
-  const traces = perMonth(tracedPerSecond(ingestInvocations) + tracedPerSecond(writerInvocations));
-  add('X-Ray', 'traces (default sampling)', 'variable', (traces / 1e6) * prices.xray.tracesPerMillion, `${fmtM(traces)} traces`);
+  // Scheduled simulator: a test load generator, paid whenever its schedule runs, whatever the rate
+  const sim = d.simulator;
+  if (sim.scheduleMinutes > 0) {
+    const runs = (HOURS_PER_MONTH * 60) / sim.scheduleMinutes;
+    const gbSeconds = runs * sim.durationSeconds * (sim.memoryMb / 1024);
+    add('Lambda', `simulator every ${sim.scheduleMinutes} min (test load)`, 'fixed', gbSeconds * l.perGbSecond + (runs / 1e6) * l.requestsPerMillion, `${fmtM(gbSeconds)} GB-s`);
+  }
+  if (d.kmsKeys > 0) add('CloudWatch', 'KMS key for the alarm topic', 'fixed', d.kmsKeys * prices.kms.keyMonth, `$${prices.kms.keyMonth} each`);
+
+  // X-Ray (active tracing on every function): the reservoir is paid at any rate of 1 invocation/s
+  // or more (a shard's ESM invokes about once a second), the 5 % grows with the invocations.
+  const reservoir = perMonth(reservoirPerSecond(ingestInvocations) + reservoirPerSecond(writerInvocations));
+  const sampled = perMonth(sampledPerSecond(ingestInvocations) + sampledPerSecond(writerInvocations));
+  add('X-Ray', 'traces, first request each second', 'fixed', (reservoir / 1e6) * prices.xray.tracesPerMillion, `${fmtM(reservoir)} traces`);
+  add('X-Ray', 'traces, 5% of the other requests', 'variable', (sampled / 1e6) * prices.xray.tracesPerMillion, `${fmtM(sampled)} traces`);
 
   const sum = (kind?: CostLine['kind']) => lines.filter((x) => !kind || x.kind === kind).reduce((a, x) => a + x.monthlyUsd, 0);
   const variable = sum('variable');

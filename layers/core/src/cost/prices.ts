@@ -59,6 +59,7 @@ export const PRICES = {
     proxyMinVcpus: 2,
   },
   secretsManager: { secretMonth: 0.4 },
+  kms: { keyMonth: 1 },
   cloudWatch: {
     logsIngestedPerGb: 0.5,
     logsStoredGbMonth: 0.03,
