@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Per-stage configuration: the single source of truth for both `cdk deploy -c stage=...`

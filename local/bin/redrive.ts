@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { kinesisClient, sqsClient } from '#core/aws';
 import type { InvalidRecordEntry } from '#core/ingest/deadLetter';
 import { INVALID_REASONS } from '#core/record';

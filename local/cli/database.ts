@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { connectDatabase, type Database } from '#core/db/connect';
 import { readEnv, type Env } from '#core/env';
 import { startPostgres } from '../services/postgres.ts';

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { InvokeStep } from './plan.ts';
 
 const Outputs = z.record(z.string(), z.record(z.string(), z.string()));

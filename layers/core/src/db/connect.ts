@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { Signer } from '@aws-sdk/rds-signer';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, type Env } from '../env.ts';
 import { pgDatabase } from './pg.ts';
 import type { SqlDatabase } from './session.ts';

@@ -1,6 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { InvalidRecordEntry } from '../ingest/deadLetter.ts';
 import { putRecords, type PutOptions } from '../producer.ts';
 import { INVALID_REASONS } from '../record.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What the Kinesis event source mapping sends to its OnFailure destination when it gives up on a
