@@ -120,7 +120,6 @@ export function renderTable(r: BenchResult): string {
         ['tapline ingest, merge mode', int(ing.merge.recordsPerSec), int(ing.merge.rowsPerSec), ms1(ing.merge.msPerBatch), int(ing.merge.rowsPerBatch)],
         ['tapline ingest, raw mode', int(ing.raw.recordsPerSec), int(ing.raw.rowsPerSec), ms1(ing.raw.msPerBatch), int(ing.raw.rowsPerBatch)],
         ['  raw, projected: its INSERT replaced by the COPY', '-', int(ing.raw.projectedWithCopyRowsPerSec), '-', '-'],
-        ['  raw, projected: COPY and state saved newest per key', '-', int(ing.raw.projectedWithCopyAndNewestStateRowsPerSec), '-', '-'],
       ]),
     );
     out.push('\nWhere a batch goes (ms, share of the batch)');
@@ -128,7 +127,7 @@ export function renderTable(r: BenchResult): string {
     for (const [name, m] of [['merge', ing.merge], ['raw', ing.raw]] as const) {
       const s = m.sqlMs;
       if (name === 'raw') {
-        out.push(`  raw state save: ${ms1(ing.raw.stateSaveMs)} ms as derived (one change per row), ${ms1(ing.raw.stateSaveNewestPerKeyMs)} ms newest per key`);
+        out.push(`  raw state save: ${ms1(ing.raw.stateSaveMs)} ms (one change per key)`);
       }
       out.push(
         `  SQL ${name}: ${int(m.statementsPerBatch)} statements; telemetry ${ms1(s.telemetry)}, state ${ms1(s.state)}, ` +
@@ -189,7 +188,6 @@ export function renderTable(r: BenchResult): string {
         ['tapline raw / ceiling B', ing.ratios.rawVsCeilingB.toFixed(2)],
         ['tapline merge / baseline', `${ing.ratios.mergeVsBaseline.toFixed(0)}x`],
         ['raw projected with COPY / ceiling B', ing.ratios.projectedRawWithCopyVsCeilingB.toFixed(2)],
-        ['raw projected with COPY + newest state / ceiling B', ing.ratios.projectedRawWithCopyAndNewestStateVsCeilingB.toFixed(2)],
         ...(e2e ? [['end to end / emulator put+get', (e2e.throughput.eventsPerSec / e2e.ceiling.putGetPerSec).toFixed(2)]] : []),
       ]),
     );

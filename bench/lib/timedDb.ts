@@ -47,6 +47,19 @@ export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDa
       }
     },
     exec: (script) => s.exec(script),
+    async batch(statements: readonly string[]) {
+      const t0 = performance.now();
+      try {
+        return await s.batch(statements);
+      } finally {
+        // Packed statements share a round trip: their time goes to the kind of the first one.
+        const t = timings();
+        const ms = performance.now() - t0;
+        t.ms[statementKind(statements[0] ?? '')] += ms;
+        if (!inTransaction) t.outsideTransactionMs += ms;
+        t.statements += statements.length;
+      }
+    },
   });
   const direct = wrap(db, false);
   return {

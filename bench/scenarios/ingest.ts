@@ -3,11 +3,11 @@ import { pipeline } from 'node:stream/promises';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { advanceCheckpoints, isAlreadyCommitted, loadCheckpoints } from '#core/db/checkpointStore';
-import { loadSourceStates, saveStateChanges } from '#core/db/derivedStateStore';
-import { addToOutbox } from '#core/db/outbox';
+import { advanceCheckpointsStatement, highestPositions, isAlreadyCommitted, loadCheckpointsStatement, parseCheckpoints } from '#core/db/checkpointStore';
+import { loadStatesStatements, parseSourceStates, saveStateStatements } from '#core/db/derivedStateStore';
+import { addToOutboxStatements } from '#core/db/outbox';
 import type { SqlDatabase, SqlSession } from '#core/db/session';
-import { insertTelemetry } from '#core/db/telemetryStore';
+import { insertTelemetryStatements } from '#core/db/telemetryStore';
 import { derive, type Derivation } from '#core/derive';
 import { ingestBatch, type IngestDeps } from '#core/ingest/ingestBatch';
 import type { StreamRecord } from '#core/ingest/streamRecord';
@@ -16,7 +16,6 @@ import { decodeRecord, TelemetryRecordSchema, type TelemetryRecord, type TimeWin
 import { breweryRuleSet } from '#core/rules/brewery';
 import { COPY_COLUMNS, copyText } from '../lib/copyText.ts';
 import { summarizeProfile, type FrameCost } from '../lib/cpuProfile.ts';
-import { newestChangePerKey } from '../lib/stateChanges.ts';
 import { profile } from '../lib/profiler.ts';
 import { median, pairedRatio, perSecond } from '../lib/stats.ts';
 import type { BatchSource } from '../lib/syntheticBatches.ts';
@@ -92,20 +91,16 @@ export interface IngestBenchResult {
   raw: ModeResult & {
     /** The telemetry INSERT alone (statement building + round trips) for the same rows. */
     insertOnlyMs: number;
-    /** saveStateChanges of the batch's changes, as derive emits them (one per row) and newest per key. */
+    /** The state save of the batch's changes (derive emits one per key, the newest). */
     stateSaveMs: number;
-    stateSaveNewestPerKeyMs: number;
-    /** Projections, not shipped: the raw batch with its INSERT replaced by the measured COPY ... */
+    /** Projection, not shipped: the raw batch with its INSERT replaced by the measured COPY. */
     projectedWithCopyRowsPerSec: number;
-    /** ... and also its state save reduced to the newest change per key. */
-    projectedWithCopyAndNewestStateRowsPerSec: number;
   };
   ratios: {
     mergeVsCeilingA: number;
     rawVsCeilingB: number;
     mergeVsBaseline: number;
     projectedRawWithCopyVsCeilingB: number;
-    projectedRawWithCopyAndNewestStateVsCeilingB: number;
   };
   profiles?: { merge: FrameCost[]; raw: FrameCost[] };
 }
@@ -134,7 +129,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
   const measure = async (records: StreamRecord[], mode: 'merge' | 'raw'): Promise<BatchSample> => {
     const valid = validRecords(records, o.window);
     const sources = [...new Set(valid.map((v) => v.record.source))];
-    const states = await o.db.transaction((tx) => loadSourceStates(tx, sources));
+    const states = parseSourceStates(sources, await o.db.transaction((tx) => tx.batch(loadStatesStatements(sources))));
     sql = emptySqlTimings();
     const t0 = performance.now();
     const report = await ingestBatch(records, deps(mode));
@@ -178,7 +173,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
   };
   const insertOnly = async (rows: readonly MergedRow[]): Promise<number> => {
     const t0 = performance.now();
-    await o.db.transaction((tx) => insertTelemetry(tx, rows));
+    await o.db.transaction((tx) => tx.batch(insertTelemetryStatements(rows)));
     return performance.now() - t0;
   };
   const baseline = async (records: StreamRecord[]): Promise<number> => {
@@ -206,7 +201,6 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     const raw: BatchSample[] = [];
     const insertOnlyMs: number[] = [];
     const stateFullMs: number[] = [];
-    const stateNewestMs: number[] = [];
     for (let round = 0; round < o.rounds; round++) {
       o.progress(`ingest: round ${round + 1}/${o.rounds}`);
       await truncate();
@@ -220,11 +214,9 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       for (const b of mergeBatches) samples.push(await measure(b, 'merge'));
       merge.push(samples);
       raw.push(await measure(rawBatch, 'raw'));
-      // The state save as it is and as it would be with one change per key (already applied, so
-      // repeating it changes nothing): the second half of the raw-mode projection.
+      // The state save alone (already applied, so repeating it changes nothing).
       const { changes } = lastDerivation;
-      stateFullMs.push(await timeAsyncMs(() => o.db.transaction((tx) => saveStateChanges(tx, changes))));
-      stateNewestMs.push(await timeAsyncMs(() => o.db.transaction((tx) => saveStateChanges(tx, newestChangePerKey(changes)))));
+      stateFullMs.push(await timeAsyncMs(() => o.db.transaction((tx) => tx.batch(saveStateStatements(changes)))));
       const rows = rawRows(validRecords(rawBatch, o.window));
       await truncate();
       insertOnlyMs.push(await insertOnly(rows));
@@ -253,8 +245,6 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     const copyMs = median(ceilingB);
     const projectedMs = rawResult.msPerBatch - median(insertOnlyMs) + copyMs;
     const projectedPerSec = perSecond(rawResult.rowsPerBatch, projectedMs);
-    const projectedBothMs = projectedMs - median(stateFullMs) + median(stateNewestMs);
-    const projectedBothPerSec = perSecond(rawResult.rowsPerBatch, projectedBothMs);
     return {
       batchSize: o.batchSize,
       rounds: o.rounds,
@@ -266,16 +256,13 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
         ...rawResult,
         insertOnlyMs: median(insertOnlyMs),
         stateSaveMs: median(stateFullMs),
-        stateSaveNewestPerKeyMs: median(stateNewestMs),
         projectedWithCopyRowsPerSec: projectedPerSec,
-        projectedWithCopyAndNewestStateRowsPerSec: projectedBothPerSec,
       },
       ratios: {
         mergeVsCeilingA: pairedRatio(mergeResult.perRoundPerSec, ceilingAPerSec),
         rawVsCeilingB: pairedRatio(rawResult.perRoundPerSec, ceilingBPerSec),
         mergeVsBaseline: pairedRatio(mergeResult.perRoundPerSec, baselinePerSec),
         projectedRawWithCopyVsCeilingB: projectedPerSec / median(ceilingBPerSec),
-        projectedRawWithCopyAndNewestStateVsCeilingB: projectedBothPerSec / median(ceilingBPerSec),
       },
       ...(profiles ? { profiles } : {}),
     };
@@ -307,17 +294,25 @@ function validRecords(records: readonly StreamRecord[], window: TimeWindow): Seq
   });
 }
 
-const NULL_SESSION: SqlSession = { query: () => Promise.resolve({ rows: [] }), exec: () => Promise.resolve() };
+const NULL_SESSION: SqlSession = {
+  query: () => Promise.resolve({ rows: [] }),
+  exec: () => Promise.resolve(),
+  batch: (statements) => Promise.resolve(statements.map(() => [])),
+};
 
 /** The batch's store calls again against a session that answers at once: their JS cost alone. */
 async function statementWork(records: readonly StreamRecord[], rows: readonly MergedRow[], derived: Derivation): Promise<number> {
   const t0 = performance.now();
-  const committed = await loadCheckpoints(NULL_SESSION, records);
+  const [checkpoints = []] = await NULL_SESSION.batch([loadCheckpointsStatement(highestPositions(records))]);
+  const committed = parseCheckpoints(checkpoints);
   const fresh = records.filter((r) => !isAlreadyCommitted(r, committed));
-  await insertTelemetry(NULL_SESSION, rows);
-  await saveStateChanges(NULL_SESSION, derived.changes);
-  await addToOutbox(NULL_SESSION, derived.events);
-  await advanceCheckpoints(NULL_SESSION, fresh);
+  const advance = advanceCheckpointsStatement(highestPositions(fresh));
+  await NULL_SESSION.batch([
+    ...insertTelemetryStatements(rows),
+    ...saveStateStatements(derived.changes),
+    ...addToOutboxStatements(derived.events),
+    ...(advance ? [advance] : []),
+  ]);
   return performance.now() - t0;
 }
 

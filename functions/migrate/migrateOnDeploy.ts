@@ -69,6 +69,11 @@ export function actingAs(db: SqlDatabase, role: string): SqlDatabase {
         await tx.exec(become);
         await tx.exec(script);
       }),
+    batch: (statements) =>
+      db.transaction(async (tx) => {
+        await tx.exec(become);
+        return tx.batch(statements);
+      }),
     transaction: (work) =>
       db.transaction(async (tx) => {
         await tx.exec(become);

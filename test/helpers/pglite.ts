@@ -26,7 +26,7 @@ const parsers = {
 
 interface PGliteSession {
   query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
-  exec(script: string): Promise<unknown>;
+  exec(script: string): Promise<Array<{ rows: Array<Record<string, unknown>> }>>;
 }
 
 const sessionOf = (s: PGliteSession): SqlSession => ({
@@ -36,6 +36,11 @@ const sessionOf = (s: PGliteSession): SqlSession => ({
   },
   async exec(script: string) {
     await s.exec(script);
+  },
+  // In-process: no proxy to stay under, so one script; PGlite returns one result per statement.
+  async batch(statements: readonly string[]) {
+    if (statements.length === 0) return [];
+    return (await s.exec(statements.join(';\n'))).map((r) => r.rows);
   },
 });
 

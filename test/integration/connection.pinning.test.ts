@@ -53,7 +53,8 @@ describe('hot path statements as RDS Proxy sees them', () => {
     // ...through statements that keep the connection shareable.
     const messages: FrontendMessage[] = [...wire.connections.values()].flatMap((c) => c.messages);
     const queries = messages.flatMap((m) => (m.kind === 'query' ? [m] : []));
-    expect(queries.length).toBeGreaterThan(10);
+    // Ingest packs its statements into a few messages (reads, writes + outbox claim, COMMIT, outbox delete).
+    expect(queries.length).toBeGreaterThan(4);
     expect(messages.filter((m) => m.kind === 'parse')).toEqual([]);
     expect(queries.filter((q) => q.bytes >= PIN_BYTES).map((q) => q.bytes)).toEqual([]);
     expect(queries.filter((q) => SESSION_STATE.test(q.text)).map((q) => q.text.slice(0, 80))).toEqual([]);

@@ -3,7 +3,6 @@ import type { MergedRow } from '#core/merge';
 import { BenchArgsError, parseBenchArgs } from '../../bench/lib/args.ts';
 import { copyText } from '../../bench/lib/copyText.ts';
 import { summarizeProfile, type CpuProfile } from '../../bench/lib/cpuProfile.ts';
-import { newestChangePerKey } from '../../bench/lib/stateChanges.ts';
 import { median, pairedRatio, percentile, perSecond } from '../../bench/lib/stats.ts';
 import { BatchSource } from '../../bench/lib/syntheticBatches.ts';
 
@@ -96,30 +95,6 @@ describe('COPY text for ceiling B', () => {
       '2026-01-01T00:00:00.000Z\tFBE_01\tstate\t1\ttrue\t\\N\t1\t1\t1\t1\te1',
       '',
     ]);
-  });
-});
-
-describe('state changes, newest per key', () => {
-  it('keeps one change per (source, fact) and per (source, rule): the newest, the later on a tie', () => {
-    // Prepare
-    const facts = [
-      { source: 'A', fact: 't', value: 1, ts: '2026-01-01T00:00:01Z' },
-      { source: 'A', fact: 't', value: 2, ts: '2026-01-01T00:00:03Z' },
-      { source: 'A', fact: 't', value: 3, ts: '2026-01-01T00:00:02Z' },
-      { source: 'B', fact: 't', value: 4, ts: '2026-01-01T00:00:01Z' },
-    ];
-    const rules = [
-      { source: 'A', ruleId: 'r', active: true, ts: '2026-01-01T00:00:01Z' },
-      { source: 'A', ruleId: 'r', active: false, ts: '2026-01-01T00:00:01Z' },
-    ];
-
-    // Act
-    const newest = newestChangePerKey({ facts, rules, ema: [] });
-
-    // Assess
-    expect(newest.facts.map((f) => f.value)).toEqual([2, 4]);
-    expect(newest.rules).toEqual([rules[1]]);
-    expect(newest.ema).toEqual([]);
   });
 });
 

@@ -25,16 +25,13 @@ const ingest = (mergeVsCeilingA: number): IngestBenchResult => ({
     ...mode(20_000),
     insertOnlyMs: 300,
     stateSaveMs: 150,
-    stateSaveNewestPerKeyMs: 5,
     projectedWithCopyRowsPerSec: 30_000,
-    projectedWithCopyAndNewestStateRowsPerSec: 45_000,
   },
   ratios: {
     mergeVsCeilingA,
     rawVsCeilingB: 0.2,
     mergeVsBaseline: (400_000 * mergeVsCeilingA) / 3_000,
     projectedRawWithCopyVsCeilingB: 0.3,
-    projectedRawWithCopyAndNewestStateVsCeilingB: 0.45,
   },
 });
 

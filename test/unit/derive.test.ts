@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { derive, emptySourceState, type SourceState } from '#core/derive';
-import { mergeBatch } from '#core/merge';
+import { mergeBatch, rawRows } from '#core/merge';
 import { loadRuleSet } from '#core/rules/ruleSet';
 import { sequenced, telemetry } from '../helpers/records.ts';
 
@@ -26,6 +26,14 @@ describe('derivation: rules and anomalies over merged batches', () => {
     expect(second.events).toMatchObject([{ kind: 'rule', ruleId: 'hot_ferment', source: 'FBE_01', ts: t(2), rulesVersion: 'test.1' }]);
     expect(second.changes.rules).toEqual([{ source: 'FBE_01', ruleId: 'hot_ferment', active: true, ts: t(2) }]);
     expect(third.events).toHaveLength(0);
+  });
+
+  it('reports one state change per series, the newest, however many rows a batch holds', () => {
+    const rows = rawRows([1, 2, 3].map((s) => sequenced(telemetry({ fact: 'ph', value: 5 + s / 10, ts: t(s) }), ++seq)));
+    const { changes } = derive(rows, new Map(), ruleSet);
+    expect(changes.facts).toEqual([{ source: 'FBE_01', fact: 'ph', value: 5.3, ts: t(3) }]);
+    expect(changes.ema).toHaveLength(1);
+    expect(changes.ema[0]?.ts).toBe(t(3));
   });
 
   it('does not move the fact base back for an out-of-order row', () => {

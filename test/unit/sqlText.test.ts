@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkRows, jsonLiteral, MAX_STATEMENT_BYTES } from '#core/db/sqlText';
+import { chunkRows, jsonLiteral, MAX_STATEMENT_BYTES, packStatements } from '#core/db/sqlText';
 
 describe('statement chunking for RDS Proxy', () => {
   it('keeps every statement under the 16 KB pinning threshold', () => {
@@ -15,5 +15,17 @@ describe('statement chunking for RDS Proxy', () => {
     const literal = jsonLiteral([JSON.stringify({ x: `'; DROP TABLE telemetry_events; -- \\ $&` })]);
     expect(literal.startsWith(" E'") || literal.startsWith("'")).toBe(true);
     expect(literal).toContain("''; DROP TABLE");
+  });
+
+  it('packs statements into messages under the threshold, in order, a too-large one alone', () => {
+    const small = Array.from({ length: 40 }, (_, i) => `SELECT ${i}, '${'x'.repeat(1_000)}'`);
+    const huge = `SELECT '${'y'.repeat(20_000)}'`;
+    const messages = packStatements([...small.slice(0, 20), huge, ...small.slice(20)]);
+    expect(messages.flat()).toEqual([...small.slice(0, 20), huge, ...small.slice(20)]);
+    expect(messages.find((m) => m.includes(huge))).toEqual([huge]);
+    for (const m of messages.filter((m) => !m.includes(huge))) {
+      expect(Buffer.byteLength(m.join(';\n'))).toBeLessThanOrEqual(MAX_STATEMENT_BYTES);
+    }
+    expect(messages.length).toBeLessThan(10);
   });
 });

@@ -41,7 +41,11 @@ export function derive(
   ema: EmaConfig = DEFAULT_EMA,
 ): Derivation {
   const events: DerivedEvent[] = [];
-  const changes: StateChanges = { facts: [], rules: [], ema: [] };
+  // One change per key, the newest: in raw mode a batch holds many rows of one series, and only
+  // its final state needs writing.
+  const factChanges = new Map<string, StateChanges['facts'][number]>();
+  const emaChanges = new Map<string, StateChanges['ema'][number]>();
+  const ruleChanges: StateChanges['rules'] = [];
   // Map.groupBy would do, but Node 20 (the local runner's runtime) does not have it.
   const bySource = new Map<string, MergedRow[]>();
   for (const row of rows) {
@@ -58,10 +62,10 @@ export function derive(
       const known = state.facts.get(row.fact);
       if (!known || row.tsMs > known.tsMs) {
         state.facts.set(row.fact, { value: row.value, tsMs: row.tsMs });
-        changes.facts.push({ source, fact: row.fact, value: row.value, ts: row.ts });
+        factChanges.set(`${source}\u0000${row.fact}`, { source, fact: row.fact, value: row.value, ts: row.ts });
         if (!latest || row.tsMs > latest.tsMs) latest = row;
       }
-      const anomaly = ruleSet.anomalyExclude.includes(row.fact) ? undefined : detect(source, row, state, ema, changes);
+      const anomaly = ruleSet.anomalyExclude.includes(row.fact) ? undefined : detect(source, row, state, ema, emaChanges);
       if (anomaly) events.push(anomaly);
     }
     if (!latest) continue; // nothing newer than the state: rules cannot have changed
@@ -70,7 +74,7 @@ export function derive(
     const edges = evaluateEdges(ruleSet, factValues, state.activeRules);
     state.activeRules = edges.active;
     for (const ruleId of edges.fired) {
-      changes.rules.push({ source, ruleId, active: true, ts: latest.ts });
+      ruleChanges.push({ source, ruleId, active: true, ts: latest.ts });
       events.push({
         v: 1,
         kind: 'rule',
@@ -81,12 +85,18 @@ export function derive(
         rulesVersion: ruleSet.version,
       });
     }
-    for (const ruleId of edges.cleared) changes.rules.push({ source, ruleId, active: false, ts: latest.ts });
+    for (const ruleId of edges.cleared) ruleChanges.push({ source, ruleId, active: false, ts: latest.ts });
   }
-  return { events, changes };
+  return { events, changes: { facts: [...factChanges.values()], rules: ruleChanges, ema: [...emaChanges.values()] } };
 }
 
-function detect(source: string, row: MergedRow, state: SourceState, cfg: EmaConfig, changes: StateChanges): DerivedEvent | undefined {
+function detect(
+  source: string,
+  row: MergedRow,
+  state: SourceState,
+  cfg: EmaConfig,
+  changes: Map<string, StateChanges['ema'][number]>,
+): DerivedEvent | undefined {
   if (row.min === null || row.max === null || typeof row.value === 'boolean') return undefined;
   const series = state.ema.get(row.fact);
   if (series && row.tsMs <= series.lastTsMs) return undefined;
@@ -96,7 +106,7 @@ function detect(source: string, row: MergedRow, state: SourceState, cfg: EmaConf
   const judged = observe(series, extreme, cfg);
   const learned = observe(series, last, cfg).state;
   state.ema.set(row.fact, { ...learned, lastTsMs: row.tsMs });
-  changes.ema.push({ source, fact: row.fact, state: learned, ts: row.ts });
+  changes.set(`${source}\u0000${row.fact}`, { source, fact: row.fact, state: learned, ts: row.ts });
   if (!judged.anomaly) return undefined;
   return {
     v: 1,

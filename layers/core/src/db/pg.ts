@@ -1,5 +1,6 @@
 import pg from 'pg';
-import type { SqlDatabase, SqlSession } from './session.ts';
+import type { Rows, SqlDatabase, SqlSession } from './session.ts';
+import { packStatements } from './sqlText.ts';
 
 // timestamptz as ISO text keeps microseconds and avoids Date's millisecond truncation;
 // bigint counts come back as numbers because every count tapline reads fits in 2^53.
@@ -31,7 +32,53 @@ const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
   async exec(script: string) {
     await c.query(script);
   },
+  async batch(statements: readonly string[]) {
+    const out: Rows[] = [];
+    for (const message of packStatements(statements)) {
+      // A multi-statement simple query yields one result per statement; a single one, one result.
+      const r = (await c.query(message.join(';\n'))) as unknown as pg.QueryResult | pg.QueryResult[];
+      for (const result of Array.isArray(r) ? r : [r]) out.push(result.rows as Rows);
+    }
+    return out;
+  },
 });
+
+/**
+ * A transaction's session that sends BEGIN together with its first statements instead of as a
+ * round trip of its own (PostgreSQL keeps an explicit BEGIN open past the end of the message).
+ */
+function lazyTransaction(client: pg.ClientBase): SqlSession & { begun: () => boolean } {
+  const s = sessionOf(client);
+  let begun = false;
+  const begin = async () => {
+    if (!begun) {
+      begun = true;
+      await client.query('BEGIN');
+    }
+  };
+  return {
+    begun: () => begun,
+    async query<R extends object>(text: string, params?: unknown[]) {
+      if (begun || (params && params.length > 0)) {
+        await begin();
+        return s.query<R>(text, params);
+      }
+      begun = true;
+      const [, rows] = await s.batch(['BEGIN', text]);
+      return { rows: (rows ?? []) as R[] };
+    },
+    async exec(script: string) {
+      if (begun) return s.exec(script);
+      begun = true;
+      return s.exec(`BEGIN;\n${script}`);
+    },
+    async batch(statements: readonly string[]) {
+      if (begun) return s.batch(statements);
+      begun = true;
+      return (await s.batch(['BEGIN', ...statements])).slice(1);
+    },
+  };
+}
 
 /** Runs `op` once more after a dead-connection error: the pool then opens a fresh socket. */
 async function retryOnceOnDeadConnection<T>(op: () => Promise<T>): Promise<T> {
@@ -52,9 +99,11 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
   return {
     query: (text, params) => retryOnceOnDeadConnection(() => direct.query(text, params)),
     exec: (script) => retryOnceOnDeadConnection(() => direct.exec(script)),
+    batch: (statements) => retryOnceOnDeadConnection(() => direct.batch(statements)),
     transaction: (work) =>
       retryOnceOnDeadConnection(async () => {
         const client = await pool.connect();
+        const tx = lazyTransaction(client);
         let broken = false;
         // pg-pool stops listening for errors on a checked-out client: a socket dying between two
         // statements of this transaction would otherwise be an uncaught 'error' event.
@@ -63,13 +112,12 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
         };
         client.on('error', onError);
         try {
-          await client.query('BEGIN');
-          const result = await work(sessionOf(client));
-          await client.query('COMMIT');
+          const result = await work(tx);
+          if (tx.begun()) await client.query('COMMIT');
           return result;
         } catch (e) {
           // A failed ROLLBACK means the socket is unusable: destroy it rather than pool it.
-          broken = await client.query('ROLLBACK').then(() => false, () => true);
+          if (tx.begun()) broken = await client.query('ROLLBACK').then(() => false, () => true);
           throw e;
         } finally {
           client.off('error', onError);

@@ -2,10 +2,17 @@
  * The narrow SQL surface tapline needs, so the same code runs on node-postgres (Lambda, local,
  * RDS Proxy) and on in-process PGlite with TimescaleDB (tests of the Timescale path).
  */
+export type Rows = Array<Record<string, unknown>>;
+
 export interface SqlSession {
   query<R extends object = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
   /** Runs a multi-statement script through the simple query protocol. */
   exec(script: string): Promise<void>;
+  /**
+   * Runs single statements in order through the simple protocol, packed into as few messages as
+   * fit under the proxy's pinning threshold (one round trip each), and returns their rows in order.
+   */
+  batch(statements: readonly string[]): Promise<Rows[]>;
 }
 
 export interface SqlDatabase extends SqlSession {

@@ -54,3 +54,25 @@ function countQuotesAndBackslashes(s: string): number {
   }
   return n + 3; // E'' prefix and quotes, when a backslash forces the E form
 }
+
+/**
+ * Groups single statements into simple-protocol messages (joined by ";") that each stay under the
+ * pinning threshold; a statement larger than that on its own still travels alone.
+ */
+export function packStatements(statements: readonly string[]): string[][] {
+  const messages: string[][] = [];
+  let current: string[] = [];
+  let size = 0;
+  for (const statement of statements) {
+    const bytes = Buffer.byteLength(statement) + 2;
+    if (current.length > 0 && size + bytes > MAX_STATEMENT_BYTES) {
+      messages.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(statement);
+    size += bytes;
+  }
+  if (current.length > 0) messages.push(current);
+  return messages;
+}

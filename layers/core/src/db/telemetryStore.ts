@@ -1,6 +1,6 @@
 import type { MergedRow } from '../merge.ts';
 import { numericOf } from '../merge.ts';
-import type { SqlSession } from './session.ts';
+import type { Rows } from './session.ts';
 import { chunkRows, jsonLiteral } from './sqlText.ts';
 
 export interface WriteCounts {
@@ -42,12 +42,13 @@ function rowJson(r: MergedRow): string {
   });
 }
 
-/** Idempotent: a row whose (source, fact_name, ts) exists is skipped and counted as a duplicate. */
-export async function insertTelemetry(tx: SqlSession, rows: readonly MergedRow[]): Promise<WriteCounts> {
-  let inserted = 0;
-  for (const chunk of chunkRows(rows.map(rowJson), TEMPLATE_BYTES)) {
-    const { rows: out } = await tx.query<{ inserted: number }>(HEAD + jsonLiteral(chunk) + TAIL);
-    inserted += out[0]?.inserted ?? 0;
-  }
+/** Idempotent inserts (a row whose key exists is skipped), each statement under the proxy's limit. */
+export function insertTelemetryStatements(rows: readonly MergedRow[]): string[] {
+  return chunkRows(rows.map(rowJson), TEMPLATE_BYTES).map((chunk) => HEAD + jsonLiteral(chunk) + TAIL);
+}
+
+/** Reads the results of `insertTelemetryStatements`: inserted rows, and the rest as duplicates. */
+export function writeCounts(rows: readonly MergedRow[], results: readonly Rows[]): WriteCounts {
+  const inserted = results.reduce((a, r) => a + Number((r[0] as { inserted?: number } | undefined)?.inserted ?? 0), 0);
   return { inserted, duplicates: rows.length - inserted };
 }

@@ -1,11 +1,12 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { advanceCheckpoints, isAlreadyCommitted, loadCheckpoints } from '../db/checkpointStore.ts';
-import { loadSourceStates, saveStateChanges } from '../db/derivedStateStore.ts';
-import { addToOutbox, claimOutbox, releaseOutbox, removeFromOutbox } from '../db/outbox.ts';
+import { advanceCheckpointsStatement, highestPositions, isAlreadyCommitted, loadCheckpointsStatement, parseCheckpoints } from '../db/checkpointStore.ts';
+import { loadStatesStatements, parseSourceStates, saveStateStatements } from '../db/derivedStateStore.ts';
+import { addToOutboxStatements, CLAIM_OUTBOX_STATEMENT, claimedEvents, releaseOutbox, removeFromOutbox } from '../db/outbox.ts';
 import { isConnectionError } from '../db/pg.ts';
 import type { SqlDatabase } from '../db/session.ts';
-import { insertTelemetry } from '../db/telemetryStore.ts';
+import { insertTelemetryStatements, writeCounts } from '../db/telemetryStore.ts';
 import { derive } from '../derive.ts';
+import type { DerivedEvent } from '../events.ts';
 import { compareSequence, mergeBatch, rawRows, type MergedRow, type SequencedRecord } from '../merge.ts';
 import { QueuePublishError, sendMessages } from '../queue.ts';
 import { decodeRecord, type TimeWindow } from '../record.ts';
@@ -57,9 +58,13 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   const decoded = batch.map((r) => ({ r, d: decodeRecord(r.data, now(), deps.window) }));
   const t1 = performance.now();
 
+  // One transaction, few round trips: BEGIN + every read in one message, then the writes packed
+  // into messages under 16 KB, the last of which also claims the outbox.
   const written = await withDatabaseRetry(deps, () =>
     deps.db.transaction(async (tx) => {
-      const committed = await loadCheckpoints(tx, batch);
+      const sources = [...new Set(decoded.flatMap(({ d }) => (d.ok ? [d.record.source] : [])))];
+      const [checkpointRows = [], ...stateRows] = await tx.batch([loadCheckpointsStatement(highestPositions(batch)), ...loadStatesStatements(sources)]);
+      const committed = parseCheckpoints(checkpointRows);
       const fresh = decoded.filter(({ r }) => !isAlreadyCommitted(r, committed));
       const invalid = fresh.flatMap(({ r, d }) => (d.ok ? [] : [deadLetterMessage(r, d.error, now())]));
       const cut = await deadLetter(deps, invalid);
@@ -68,17 +73,30 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
         d.ok ? [{ record: d.record, tsMs: d.tsMs, sequenceNumber: r.sequenceNumber }] : [],
       );
       const rows: MergedRow[] = deps.mode === 'raw' ? rawRows(valid) : mergeBatch(valid);
-      const counts = await insertTelemetry(tx, rows);
-      const states = await loadSourceStates(tx, [...new Set(rows.map((r) => r.source))]);
-      const { events, changes } = derive(rows, states, deps.ruleSet);
-      await saveStateChanges(tx, changes);
-      await addToOutbox(tx, events);
-      await advanceCheckpoints(tx, accepted.map(({ r }) => r));
-      return { fresh: fresh.length, accepted: accepted.length, valid: valid.length, rows: rows.length, counts, events: events.length, cut };
+      const { events, changes } = derive(rows, parseSourceStates(sources, stateRows), deps.ruleSet);
+      const inserts = insertTelemetryStatements(rows);
+      const advance = advanceCheckpointsStatement(highestPositions(accepted.map(({ r }) => r)));
+      const results = await tx.batch([
+        ...inserts,
+        ...saveStateStatements(changes),
+        ...addToOutboxStatements(events),
+        ...(advance ? [advance] : []),
+        CLAIM_OUTBOX_STATEMENT,
+      ]);
+      return {
+        fresh: fresh.length,
+        accepted: accepted.length,
+        valid: valid.length,
+        rows: rows.length,
+        counts: writeCounts(rows, results.slice(0, inserts.length)),
+        events: events.length,
+        claimed: claimedEvents(results.at(-1) ?? []),
+        cut,
+      };
     }),
   );
   const t2 = performance.now();
-  const published = await publishOutbox(deps);
+  const published = await publishOutbox(deps, written.claimed);
   const t3 = performance.now();
 
   return {
@@ -114,24 +132,20 @@ async function deadLetter(deps: IngestDeps, messages: ReturnType<typeof deadLett
 }
 
 /**
- * Publishes claimed outbox events (this batch's and any left over), then deletes them. On a queue
- * failure the claims are released and the error propagates, so Lambda retries the batch; the
+ * Publishes the events claimed at commit (this batch's and any left over), then deletes them. On a
+ * queue failure the claims are released and the error propagates, so Lambda retries the batch; the
  * redelivered records are skipped by the checkpoint and only the publish is repeated.
  */
-async function publishOutbox(deps: IngestDeps): Promise<number> {
-  const events = await withDatabaseRetry(deps, () => claimOutbox(deps.db));
+async function publishOutbox(deps: IngestDeps, events: readonly DerivedEvent[]): Promise<number> {
   if (events.length === 0) return 0;
+  const ids = events.map((e) => e.id);
   try {
-    await sendMessages(
-      deps.sqs,
-      deps.eventsQueueUrl,
-      events.map((e) => ({ id: e.id, body: JSON.stringify(e) })),
-    );
+    await sendMessages(deps.sqs, deps.eventsQueueUrl, events.map((e) => ({ id: e.id, body: JSON.stringify(e) })));
   } catch (e) {
-    await releaseOutbox(deps.db, events.map((ev) => ev.id));
+    await releaseOutbox(deps.db, ids);
     throw e;
   }
-  await removeFromOutbox(deps.db, events.map((e) => e.id));
+  await withDatabaseRetry(deps, () => removeFromOutbox(deps.db, ids));
   return events.length;
 }
 
