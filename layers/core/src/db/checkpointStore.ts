@@ -9,17 +9,19 @@ export interface StreamPosition {
   sequenceNumber: string;
 }
 
-const keyOf = (p: { shardId: string; partitionKey: string }) => `${p.shardId}\u0000${p.partitionKey}`;
+/** Per shard, per partition key: nested maps, so no key string is built per record. */
+export type Committed = ReadonlyMap<string, ReadonlyMap<string, string>>;
 
 /** The highest position per (shard, partition key) of a batch, found in one pass. */
 export function highestPositions(positions: readonly StreamPosition[]): StreamPosition[] {
-  const highest = new Map<string, StreamPosition>();
+  const highest = new Map<string, Map<string, StreamPosition>>();
   for (const p of positions) {
-    const key = keyOf(p);
-    const seen = highest.get(key);
-    if (!seen || compareSequence(p.sequenceNumber, seen.sequenceNumber) > 0) highest.set(key, p);
+    let byKey = highest.get(p.shardId);
+    if (!byKey) highest.set(p.shardId, (byKey = new Map()));
+    const seen = byKey.get(p.partitionKey);
+    if (!seen || compareSequence(p.sequenceNumber, seen.sequenceNumber) > 0) byKey.set(p.partitionKey, p);
   }
-  return [...highest.values()];
+  return [...highest.values()].flatMap((byKey) => [...byKey.values()]);
 }
 
 const keysLiteral = (positions: readonly StreamPosition[]) =>
@@ -39,17 +41,18 @@ export function loadCheckpointsStatement(keys: readonly StreamPosition[]): strin
      FOR UPDATE OF c`;
 }
 
-export function parseCheckpoints(rows: Rows): Map<string, string> {
-  return new Map(
-    (rows as Array<{ shard_id: string; partition_key: string; sequence: string }>).map((r) => [
-      keyOf({ shardId: r.shard_id, partitionKey: r.partition_key }),
-      r.sequence,
-    ]),
-  );
+export function parseCheckpoints(rows: Rows): Committed {
+  const committed = new Map<string, Map<string, string>>();
+  for (const r of rows as Array<{ shard_id: string; partition_key: string; sequence: string }>) {
+    let byKey = committed.get(r.shard_id);
+    if (!byKey) committed.set(r.shard_id, (byKey = new Map()));
+    byKey.set(r.partition_key, r.sequence);
+  }
+  return committed;
 }
 
-export function isAlreadyCommitted(p: StreamPosition, committed: ReadonlyMap<string, string>): boolean {
-  const seq = committed.get(keyOf(p));
+export function isAlreadyCommitted(p: StreamPosition, committed: Committed): boolean {
+  const seq = committed.get(p.shardId)?.get(p.partitionKey);
   return seq !== undefined && compareSequence(p.sequenceNumber, seq) <= 0;
 }
 

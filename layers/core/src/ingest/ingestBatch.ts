@@ -63,7 +63,8 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   const written = await withDatabaseRetry(deps, () =>
     deps.db.transaction(async (tx) => {
       const sources = [...new Set(decoded.flatMap(({ d }) => (d.ok ? [d.record.source] : [])))];
-      const [checkpointRows = [], ...stateRows] = await tx.batch([loadCheckpointsStatement(highestPositions(batch)), ...loadStatesStatements(sources)]);
+      const batchHighest = highestPositions(batch);
+      const [checkpointRows = [], ...stateRows] = await tx.batch([loadCheckpointsStatement(batchHighest), ...loadStatesStatements(sources)]);
       const committed = parseCheckpoints(checkpointRows);
       const fresh = decoded.filter(({ r }) => !isAlreadyCommitted(r, committed));
       const invalid = fresh.flatMap(({ r, d }) => (d.ok ? [] : [deadLetterMessage(r, d.error, now())]));
@@ -75,7 +76,7 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
       const rows: MergedRow[] = deps.mode === 'raw' ? rawRows(valid) : mergeBatch(valid);
       const { events, changes } = derive(rows, parseSourceStates(sources, stateRows), deps.ruleSet);
       const inserts = insertTelemetryStatements(rows);
-      const advance = advanceCheckpointsStatement(highestPositions(accepted.map(({ r }) => r)));
+      const advance = advanceCheckpointsStatement(accepted.length === batch.length ? batchHighest : highestPositions(accepted.map(({ r }) => r)));
       const results = await tx.batch([
         ...inserts,
         ...saveStateStatements(changes),
