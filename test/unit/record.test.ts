@@ -48,4 +48,26 @@ describe('record contract', () => {
     expect(TelemetryRecordSchema.parse(telemetry({ value: true })).value).toBe(true);
     expect(TelemetryRecordSchema.parse(telemetry({ value: -0.5 })).value).toBe(-0.5);
   });
+
+  it('accepts exactly what the zod schema accepts, fast path or not (differential)', () => {
+    // Prepare: seeded mutations of a valid record, one field at a time, plus dropped, extra and reordered keys.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const values: unknown[] = [1, -0, 1e308, 'x', '', 'a'.repeat(257), 'nul\u0000', '\ud800', true, null, [], {}, '2026-11-22T20:00:00Z', 'FBE 01', 'FBE_01', 2, '1'];
+    const keys = ['v', 'id', 'source', 'fact', 'ts', 'value'] as const;
+    const wide = { maxPastSeconds: 10 * 365 * 24 * 3600, maxFutureSeconds: 10 * 365 * 24 * 3600 };
+    for (let i = 0; i < 3_000; i++) {
+      const o: Record<string, unknown> = { ...telemetry({ ts: '2026-11-22T20:00:00.000Z' }) };
+      const key = keys[Math.floor(rand() * keys.length)]!;
+      const roll = rand();
+      if (roll < 0.6) o[key] = values[Math.floor(rand() * values.length)];
+      else if (roll < 0.7) delete o[key];
+      else if (roll < 0.8) o.extra = 1;
+      const ordered = roll > 0.9 ? Object.fromEntries(Object.entries(o).reverse()) : o;
+      // Act
+      const decoded = decodeRecord(base64(ordered), Date.parse('2026-11-22T20:00:00Z'), wide);
+      // Assess
+      expect(decoded.ok, JSON.stringify(ordered)).toBe(TelemetryRecordSchema.safeParse(ordered).success);
+    }
+  });
 });
