@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { kinesisClient } from '#core/aws';
 import { readEnv, requireSetting } from '#core/env';
 import { logger, metrics } from '#core/observability';
-import { runSimulation } from '#core/simulator/run';
+import { runSimulation, type SimulationReport } from '#core/simulator/run';
 
 const env = readEnv();
 const streamName = requireSetting(env, 'STREAM_NAME');
@@ -27,14 +27,8 @@ export class InvalidSimulatorEventError extends Error {
   override readonly name = 'InvalidSimulatorEventError';
 }
 
-export interface SimulatorResponse {
-  produced: number;
-  sent: number;
-  failed: number;
-  retries: number;
-  throttled: number;
-  stoppedEarly: boolean;
-}
+/** What the schedule (or `npm run local`) gets back: the run's report without the per-code breakdown. */
+export type SimulatorResponse = Omit<SimulationReport, 'failureCodes'>;
 
 export const lambdaHandler = async (event: unknown, context: Context): Promise<SimulatorResponse> => {
   const overrides = OverridesSchema.safeParse(event ?? {});
