@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadStageConfig } from '#config/stages';
 import { runMaintenance } from '#core/warehouse/maintenance';
+import { DEFAULT_DATA_DIR } from '../cli/database.ts';
 import { startLocalEnvironment } from '../environment.ts';
 import { LocalPipeline, type PipelineSnapshot, type PipelineSummary } from '../pipeline.ts';
 
@@ -30,7 +31,7 @@ const config = loadStageConfig(args.stage);
 const durationSeconds = positive('duration', args.duration);
 const rate = args.rate === undefined ? config.simulator.ratePerSecond : positive('rate', args.rate);
 const seed = args.seed === undefined ? config.simulator.seed : Number(args.seed);
-const workDir = resolve(args['data-dir'] ?? '.tapline/local-run');
+const workDir = resolve(args['data-dir'] ?? DEFAULT_DATA_DIR);
 mkdirSync(workDir, { recursive: true });
 
 const t0 = Date.now();
@@ -115,6 +116,7 @@ function printSummary(s: PipelineSummary, drained: boolean) {
   note(`  rows written ${fmt(s.rowsWritten)} (duplicates skipped ${fmt(s.duplicatesSkipped)}), derived events ${fmt(s.derivedEvents)}, written ${fmt(s.derivedWritten)}`);
   note(`  database: ${fmt(s.database.telemetryRows)} telemetry rows, ${fmt(s.database.ruleEvents)} rule events, ${fmt(s.database.anomalyEvents)} anomalies`);
   note(`  dlq depths: ingest ${s.dlq.ingest}, on-failure ${s.dlq.onFailure}, events ${s.dlq.events}; max lag ${(s.maxLagMs / 1000).toFixed(2)} s; function errors ${s.functionErrors}`);
+  if (s.functionErrors > 0) note(`  last function error (retried by the event source mappings): ${String((pipeline.lastError as Error | undefined)?.message ?? pipeline.lastError)}`);
   if (!drained) note('  NOT DRAINED: the pipeline still had work after 60 s (see the function log)');
   if (s.unaccounted !== 0) note(`  ACCOUNTING MISMATCH: ${s.unaccounted} records neither ingested, dead-lettered nor discarded`);
   if (s.producerFailed > 0) note(`  PRODUCER FAILURES: ${s.producerFailed} records were never accepted by the stream`);

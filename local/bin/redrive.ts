@@ -19,7 +19,7 @@ ingest  lists the invalid records ingest dead-lettered (reason, shard, sequence,
 events  moves the events dead-letter queue back to the events queue.
 --dry-run lists without changing anything. Replaying twice is harmless: writes are idempotent.
 
-Where (local): the running \`npm run local\` in --data-dir (default .tapline/local-run), from its
+Where (local): the running \`npm run local\` in --data-dir (default .tapline/local), from its
 connection.json. Where (AWS): pass the queues (URL or name; the stack outputs) and your usual AWS
 credentials and AWS_REGION:
   ingest: --invalid-records <queue> --on-failure <queue> [--stream <name>]
@@ -44,7 +44,7 @@ const { values: args, positionals } = parseArgs({
   options: {
     discard: { type: 'string', multiple: true, default: [] },
     'dry-run': { type: 'boolean', default: false },
-    'data-dir': { type: 'string', default: '.tapline/local-run' },
+    'data-dir': { type: 'string', default: '.tapline/local' },
     'invalid-records': { type: 'string' },
     'on-failure': { type: 'string' },
     stream: { type: 'string' },
