@@ -79,6 +79,14 @@ export async function trickle(run: FaultRun, records: readonly TelemetryRecord[]
 
 export const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 
+/** Takes a dependency away `afterMs` into the run for `forMs`, then brings it back. */
+export async function outage(afterMs: number, forMs: number, down: () => Promise<unknown>, up: () => Promise<unknown>): Promise<void> {
+  await sleep(afterMs);
+  await down();
+  await sleep(forMs);
+  await up();
+}
+
 /** Prints the accounting table where vitest shows it (stdout of the test). */
 export function report(scenario: string, a: { telemetry: TelemetryAccount; derived: DerivedAccount }, notes: string[] = []): void {
   console.log(`\n${formatAccount(scenario, a.telemetry, a.derived, notes)}\n`);

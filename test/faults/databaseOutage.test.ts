@@ -1,5 +1,5 @@
 import { afterAll, expect, it } from 'vitest';
-import { faultConfig, report, ruleTriggers, sleep, startFaultRun, trickle, type FaultRun } from '../../local/faults/harness.ts';
+import { faultConfig, outage, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../../local/faults/harness.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 
 let run: FaultRun | undefined;
@@ -22,13 +22,7 @@ it('loses nothing when PostgreSQL is down for 10 s during ingest: retries in the
   const triggers = ruleTriggers('DBDOWN', 30);
 
   // Act
-  const outage = async () => {
-    await sleep(2_000);
-    await postgres.pause();
-    await sleep(OUTAGE_MS);
-    await postgres.resume();
-  };
-  const [sim] = await Promise.all([pipeline.simulate(400, 8, 13), outage(), trickle(run, triggers, 8_000)]);
+  const [sim] = await Promise.all([pipeline.simulate(400, 8, 13), outage(2_000, OUTAGE_MS, () => postgres.pause(), () => postgres.resume()), trickle(run, triggers, 8_000)]);
   const drained = await pipeline.drain(120_000);
   const errors = (await pipeline.snapshot()).functionErrors;
   await pipeline.stop();

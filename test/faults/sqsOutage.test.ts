@@ -1,5 +1,5 @@
 import { afterAll, expect, it } from 'vitest';
-import { faultConfig, report, ruleTriggers, sleep, startFaultRun, trickle, type FaultRun } from '../../local/faults/harness.ts';
+import { faultConfig, outage, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../../local/faults/harness.ts';
 import { startTcpProxy, type TcpProxy } from '../../local/faults/tcpProxy.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 
@@ -27,13 +27,7 @@ it('loses no derived event when the SQS endpoint is unreachable while ingest pub
   const sqsProxy = proxy;
 
   // Act
-  const outage = async () => {
-    await sleep(2_000);
-    await sqsProxy.down();
-    await sleep(OUTAGE_MS);
-    await sqsProxy.up();
-  };
-  const [sim] = await Promise.all([pipeline.simulate(400, 10, 14), outage(), trickle(run, triggers, 10_000)]);
+  const [sim] = await Promise.all([pipeline.simulate(400, 10, 14), outage(2_000, OUTAGE_MS, () => sqsProxy.down(), () => sqsProxy.up()), trickle(run, triggers, 10_000)]);
   const drained = await pipeline.drain(90_000);
   const errors = (await pipeline.snapshot()).functionErrors;
   await pipeline.stop();
