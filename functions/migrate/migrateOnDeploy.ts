@@ -48,7 +48,10 @@ export async function ensureAppRole(db: SqlDatabase, role: string): Promise<void
   END $$;
   GRANT rds_iam TO ${quoted};
   GRANT ${quoted} TO CURRENT_USER;
-  GRANT USAGE, CREATE ON SCHEMA public TO ${quoted};`);
+  GRANT USAGE, CREATE ON SCHEMA public TO ${quoted};
+  -- The functions reach the database through RDS Proxy, where they send no session settings
+  -- (SET or startup options could pin a connection): the role carries the statement timeout.
+  ALTER ROLE ${quoted} SET statement_timeout = '15s';`);
 }
 
 /**

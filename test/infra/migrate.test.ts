@@ -63,10 +63,11 @@ describe('the deploy-time migration handler', () => {
       PhysicalResourceId: 'tapline-schema',
       Data: { Engine: 'plain', Applied: String(plain.length), Skipped: '0' },
     });
-    const { rows } = await inspect.query<{ login: boolean; iam: boolean }>(
-      `SELECT r.rolcanlogin AS login, pg_has_role(r.oid, 'rds_iam', 'MEMBER') AS iam FROM pg_roles r WHERE r.rolname = 'tapline_app'`,
+    const { rows } = await inspect.query<{ login: boolean; iam: boolean; config: string[] }>(
+      `SELECT r.rolcanlogin AS login, pg_has_role(r.oid, 'rds_iam', 'MEMBER') AS iam, r.rolconfig AS config FROM pg_roles r WHERE r.rolname = 'tapline_app'`,
     );
-    expect(rows).toEqual([{ login: true, iam: true }]);
+    // The statement timeout rides on the role: behind RDS Proxy the functions send no session settings.
+    expect(rows).toEqual([{ login: true, iam: true, config: ['statement_timeout=15s'] }]);
     expect(await owner('telemetry_events', 'rds_like')).toBe('tapline_app');
     expect(await owner('schema_migrations', 'rds_like')).toBe('tapline_app');
   });

@@ -24,17 +24,20 @@ async function poolConfig(env: Env): Promise<pg.PoolConfig> {
     // Lambda freezes between invocations; idle sockets are usually dead by the next thaw.
     idleTimeoutMillis: 60_000,
     connectionTimeoutMillis: 5_000,
-    // Set as a startup parameter, not with SET, so RDS Proxy does not pin the connection.
-    statement_timeout: env.DB_STATEMENT_TIMEOUT_MS,
     application_name: `tapline-${env.STAGE}`,
   };
-  if (env.DATABASE_URL) return { ...common, connectionString: env.DATABASE_URL };
+  // A startup parameter, never SET (SET pins an RDS Proxy connection). Behind the proxy the
+  // functions' role carries the same default instead (ALTER ROLE in the migration), so the
+  // startup message stays plain there.
+  const timeout = { statement_timeout: env.DB_STATEMENT_TIMEOUT_MS };
+  if (env.DATABASE_URL) return { ...common, ...timeout, connectionString: env.DATABASE_URL };
   if (env.DB_SECRET_ARN) {
     const client = new SecretsManagerClient({ region: env.AWS_REGION });
     const out = await client.send(new GetSecretValueCommand({ SecretId: env.DB_SECRET_ARN }));
     const secret = SecretSchema.parse(JSON.parse(out.SecretString ?? '{}'));
     return {
       ...common,
+      ...timeout,
       host: secret.host,
       port: secret.port,
       database: secret.dbname,
