@@ -1,14 +1,13 @@
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { connectDatabase } from '#core/db/connect';
 import { MAX_STATEMENT_BYTES } from '#core/db/sqlText';
 import { readEnv } from '#core/env';
 import { ingestBatch } from '#core/ingest/ingestBatch';
-import { TelemetryRecordSchema, type TimeWindow } from '#core/record';
+import { TelemetryRecordSchema } from '#core/record';
 import { breweryRuleSet } from '#core/rules/brewery';
 import { startCountingProxy } from '../lib/countingProxy.ts';
 import type { WireCounts } from '../lib/pgWire.ts';
-import type { BatchSource } from '../lib/syntheticBatches.ts';
+import type { IngestBenchOptions } from './ingest.ts';
 
 export interface PathWire {
   path: string;
@@ -40,15 +39,9 @@ const summarize = (path: string, c: WireCounts): PathWire => {
  * passes a counting TCP proxy, then the naive per-row handler for contrast (it must show Parse
  * messages, which proves the counter sees the extended protocol).
  */
-export async function runProxyCheck(o: {
-  databaseUrl: string;
-  sqs: SQSClient;
-  deadLetterQueueUrl: string;
-  eventsQueueUrl: string;
-  window: TimeWindow;
-  batches: BatchSource;
-  batchSize: number;
-}): Promise<PathWire[]> {
+export async function runProxyCheck(
+  o: Pick<IngestBenchOptions, 'databaseUrl' | 'sqs' | 'deadLetterQueueUrl' | 'eventsQueueUrl' | 'window' | 'batches' | 'batchSize'>,
+): Promise<PathWire[]> {
   const target = new URL(o.databaseUrl);
   const proxy = await startCountingProxy(Number(target.port));
   const viaProxy = new URL(o.databaseUrl);
