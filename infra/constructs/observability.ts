@@ -150,9 +150,9 @@ export class Observability extends Construct {
       ]),
     );
     this.dashboard.addWidgets(
-      graph('Merged rows', [app('MergedRows')]),
-      graph('Rows inserted vs duplicates', [app('RowsInserted'), app('DuplicatesSkipped')]),
-      graph('Invalid records', [app('InvalidRecords')]),
+      graph('Readings written, late, duplicate, redelivered', [app('ReadingsWritten'), app('LateReadings'), app('DuplicateReadings'), app('RedeliveredRecords')]),
+      graph('Rows inserted', [app('RowsInserted')]),
+      graph('Dead-lettered records (of which identity conflicts)', [app('DeadLetteredRecords'), app('ConflictingReadings')]),
     );
     this.dashboard.addWidgets(
       graph('Derived events', [app('DerivedEvents').with({ label: 'derived (ingest)' }), app('DerivedEventsWritten').with({ label: 'written (writer)' })]),

@@ -162,7 +162,11 @@ export class TaplineStack extends Stack {
       memoryMb: c.maintenance.memoryMb,
       timeoutSeconds: c.maintenance.timeoutSeconds,
       network: inVpc('Maintenance'),
-    }).bindDatabase(this.database);
+    })
+      // It sends what ingest left in the outbox (a crash between commit and send, a queue outage).
+      .bindIngestDeadLetterQueue(this.invalidRecords.queue)
+      .bindEventsQueue(this.events.queue)
+      .bindDatabase(this.database);
 
     // Nothing reads or writes the warehouse before its schema exists.
     for (const fn of [ingest, writer, maintenance]) fn.lambda.node.addDependency(this.migrations.resource);
