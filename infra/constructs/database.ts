@@ -246,7 +246,6 @@ export class Database extends Construct {
       DB_NAME: this.databaseName,
       DB_USER: this.appUser,
       DB_AUTH: 'iam',
-      DB_TLS: 'true',
     };
   }
 

@@ -381,7 +381,6 @@ function contractsFor(name: string, config: StageConfig): void {
               DB_PORT: '5432',
               DB_USER: 'tapline_app',
               DB_AUTH: 'iam',
-              DB_TLS: 'true',
             }),
           );
           expect(envOf(fnIds()[fn])).not.toHaveProperty('DB_SECRET_ARN');
