@@ -8,6 +8,7 @@ import { database } from '#core/db/instance';
 import { readEnv, requireSetting } from '#core/env';
 import { ingestBatch } from '#core/ingest/ingestBatch';
 import { fromKinesisEvent } from '#core/ingest/streamRecord';
+import { MetricName } from '#core/metricNames';
 import { logger, metrics } from '#core/observability';
 import { breweryRuleSet } from '#core/rules/brewery';
 
@@ -33,15 +34,15 @@ export const lambdaHandler = async (event: KinesisStreamEvent, context: Context)
     mode: env.INGEST_MODE,
     remainingMs: () => context.getRemainingTimeInMillis(),
   });
-  metrics.addMetric('RecordsIn', MetricUnit.Count, report.records);
-  metrics.addMetric('ValidRecords', MetricUnit.Count, report.valid);
-  metrics.addMetric('InvalidRecords', MetricUnit.Count, report.invalid);
-  metrics.addMetric('RedeliveredSkipped', MetricUnit.Count, report.redelivered);
-  metrics.addMetric('MergedRows', MetricUnit.Count, report.mergedRows);
-  metrics.addMetric('RowsInserted', MetricUnit.Count, report.inserted);
-  metrics.addMetric('DuplicatesSkipped', MetricUnit.Count, report.duplicates);
-  metrics.addMetric('DerivedEvents', MetricUnit.Count, report.derivedEvents);
-  metrics.addMetric('BatchDurationMs', MetricUnit.Milliseconds, report.timings.decodeMs + report.timings.writeMs + report.timings.publishMs);
+  metrics.addMetric(MetricName.RecordsIn, MetricUnit.Count, report.records);
+  metrics.addMetric(MetricName.ValidRecords, MetricUnit.Count, report.valid);
+  metrics.addMetric(MetricName.InvalidRecords, MetricUnit.Count, report.invalid);
+  metrics.addMetric(MetricName.RedeliveredSkipped, MetricUnit.Count, report.redelivered);
+  metrics.addMetric(MetricName.MergedRows, MetricUnit.Count, report.mergedRows);
+  metrics.addMetric(MetricName.RowsInserted, MetricUnit.Count, report.inserted);
+  metrics.addMetric(MetricName.DuplicatesSkipped, MetricUnit.Count, report.duplicates);
+  metrics.addMetric(MetricName.DerivedEvents, MetricUnit.Count, report.derivedEvents);
+  metrics.addMetric(MetricName.BatchDurationMs, MetricUnit.Milliseconds, report.timings.decodeMs + report.timings.writeMs + report.timings.publishMs);
   logger.info('batch ingested', { ...report, batchItemFailures: report.batchItemFailures.length });
   return { batchItemFailures: report.batchItemFailures };
 };

@@ -3,6 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { database } from '#core/db/instance';
+import { MetricName } from '#core/metricNames';
 import { logger, metrics } from '#core/observability';
 import { runMaintenance, type MaintenanceReport } from '#core/warehouse/maintenance';
 
@@ -16,10 +17,10 @@ export async function lambdaHandler(): Promise<MaintenanceReport> {
   const report = await runMaintenance(await database());
   if (report.rollups?.status === 'done') {
     const r = report.rollups.result;
-    metrics.addMetric('RollupBucketsWritten', MetricUnit.Count, r['1min'] + r['1h'] + r['1day']);
+    metrics.addMetric(MetricName.RollupBucketsWritten, MetricUnit.Count, r['1min'] + r['1h'] + r['1day']);
   }
-  if (report.oee.status === 'done') metrics.addMetric('OeeSnapshotsWritten', MetricUnit.Count, report.oee.result.snapshotsWritten);
-  if (report.partitions) metrics.addMetric('PartitionsDropped', MetricUnit.Count, report.partitions.dropped);
+  if (report.oee.status === 'done') metrics.addMetric(MetricName.OeeSnapshotsWritten, MetricUnit.Count, report.oee.result.snapshotsWritten);
+  if (report.partitions) metrics.addMetric(MetricName.PartitionsDropped, MetricUnit.Count, report.partitions.dropped);
   logger.info('warehouse maintenance done', { report });
   return report;
 }

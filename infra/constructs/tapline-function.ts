@@ -10,15 +10,8 @@ import type { Database, DatabaseAccess } from './database.ts';
 import type { DependencyLayer } from './dependency-layer.ts';
 import { EsbuildBundling } from './esbuild-bundling.ts';
 import { InfraConfigError } from './errors.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '#core/metricNames';
 
-/** Metrics namespace every handler uses (layers/core/src/observability.ts). */
-export const METRICS_NAMESPACE = 'Tapline';
-/**
- * The `service` dimension of tapline's metrics. layers/core/src/observability.ts passes it to the
- * Powertools constructors, which take precedence over POWERTOOLS_SERVICE_NAME; the env var is set
- * to the same value so Logger and Tracer agree.
- */
-export const METRICS_SERVICE = 'tapline';
 
 export interface TaplineFunctionNetwork {
   /** The VPC the function's network interfaces live in. */
@@ -64,6 +57,11 @@ export interface TaplineFunctionProps {
    * @default []
    */
   readonly assetFiles?: string[];
+  /**
+   * Reserved concurrency: at most this many instances run, and the account keeps them available.
+   * @default - unreserved (shares the account's pool)
+   */
+  readonly reservedConcurrency?: number;
 }
 
 export class FunctionConfigError extends InfraConfigError {
@@ -96,6 +94,10 @@ export class TaplineFunction extends Construct {
     }
     if (!RETENTION_DAYS.has(props.logRetentionDays)) {
       throw new FunctionConfigError(`${id}: CloudWatch does not accept a log retention of ${props.logRetentionDays} days`);
+    }
+    if (props.reservedConcurrency !== undefined && (!Number.isInteger(props.reservedConcurrency) || props.reservedConcurrency < 1)) {
+      // 0 would stop the function altogether; that is an operator's switch, not a config value.
+      throw new FunctionConfigError(`${id}: reserved concurrency must be a positive whole number, got ${props.reservedConcurrency}`);
     }
     const secretNames = Object.keys(props.environment ?? {}).filter((k) => SECRET_LIKE.test(k));
     if (secretNames.length > 0) throw new FunctionConfigError(`${id}: secrets never go in environment variables (${secretNames.join(', ')})`);
@@ -133,6 +135,7 @@ export class TaplineFunction extends Construct {
       layers: layer ? [layer.layer] : [],
       memorySize: props.memoryMb,
       timeout: Duration.seconds(props.timeoutSeconds),
+      reservedConcurrentExecutions: props.reservedConcurrency,
       tracing: Tracing.ACTIVE,
       logGroup: this.logGroup,
       role: this.role,
