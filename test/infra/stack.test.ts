@@ -663,3 +663,29 @@ describe('the metrics contract between the handlers and the dashboard', () => {
     expect(sources.some((src) => /addMetric\(\s*'/.test(src)), 'a metric name outside metricNames.ts').toBe(false);
   });
 });
+
+describe('the alarm runbook (docs/operations.md)', () => {
+  it('has a section for every alarm of the prod stack, and every link in an alarm description lands on one', async () => {
+    // Prepare
+    const { readFile } = await import('node:fs/promises');
+    const runbook = await readFile(join(projectRoot, 'docs/operations.md'), 'utf8');
+    const headings = new Set([...runbook.matchAll(/^### (\w+)$/gm)].map((m) => (m[1] ?? '').toLowerCase()));
+    const alarms = resourcesOfType(synthStage(loadStageConfig('prod')).json, 'AWS::CloudWatch::Alarm').map(
+      ([, r]) => r.Properties as { AlarmName: string; AlarmDescription: unknown },
+    );
+
+    // Act
+    const ids = alarms.map((a) => a.AlarmName.replace('tapline-prod-', ''));
+    // Per-function alarms (IngestErrorRate, WriterThrottles, ...) share one section and are named in it.
+    const undocumented = ids.filter(
+      (alarmId) => !headings.has(alarmId.toLowerCase()) && !([...headings].some((h) => alarmId.toLowerCase().endsWith(h)) && runbook.includes(alarmId)),
+    );
+    const links = alarms.flatMap((a) => [...JSON.stringify(a.AlarmDescription).matchAll(/docs\/operations\.md#([a-z]+)/g)].map((m) => m[1] ?? ''));
+
+    // Assess
+    expect(ids.length).toBeGreaterThan(20);
+    expect(undocumented).toEqual([]);
+    expect(links.length).toBeGreaterThan(10);
+    expect(links.filter((anchor) => !headings.has(anchor))).toEqual([]);
+  });
+});
