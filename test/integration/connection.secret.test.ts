@@ -63,15 +63,20 @@ afterAll(async () => {
   if (certDir) await rm(certDir, { recursive: true, force: true });
 });
 
+/** A warm container: its pool connected with the first password, the secret read once. */
+async function warmContainer(): Promise<{ probe: DatabaseProbe; readsBefore: number }> {
+  await pg.db.exec("ALTER ROLE ext_app PASSWORD 'first-password'");
+  secrets.put(ARN, secretFor('first-password'));
+  const probe = startProbe(probeEnv(ca));
+  probes.push(probe);
+  expect(await probe.query()).toEqual({ ok: { user: 'ext_app', ssl: true } });
+  return { probe, readsBefore: secrets.reads(ARN) };
+}
+
 describe('external database mode (DB_SECRET_ARN)', () => {
   it('reads the secret again and reconnects when a rotation changed the password under a warm pool', async () => {
-    // Prepare: a warm container connected with the first password.
-    await pg.db.exec("ALTER ROLE ext_app PASSWORD 'first-password'");
-    secrets.put(ARN, secretFor('first-password'));
-    const probe = startProbe(probeEnv(ca));
-    probes.push(probe);
-    expect(await probe.query()).toEqual({ ok: { user: 'ext_app', ssl: true } });
-    const readsBefore = secrets.reads(ARN);
+    // Prepare
+    const { probe, readsBefore } = await warmContainer();
 
     // Act: the rotation sets a new password and stores it in the secret; the pool's next connection is new.
     await pg.db.exec("ALTER ROLE ext_app PASSWORD 'second-password'");
@@ -86,12 +91,7 @@ describe('external database mode (DB_SECRET_ARN)', () => {
 
   it('fails with 28P01 after one fresh read when the secret still holds the refused password', async () => {
     // Prepare
-    await pg.db.exec("ALTER ROLE ext_app PASSWORD 'first-password'");
-    secrets.put(ARN, secretFor('first-password'));
-    const probe = startProbe(probeEnv(ca));
-    probes.push(probe);
-    expect(await probe.query()).toEqual({ ok: { user: 'ext_app', ssl: true } });
-    const readsBefore = secrets.reads(ARN);
+    const { probe, readsBefore } = await warmContainer();
 
     // Act: the password changed, but the secret was not updated (a rotation stuck half-way).
     await pg.db.exec("ALTER ROLE ext_app PASSWORD 'third-password'");
