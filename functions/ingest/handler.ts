@@ -9,6 +9,7 @@ import { pgIngestStore } from '#core/db/pgIngestStore';
 import { readEnv, requireSetting } from '#core/env';
 import { ingestBatch } from '#core/ingest/ingestBatch';
 import { fromKinesisEvent } from '#core/ingest/streamRecord';
+import { MetricName } from '#core/metricNames';
 import { logger, metrics } from '#core/observability';
 import { breweryRuleSet } from '#core/rules/brewery';
 
@@ -33,19 +34,19 @@ export const lambdaHandler = async (event: KinesisStreamEvent, context: Context)
     mode: env.INGEST_MODE,
     remainingMs: () => context.getRemainingTimeInMillis(),
   });
-  metrics.addMetric('RecordsIn', MetricUnit.Count, report.records);
-  metrics.addMetric('ReadingsWritten', MetricUnit.Count, report.written);
-  metrics.addMetric('LateReadings', MetricUnit.Count, report.late);
-  metrics.addMetric('DuplicateReadings', MetricUnit.Count, report.duplicates);
-  metrics.addMetric('RedeliveredRecords', MetricUnit.Count, report.redelivered);
-  metrics.addMetric('DeadLetteredRecords', MetricUnit.Count, report.deadLettered);
-  metrics.addMetric('ConflictingReadings', MetricUnit.Count, report.conflicts);
-  metrics.addMetric('RowsInserted', MetricUnit.Count, report.rows);
-  metrics.addMetric('DerivedEvents', MetricUnit.Count, report.derivedEvents);
-  metrics.addMetric('OutboxPublishFailed', MetricUnit.Count, report.publishFailed);
-  metrics.addMetric('OutboxPending', MetricUnit.Count, report.outboxPending);
-  metrics.addMetric('OutboxOldestAgeSeconds', MetricUnit.Seconds, report.outboxOldestAgeSeconds);
-  metrics.addMetric('BatchDurationMs', MetricUnit.Milliseconds, report.timings.decodeMs + report.timings.writeMs + report.timings.publishMs);
+  metrics.addMetric(MetricName.RecordsIn, MetricUnit.Count, report.records);
+  metrics.addMetric(MetricName.ReadingsWritten, MetricUnit.Count, report.written);
+  metrics.addMetric(MetricName.LateReadings, MetricUnit.Count, report.late);
+  metrics.addMetric(MetricName.DuplicateReadings, MetricUnit.Count, report.duplicates);
+  metrics.addMetric(MetricName.RedeliveredRecords, MetricUnit.Count, report.redelivered);
+  metrics.addMetric(MetricName.DeadLetteredRecords, MetricUnit.Count, report.deadLettered);
+  metrics.addMetric(MetricName.ConflictingReadings, MetricUnit.Count, report.conflicts);
+  metrics.addMetric(MetricName.RowsInserted, MetricUnit.Count, report.rows);
+  metrics.addMetric(MetricName.DerivedEvents, MetricUnit.Count, report.derivedEvents);
+  metrics.addMetric(MetricName.OutboxPublishFailed, MetricUnit.Count, report.publishFailed);
+  metrics.addMetric(MetricName.OutboxPending, MetricUnit.Count, report.outboxPending);
+  metrics.addMetric(MetricName.OutboxOldestAgeSeconds, MetricUnit.Seconds, report.outboxOldestAgeSeconds);
+  metrics.addMetric(MetricName.BatchDurationMs, MetricUnit.Milliseconds, report.timings.decodeMs + report.timings.writeMs + report.timings.publishMs);
   logger.info('batch ingested', { ...report });
   return { batchItemFailures: [] };
 };

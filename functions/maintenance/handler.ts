@@ -7,6 +7,7 @@ import { sqsClient } from '#core/aws';
 import { database } from '#core/db/instance';
 import { OUTBOX_STATUS_STATEMENT, outboxStatus, PRUNE_OUTBOX_STATEMENT } from '#core/db/outbox';
 import { readEnv, requireSetting } from '#core/env';
+import { MetricName } from '#core/metricNames';
 import { logger, metrics } from '#core/observability';
 import { drainOutbox, type PublishOutcome } from '#core/outboxPublisher';
 import { DEFAULT_BACKOFF } from '#core/retry';
@@ -33,17 +34,17 @@ export async function lambdaHandler(_event: unknown, context: Context): Promise<
   const sent = await drainOutbox(db, sqs, queues, { ...DEFAULT_BACKOFF, remainingMs: () => context.getRemainingTimeInMillis() });
   const pruned = ((await db.query<{ n: number }>(PRUNE_OUTBOX_STATEMENT)).rows[0]?.n ?? 0);
   const status = outboxStatus((await db.query(OUTBOX_STATUS_STATEMENT)).rows);
-  metrics.addMetric('OutboxPublishFailed', MetricUnit.Count, sent.failed);
-  metrics.addMetric('OutboxPending', MetricUnit.Count, status.pending);
-  metrics.addMetric('OutboxOldestAgeSeconds', MetricUnit.Seconds, status.oldestAgeSeconds);
+  metrics.addMetric(MetricName.OutboxPublishFailed, MetricUnit.Count, sent.failed);
+  metrics.addMetric(MetricName.OutboxPending, MetricUnit.Count, status.pending);
+  metrics.addMetric(MetricName.OutboxOldestAgeSeconds, MetricUnit.Seconds, status.oldestAgeSeconds);
 
   const warehouse = await runMaintenance(db);
   if (warehouse.rollups?.status === 'done') {
     const r = warehouse.rollups.result;
-    metrics.addMetric('RollupBucketsWritten', MetricUnit.Count, r['1min'] + r['1h'] + r['1day']);
+    metrics.addMetric(MetricName.RollupBucketsWritten, MetricUnit.Count, r['1min'] + r['1h'] + r['1day']);
   }
-  if (warehouse.oee.status === 'done') metrics.addMetric('OeeSnapshotsWritten', MetricUnit.Count, warehouse.oee.result.snapshotsWritten);
-  if (warehouse.partitions) metrics.addMetric('PartitionsDropped', MetricUnit.Count, warehouse.partitions.dropped);
+  if (warehouse.oee.status === 'done') metrics.addMetric(MetricName.OeeSnapshotsWritten, MetricUnit.Count, warehouse.oee.result.snapshotsWritten);
+  if (warehouse.partitions) metrics.addMetric(MetricName.PartitionsDropped, MetricUnit.Count, warehouse.partitions.dropped);
   const result = { outbox: { ...sent, ...status, pruned }, warehouse };
   logger.info('maintenance done', { ...result });
   return result;

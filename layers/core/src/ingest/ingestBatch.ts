@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { highestPositions } from '../db/checkpointStore.ts';
 import type { OutboxMessage } from '../db/outbox.ts';
-import { isConnectionError } from '../db/pg.ts';
+import { isConnectionError, isRetryableTransactionError } from '../db/pg.ts';
 import { derive } from '../derive.ts';
 import { mergeReadings, rawRows } from '../merge.ts';
 import { publishClaimed, type OutboxQueues } from '../outboxPublisher.ts';
@@ -54,10 +54,9 @@ export interface IngestReport {
 }
 
 const DB_RETRY: BackoffOptions = { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 5_000 };
-// A deadlock or serialization failure rolls back one of two overlapping batches: run it again.
 // A unique violation on telemetry_events cannot happen under the sources' locks; if a race ever
 // slips past them, the rerun sees the other batch's rows and counts its own as duplicates.
-const RETRYABLE_TRANSACTION = new Set(['40P01', '40001', '23505']);
+const isUniqueViolation = (e: unknown): boolean => (e as { code?: string }).code === '23505';
 
 export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDeps): Promise<IngestReport> {
   const now = deps.now ?? Date.now;
@@ -129,7 +128,7 @@ async function withDatabaseRetry<T>(deps: IngestDeps, op: () => Promise<T>): Pro
     try {
       return await op();
     } catch (e) {
-      const retryable = isConnectionError(e) || RETRYABLE_TRANSACTION.has((e as { code?: string }).code ?? '');
+      const retryable = isConnectionError(e) || isRetryableTransactionError(e) || isUniqueViolation(e);
       if (!retryable || attempt + 1 >= backoff.maxAttempts || !(await pause(attempt + 1, backoff))) throw e;
     }
   }
