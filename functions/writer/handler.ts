@@ -24,44 +24,50 @@ function parseBody(body: string): Parsed {
   return { ok: false, reason: `schema: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'does not match'}` };
 }
 
-const failure = (r: SQSRecord): SQSBatchItemFailure => ({ itemIdentifier: r.messageId });
+/** Every message of the batch failed: thrown, as Powertools' batch processor does, so Lambda's
+ * Errors metric and the mapping's backoff see it (a response naming every id would hide both). */
+export class FullBatchFailureError extends Error {
+  override readonly name = 'FullBatchFailureError';
+}
 
 /**
- * Events queue -> rule_events / anomaly_events. An invalid message is reported as failed, not
- * dropped: the queue redelivers it until maxReceiveCount, then its redrive policy moves it to the
- * events DLQ, where it can be inspected. Valid messages are written in one call; if that write
- * fails, every one of them is reported failed and retried: nothing unwritten is acknowledged.
+ * Events queue -> rule_events / anomaly_events. A message that cannot be stored (invalid, or
+ * refused by the database) is reported failed, alone: the queue redelivers it until
+ * maxReceiveCount, then its redrive policy moves it to the events DLQ, where it can be inspected.
+ * A database that cannot be reached fails the whole batch (thrown): nothing unwritten is acknowledged.
  */
 export async function lambdaHandler(event: SQSEvent): Promise<SQSBatchResponse> {
-  const failures: SQSBatchItemFailure[] = [];
-  const valid: DerivedEvent[] = [];
+  const failed: Array<{ record: SQSRecord; reason: string }> = [];
+  const valid: Array<{ record: SQSRecord; event: DerivedEvent }> = [];
   for (const record of event.Records) {
     const parsed = parseBody(record.body);
-    if (parsed.ok) {
-      valid.push(parsed.event);
-    } else {
-      logger.warn('invalid derived event, left for the DLQ', {
-        messageId: record.messageId,
-        receiveCount: record.attributes.ApproximateReceiveCount,
-        reason: parsed.reason,
-      });
-      failures.push(failure(record));
-    }
+    if (parsed.ok) valid.push({ record, event: parsed.event });
+    else failed.push({ record, reason: parsed.reason });
   }
-  metrics.addMetric(MetricName.DerivedEventsInvalid, MetricUnit.Count, failures.length);
-  if (valid.length === 0) return { batchItemFailures: failures };
+  metrics.addMetric(MetricName.DerivedEventsInvalid, MetricUnit.Count, failed.length);
 
-  try {
-    const counts = await writeDerivedEvents(await database(), valid);
+  if (valid.length > 0) {
+    const counts = await writeDerivedEvents(await database(), valid.map((v) => v.event));
+    const refused = new Map(counts.refused.map((r) => [r.event, r.reason]));
+    for (const v of valid) {
+      const reason = refused.get(v.event);
+      if (reason !== undefined) failed.push({ record: v.record, reason: `refused by the database: ${reason}` });
+    }
     metrics.addMetric(MetricName.DerivedEventsWritten, MetricUnit.Count, counts.inserted);
     metrics.addMetric(MetricName.DerivedEventsDuplicate, MetricUnit.Count, counts.duplicates);
-    return { batchItemFailures: failures };
-  } catch (error) {
-    logger.error('derived events not written, the batch will be retried', { error: error as Error, messages: valid.length });
-    metrics.addMetric(MetricName.DerivedEventsWriteFailed, MetricUnit.Count, valid.length);
-    // The invalid ones are failed anyway, so now every message of the batch is.
-    return { batchItemFailures: event.Records.map(failure) };
+    metrics.addMetric(MetricName.DerivedEventsWriteFailed, MetricUnit.Count, counts.refused.length);
   }
+  for (const f of failed) {
+    logger.warn('derived event not stored, left for the events DLQ', {
+      messageId: f.record.messageId,
+      receiveCount: f.record.attributes?.ApproximateReceiveCount,
+      reason: f.reason,
+    });
+  }
+  if (failed.length > 0 && failed.length === event.Records.length) {
+    throw new FullBatchFailureError(`all ${failed.length} message(s) failed: ${failed[0]?.reason ?? ''}`);
+  }
+  return { batchItemFailures: failed.map((f): SQSBatchItemFailure => ({ itemIdentifier: f.record.messageId })) };
 }
 
 export const handler = middy(lambdaHandler).use(injectLambdaContext(logger)).use(logMetrics(metrics));

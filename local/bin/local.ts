@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadStageConfig } from '#config/stages';
@@ -41,8 +41,10 @@ const env = await startLocalEnvironment({
   ...(args['data-dir'] ? { pgDataDir: join(workDir, 'pg') } : {}),
 });
 // Where this run's parts listen, for the operator commands run beside it (npm run redrive, verify).
+// It holds the database URL with its password (a user's DATABASE_URL too): owner-only, like ~/.pgpass.
+const connectionFile = join(workDir, 'connection.json');
 writeFileSync(
-  join(workDir, 'connection.json'),
+  connectionFile,
   JSON.stringify(
     {
       databaseUrl: env.databaseUrl,
@@ -56,7 +58,9 @@ writeFileSync(
     null,
     2,
   ) + '\n',
+  { mode: 0o600 },
 );
+chmodSync(connectionFile, 0o600);
 note(`tapline local: stage ${config.stage}, ${config.stream.shards} shards, batch ${config.ingest.batchSize} / ${config.ingest.batchWindowSeconds}s window, ` +
   `${env.migration.engine} PostgreSQL (${env.migration.applied.length} migrations applied) ready in ${Date.now() - t0} ms`);
 note(`producing ${rate} events/s for ${durationSeconds}s; function logs: ${LocalPipeline.logFileIn(workDir)}`);

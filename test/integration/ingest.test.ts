@@ -105,6 +105,34 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     expect(await count('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL')).toBe(0);
   });
 
+  it('takes any partition key Kinesis accepts, NUL and lone surrogates included', async () => {
+    // Prepare
+    const ingest = await loadHandler();
+    const keys = ['a\u0000b', 'x\ud800y', 'quote" and \\ back', '🛢️ unicode'];
+    // Act
+    const responses = await Promise.all(
+      keys.map((partitionKey, i) => invoke(ingest, kinesisEvent([telemetry({ source: `PK_${i}`, value: i })], { partitionKey, firstSequence: 10n ** 30n + BigInt(i) * 10n ** 6n }))),
+    );
+    // Assess: written, and the checkpoint keeps each key apart.
+    expect(responses).toEqual(keys.map(() => ({ batchItemFailures: [] })));
+    expect(await count("SELECT count(*)::int AS n FROM telemetry_events WHERE source LIKE 'PK\\_%'")).toBe(keys.length);
+    expect(await count('SELECT count(DISTINCT partition_key)::int AS n FROM ingest_checkpoint')).toBe(keys.length);
+  });
+
+  it('dead-letters an invalid record once however often Lambda delivers it', async () => {
+    // Prepare
+    const ingest = await loadHandler();
+    await drainQueue(env.sqs, env.queues.ingestDlq);
+    const event = kinesisEvent([Buffer.from('{not json'), telemetry({ fact: 'ph', value: 5 })]);
+    // Act: a retry, then a bisected half
+    await invoke(ingest, event);
+    await invoke(ingest, event);
+    await invoke(ingest, { Records: event.Records.slice(0, 1) });
+    // Assess
+    expect(await drainQueue(env.sqs, env.queues.ingestDlq)).toHaveLength(1);
+    expect(await count('SELECT sum(sample_count)::int AS n FROM telemetry_events')).toBe(1);
+  });
+
   it('keeps rule state across containers: no re-fire while true, fires again after clearing', async () => {
     // Prepare
     const fermenting = (value: number, offset: number) => [

@@ -56,7 +56,9 @@ async function receiveAll(url: string): Promise<Message[]> {
 async function pollOnce(url: string, arn: string): Promise<string[]> {
   const messages = await receiveAll(url);
   if (messages.length === 0) return [];
-  const { batchItemFailures } = await lambdaHandler(sqsEventFromMessages(messages, arn));
+  // A thrown error fails every message of the batch, as the mapping treats it.
+  const all = messages.map((m) => ({ itemIdentifier: m.MessageId ?? '' }));
+  const { batchItemFailures } = await lambdaHandler(sqsEventFromMessages(messages, arn)).catch(() => ({ batchItemFailures: all }));
   const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
   const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
   const retry = messages.filter((m) => failed.has(m.MessageId ?? ''));

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSRecord } from 'aws-lambda';
 import { writeDerivedEvents } from '#core/db/derivedEventStore';
 import type { DerivedEvent } from '#core/events';
 import { logger, metrics } from '#core/observability';
-import { handler, lambdaHandler } from '../../functions/writer/handler.ts';
+import { FullBatchFailureError, handler, lambdaHandler } from '../../functions/writer/handler.ts';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
 import { anomalyEvent, ruleEvent, sqsEvent, sqsRecord } from '../helpers/sqs.ts';
 
@@ -91,25 +91,68 @@ describe('writer handler against embedded PostgreSQL', () => {
     expect(addMetric).toHaveBeenCalledWith('DerivedEventsWritten', MetricUnit.Count, 2);
   });
 
-  it('reports every message failed while the database is down, and writes them on redelivery', async () => {
+  it('fails the whole batch by throwing while the database is down, and writes it on redelivery', async () => {
     // Prepare
     const events = [ruleEvent(), anomalyEvent()];
     const records = [...recordsOf(events), sqsRecord('not json')];
     await pg.pause();
 
-    // Act
-    let down;
+    // Act: thrown, so Lambda's Errors metric and the mapping's backoff see it.
+    let down: unknown;
     try {
-      down = await lambdaHandler(sqsEvent(records));
+      down = await lambdaHandler(sqsEvent(records)).catch((e: unknown) => e);
     } finally {
       await pg.resume();
     }
     const redelivered = await lambdaHandler(sqsEvent(records));
 
     // Assess
-    expect(down.batchItemFailures).toEqual(records.map((r) => ({ itemIdentifier: r.messageId })));
+    expect(down).toBeInstanceOf(Error);
     expect(redelivered.batchItemFailures).toEqual([{ itemIdentifier: records[2]?.messageId }]);
     expect(await storedIds()).toEqual(expect.arrayContaining(events.map((e) => e.id)));
+  });
+
+  it('throws when every message of the batch is invalid, so the failure shows as a function error', async () => {
+    const records = [sqsRecord('not json'), sqsRecord('{}')];
+    await expect(lambdaHandler(sqsEvent(records))).rejects.toThrow(FullBatchFailureError);
+  });
+
+  it('stores what the event schema accepts: offsets PostgreSQL refuses become the same instant in UTC', async () => {
+    // Prepare: +16:00 is a valid ISO offset that timestamptz refuses; nine fraction digits it would round.
+    const far = ruleEvent({ ts: '2026-11-23T04:00:00.123456789+16:00' });
+    const neighbour = ruleEvent();
+
+    // Act
+    const response = await lambdaHandler(sqsEvent(recordsOf([far, neighbour])));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const { rows } = await pg.db.query<{ us: number }>(
+      'SELECT (extract(epoch FROM ts) * 1000000)::int8 AS us FROM rule_events WHERE event_id = $1',
+      [far.id],
+    );
+    expect(rows[0]?.us).toBe(Date.parse('2026-11-22T12:00:00.123Z') * 1000 + 456);
+  });
+
+  it('reports only the message whose text PostgreSQL cannot store (NUL, lone surrogate), writing the rest', async () => {
+    // Prepare
+    const nul = sqsRecord(JSON.stringify(ruleEvent({ rulesVersion: 'v\u0000' })));
+    const surrogate = sqsRecord(JSON.stringify(ruleEvent({ rulesVersion: 'v\ud800' })));
+    const ok = ruleEvent();
+
+    // Act
+    const response = await lambdaHandler(sqsEvent([nul, surrogate, ...recordsOf([ok])]));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: nul.messageId }, { itemIdentifier: surrogate.messageId }]);
+    expect(await storedIds()).toContain(ok.id);
+  });
+
+  it('handles a record without attributes, as a hand-made or replayed event may be', async () => {
+    const bare = { ...sqsRecord('not json'), attributes: undefined } as unknown as SQSRecord;
+    const ok = ruleEvent();
+    const response = await lambdaHandler(sqsEvent([bare, ...recordsOf([ok])]));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: bare.messageId }]);
   });
 
   it('runs through the middy chain and flushes its metrics', async () => {
@@ -139,7 +182,7 @@ describe('writeDerivedEvents', () => {
     const counts = await writeDerivedEvents(pg.db, [stored, fresh, fresh]);
 
     // Assess
-    expect(counts).toEqual({ inserted: 1, duplicates: 2 });
+    expect(counts).toEqual({ inserted: 1, duplicates: 2, refused: [] });
   });
 
   it('writes a batch larger than one 16 KB statement completely', async () => {
@@ -150,8 +193,22 @@ describe('writeDerivedEvents', () => {
     const counts = await writeDerivedEvents(pg.db, events);
 
     // Assess
-    expect(counts).toEqual({ inserted: 300, duplicates: 0 });
+    expect(counts).toEqual({ inserted: 300, duplicates: 0, refused: [] });
     expect(await storedIds()).toEqual(expect.arrayContaining(events.map((e) => e.id)));
+  });
+
+  it('isolates the one event the database refuses and writes the rest of its chunk', async () => {
+    // Prepare: an event the schema would not pass (the writer validates first), refused by timestamptz.
+    const refusedEvent = ruleEvent({ ts: '2026-11-22T12:00:00+16:00' });
+    const events = [ruleEvent(), refusedEvent, anomalyEvent()];
+
+    // Act
+    const counts = await writeDerivedEvents(pg.db, events);
+
+    // Assess
+    expect(counts.inserted).toBe(2);
+    expect(counts.refused.map((r) => r.event)).toEqual([refusedEvent]);
+    expect(counts.refused[0]?.reason).toMatch(/time zone displacement out of range/);
   });
 
   it('stores values that need escaping unchanged', async () => {

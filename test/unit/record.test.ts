@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecord, encodeRecord, MAX_RECORD_BYTES, TelemetryRecordSchema } from '#core/record';
+import { decodeRecord, encodeRecord, instantMicros, MAX_RECORD_BYTES, storedTs, TelemetryRecordSchema } from '#core/record';
 import { base64, telemetry } from '../helpers/records.ts';
 
 const window = { maxPastSeconds: 7 * 24 * 3600, maxFutureSeconds: 300 };
@@ -69,5 +69,51 @@ describe('record contract', () => {
       // Assess
       expect(decoded.ok, JSON.stringify(ordered)).toBe(TelemetryRecordSchema.safeParse(ordered).success);
     }
+  });
+});
+
+describe('event time', () => {
+  it.each([
+    ['2026-11-22T20:00:00Z', 0],
+    ['2026-11-22T20:00:00.1Z', 100_000],
+    ['2026-11-22T20:00:00.0-01:00', 3_600_000_000],
+    ['2026-11-22T20:00:00.123Z', 123_000],
+    ['2026-11-22T20:00:00.1234Z', 123_400],
+    ['2026-11-22T20:00:00.123456Z', 123_456],
+    ['2026-11-22T20:00:00.1234567891Z', 123_456],
+    ['2026-11-22T20:00:00.999999999Z', 999_999],
+    ['2026-11-23T12:00:00.5+16:00', 500_000],
+    ['2026-11-22T06:01:00.000001-13:59', 1],
+  ])('names the instant %s, truncated to microseconds', (ts, usAfter) => {
+    expect(instantMicros(ts) - Date.parse('2026-11-22T20:00:00Z') * 1000).toBe(usAfter);
+  });
+
+  it('hands PostgreSQL text it reads as the same instant: the producer own when UTC with six digits at most', () => {
+    expect(storedTs('2026-11-22T20:00:00.123Z', instantMicros('2026-11-22T20:00:00.123Z'))).toBe('2026-11-22T20:00:00.123Z');
+    expect(storedTs('2026-11-23T12:00:00.5+16:00', instantMicros('2026-11-23T12:00:00.5+16:00'))).toBe('2026-11-22T20:00:00.500000Z');
+    expect(storedTs('2026-11-22T20:00:00.9999999Z', instantMicros('2026-11-22T20:00:00.9999999Z'))).toBe('2026-11-22T20:00:00.999999Z');
+  });
+});
+
+describe('event time, against an independent reading', () => {
+  it('agrees with Date.parse on the milliseconds for every form the schema accepts, digits 4-6 added', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(1971, 0, 1), max: Date.UTC(2200, 0, 1) }),
+        fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 }),
+        fc.stringMatching(/^[0-9]{0,9}$/),
+        (ms, offset, fraction) => {
+          const local = new Date(ms + offset * 60_000).toISOString().slice(0, 19);
+          const zone = offset === 0 ? 'Z' : `${offset < 0 ? '-' : '+'}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
+          const ts = `${local}${fraction ? `.${fraction}` : ''}${zone}`;
+          expect(TelemetryRecordSchema.shape.ts.safeParse(ts).success).toBe(true);
+          const whole = Math.floor(ms / 1000) * 1000;
+          expect(instantMicros(ts)).toBe(whole * 1000 + Number(fraction.slice(0, 6).padEnd(6, '0')));
+          expect(Math.floor(instantMicros(ts) / 1000)).toBe(Date.parse(`${local}${fraction ? `.${fraction.slice(0, 3)}` : ''}${zone}`));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 });

@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import { NAME_PATTERN } from './record.ts';
+import { instantMicros, NAME_PATTERN, storableText, storedTs } from './record.ts';
 
 /**
  * Derived events (rule firings, anomalies) travel ingest -> events queue -> writer.
  * Their ids are deterministic (hash of what caused them), so a redelivered batch or a
  * re-published outbox entry produces the same id and the writer's insert stays idempotent.
+ * What the schema accepts the database stores: the event time becomes the text PostgreSQL reads
+ * as the same instant (storedTs), and free text cannot hold NUL or a lone surrogate.
  */
 const base = {
   v: z.literal(1),
   id: z.string().regex(/^[0-9a-f]{32}$/),
-  ts: z.iso.datetime({ offset: true }),
+  ts: z.iso.datetime({ offset: true }).transform((ts) => storedTs(ts, instantMicros(ts))),
   source: z.string().regex(NAME_PATTERN),
 };
 
@@ -18,7 +20,7 @@ export const RuleEventSchema = z.strictObject({
   ...base,
   kind: z.literal('rule'),
   ruleId: z.string().regex(NAME_PATTERN),
-  rulesVersion: z.string().min(1).max(64),
+  rulesVersion: storableText(64).pipe(z.string().min(1)),
 });
 
 export const AnomalyEventSchema = z.strictObject({

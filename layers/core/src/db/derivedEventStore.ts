@@ -1,4 +1,5 @@
 import type { DerivedEvent } from '../events.ts';
+import { isDataError } from './pgErrors.ts';
 import type { SqlSession } from './session.ts';
 import { chunkRows, jsonLiteral } from './sqlText.ts';
 
@@ -6,6 +7,8 @@ export interface DerivedWriteCounts {
   inserted: number;
   /** Events whose id was already stored (redelivery, republished outbox entry, or repeated in the batch). */
   duplicates: number;
+  /** Events the database refused as data (each isolated from its chunk), with the reason. */
+  refused: Array<{ event: DerivedEvent; reason: string }>;
 }
 
 // Both tables in one statement: one round trip per chunk, and a chunk is written whole or not at all.
@@ -40,12 +43,30 @@ function rowJson(e: DerivedEvent): string {
 /**
  * Writes rule firings to rule_events and anomalies to anomaly_events, idempotent by event id.
  * One statement per batch (more only when the batch's text would exceed the 16 KB pinning limit).
+ * A chunk the database refuses as data is written again one event at a time, so only the event
+ * that cannot be stored is refused; any other error (connection, timeout) is thrown.
  */
 export async function writeDerivedEvents(db: SqlSession, events: readonly DerivedEvent[]): Promise<DerivedWriteCounts> {
-  let inserted = 0;
-  for (const chunk of chunkRows(events.map(rowJson), TEMPLATE_BYTES)) {
-    const { rows } = await db.query<{ inserted: number }>(HEAD + jsonLiteral(chunk) + TAIL);
-    inserted += rows[0]?.inserted ?? 0;
+  const counts: DerivedWriteCounts = { inserted: 0, duplicates: 0, refused: [] };
+  const write = async (chunk: readonly string[]) => (await db.query<{ inserted: number }>(HEAD + jsonLiteral(chunk) + TAIL)).rows[0]?.inserted ?? 0;
+  const json = events.map(rowJson);
+  let offset = 0;
+  for (const chunk of chunkRows(json, TEMPLATE_BYTES)) {
+    try {
+      counts.inserted += await write(chunk);
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+      for (const [i, row] of chunk.entries()) {
+        try {
+          counts.inserted += await write([row]);
+        } catch (one) {
+          if (!isDataError(one)) throw one;
+          counts.refused.push({ event: events[offset + i] as DerivedEvent, reason: (one as Error).message });
+        }
+      }
+    }
+    offset += chunk.length;
   }
-  return { inserted, duplicates: events.length - inserted };
+  counts.duplicates = events.length - counts.inserted - counts.refused.length;
+  return counts;
 }

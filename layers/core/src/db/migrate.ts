@@ -26,15 +26,41 @@ export class MigrationError extends Error {
 
 const LOCK_KEY = 7_311_001; // any constant; one migrator at a time per database
 
+/**
+ * The engine a database is migrated for. Once chosen it is kept (schema_migrations records it): a
+ * database migrated as plain PostgreSQL stays plain when TimescaleDB is installed later, because
+ * its tables are partitions and rollup tables, not hypertables and continuous aggregates. A fresh
+ * database gets TimescaleDB when the server offers it.
+ */
 export async function detectEngine(db: SqlDatabase): Promise<Engine> {
-  const { rows } = await db.query<{ installed: boolean; available: boolean }>(
+  const { rows } = await db.query<{ installed: boolean; available: boolean; migrated: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS installed,
-            EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS available`,
+            EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS available,
+            to_regclass('schema_migrations') IS NOT NULL AS migrated`,
   );
-  const row = rows[0];
+  const recorded = rows[0]?.migrated
+    ? (await db.query<{ engines: string | null }>(`SELECT string_agg(DISTINCT engine, ',') AS engines FROM schema_migrations`)).rows[0]?.engines
+    : null;
+  const row = rows[0] && { ...rows[0], recorded };
+  if (row?.recorded === 'plain') return 'plain';
+  if (row?.recorded === 'timescale') {
+    if (!row.installed) throw new MigrationError('this database was migrated for TimescaleDB, but the timescaledb extension is not installed in it');
+    return 'timescale';
+  }
+  if (row?.recorded) throw new MigrationError(`schema_migrations records more than one engine (${row.recorded}): the schema is mixed; restore it before migrating`);
   if (row?.installed) return 'timescale';
   if (!row?.available) return 'plain';
-  await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+  try {
+    await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+  } catch (e) {
+    if (/preload/i.test((e as Error).message)) {
+      throw new MigrationError(
+        "TimescaleDB is installed on this server but not preloaded: add timescaledb to shared_preload_libraries in postgresql.conf (shared_preload_libraries = 'timescaledb') and restart PostgreSQL, then migrate again",
+        { cause: e },
+      );
+    }
+    throw e;
+  }
   return 'timescale';
 }
 

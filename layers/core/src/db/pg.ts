@@ -4,7 +4,7 @@ import { isConnectionError } from './pgErrors.ts';
 import { packStatements } from './sqlText.ts';
 
 // The classifiers live in pgErrors.ts; ingest and the pool's retry import them from here.
-export { isConnectionError, isRetryableTransactionError } from './pgErrors.ts';
+export { isConnectionError, isDataError, isRetryableTransactionError } from './pgErrors.ts';
 
 // timestamptz as ISO text keeps microseconds and avoids Date's millisecond truncation;
 // bigint counts come back as numbers because every count tapline reads fits in 2^53.

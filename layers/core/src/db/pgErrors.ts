@@ -90,3 +90,12 @@ export function isAuthenticationError(e: unknown): boolean {
   for (const err of errorsIn(e)) if (err.code === '28P01' || err.code === '28000') return true;
   return false;
 }
+
+/**
+ * The server refused a value (class 22: data exception, e.g. a timestamp out of range; class 23:
+ * a constraint): the same rows fail again, other rows need not. Callers isolate the refused row.
+ */
+export function isDataError(e: unknown): boolean {
+  const code = (e as ErrorLike | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
