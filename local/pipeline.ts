@@ -88,33 +88,48 @@ export class LocalPipeline {
       this.functionErrors++;
       this.lastError = e;
     };
+    const fn = (functionName: string, c: { timeoutSeconds: number; memoryMb: number }) => ({
+      functionName,
+      timeoutSeconds: c.timeoutSeconds,
+      memoryMb: c.memoryMb,
+      region: this.env.region,
+    });
+    // The mappings as infra/stacks/tapline-stack.ts declares them, from the same stage settings.
     this.kinesisSource = new KinesisEventSource({
       kinesis: this.env.kinesis,
       sqs: this.env.sqs,
       streamName: this.env.streamName,
       streamArn: this.env.streamArn,
       region: this.env.region,
+      functionName: 'tapline-ingest',
       settings: {
         batchSize: config.ingest.batchSize,
         batchWindowSeconds: config.ingest.batchWindowSeconds,
+        parallelizationFactor: config.ingest.parallelizationFactor,
         bisectOnError: true,
         maxRetryAttempts: config.ingest.maxRetryAttempts,
         maxRecordAgeSeconds: config.ingest.maxRecordAgeSeconds,
+        reportBatchItemFailures: true,
       },
-      invoke: localInvoker('tapline-ingest', ingest, config.ingest.timeoutSeconds, onError),
+      invoke: localInvoker(fn('tapline-ingest', config.ingest), ingest, onError),
       onFailureQueueUrl: this.env.queues.onFailure.url,
-      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:tapline-ingest',
     });
     this.sqsSource = new SqsEventSource({
       sqs: this.env.sqs,
       queueUrl: this.env.queues.events.url,
       queueArn: this.env.queues.events.arn,
       region: this.env.region,
-      settings: { batchSize: config.writer.batchSize, batchWindowSeconds: config.writer.batchWindowSeconds },
-      invoke: localInvoker('tapline-writer', writer, config.writer.timeoutSeconds, onError),
+      settings: {
+        batchSize: config.writer.batchSize,
+        batchWindowSeconds: config.writer.batchWindowSeconds,
+        maxConcurrency: config.writer.maxConcurrency,
+        reportBatchItemFailures: true,
+        functionTimeoutSeconds: config.writer.timeoutSeconds,
+      },
+      invoke: localInvoker(fn('tapline-writer', config.writer), writer, onError),
     });
     await this.kinesisSource.start();
-    this.sqsSource.start();
+    await this.sqsSource.start();
     for (const task of this.periodic) {
       this.timers.push(setInterval(() => this.runPeriodic(task), task.everyMs));
     }
@@ -138,7 +153,8 @@ export class LocalPipeline {
   /** Runs the simulator handler once, as the schedule would, for the given rate and duration. */
   async simulate(rate: number, durationSeconds: number, seed: number): Promise<SimulatorResult> {
     const simulator = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
-    const invoke = localInvoker('tapline-simulator', simulator, durationSeconds + 60, () => undefined);
+    const { memoryMb } = this.env.config.simulator;
+    const invoke = localInvoker({ functionName: 'tapline-simulator', timeoutSeconds: durationSeconds + 60, memoryMb, region: this.env.region }, simulator);
     return invoke({ rate, durationSeconds, seed });
   }
 
