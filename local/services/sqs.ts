@@ -1,4 +1,5 @@
 import { buildApp } from 'fauxqs';
+import { acceptAwsBodyCharacters } from './sqsBodyCharacters.ts';
 
 export interface LocalSqs {
   endpoint: string;
@@ -7,6 +8,7 @@ export interface LocalSqs {
 
 /** fauxqs: an SQS API emulator (send/receive/delete, visibility, redrive to a DLQ). */
 export async function startSqs(port = 0): Promise<LocalSqs> {
+  await acceptAwsBodyCharacters();
   // No host option: queue URLs then read sqs.<region>.localhost, valid URLs; requests go to the
   // configured endpoint (the SQS client does not route by queue URL).
   const app = buildApp({ logger: false });
