@@ -8,7 +8,7 @@ import { FunctionOutput } from './functionOutput.ts';
 
 export interface PipelineSnapshot {
   elapsedMs: number;
-  /** Records that arrived in the stream (live view of what the simulator produced). */
+  /** Records that arrived in the stream: what the simulator sent, and anything put from outside. */
   arrived: number;
   ingested: number;
   invalid: number;
@@ -22,12 +22,22 @@ export interface PipelineSnapshot {
   dlq: { ingest: number; onFailure: number; events: number };
 }
 
-export interface PipelineSummary extends Omit<PipelineSnapshot, 'lagMs' | 'arrived' | 'elapsedMs'> {
+export interface PipelineSummary extends Omit<PipelineSnapshot, 'lagMs' | 'elapsedMs'> {
+  /** Records the simulator sent (accepted by the stream). */
   produced: number;
+  /** Of those, the records it made invalid on purpose (--invalid-rate). */
+  invalidInjected: number;
+  /** Invalid records that reached the ingest dead-letter queue during the run (its depth now minus at the start). */
+  deadLettered: number;
+  /** The most ingest batches one shard had in flight at once (at most the stage's parallelizationFactor). */
+  maxBatchesPerShard: number;
   producerFailed: number;
   durationSeconds: number;
   rate: number;
-  /** produced - (ingested + invalid + records sent to the OnFailure destination). */
+  /**
+   * arrived - (ingested + invalid + records sent to the OnFailure destination): counted from what
+   * reached the stream, so a record put from outside is accounted for like the simulator's own.
+   */
   unaccounted: number;
   database: { telemetryRows: number; ruleEvents: number; anomalyEvents: number };
 }
@@ -41,6 +51,7 @@ export interface PipelineHooks {
 interface SimulatorResult {
   produced: number;
   sent: number;
+  invalid: number;
   failed: number;
 }
 
@@ -57,6 +68,8 @@ export class LocalPipeline {
   private readonly startedAt = Date.now();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly periodicRuns: Promise<unknown>[] = [];
+  /** A queue outside the embedded emulators (LocalStack) may hold messages of earlier runs. */
+  private ingestDlqAtStart = 0;
   lastError: unknown;
 
   constructor(
@@ -80,6 +93,7 @@ export class LocalPipeline {
     });
     this.output.capture();
     const { config } = this.env;
+    this.ingestDlqAtStart = await queueDepth(this.env.sqs, this.env.queues.ingestDlq);
     const realIngest = (await import('../functions/ingest/handler.ts')).handler as unknown as Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
     const realWriter = (await import('../functions/writer/handler.ts')).handler as unknown as Handler<SQSEvent, SQSBatchResponse>;
     const ingest = this.hooks.wrapIngest?.(realIngest) ?? realIngest;
@@ -151,11 +165,12 @@ export class LocalPipeline {
   }
 
   /** Runs the simulator handler once, as the schedule would, for the given rate and duration. */
-  async simulate(rate: number, durationSeconds: number, seed: number): Promise<SimulatorResult> {
+  /** `invalidRate`: the fraction of readings sent invalid on purpose, to exercise the dead-letter path (default none). */
+  async simulate(rate: number, durationSeconds: number, seed: number, invalidRate = 0): Promise<SimulatorResult> {
     const simulator = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
     const { memoryMb } = this.env.config.simulator;
     const invoke = localInvoker({ functionName: 'tapline-simulator', timeoutSeconds: durationSeconds + 60, memoryMb, region: this.env.region }, simulator);
-    return invoke({ rate, durationSeconds, seed });
+    return invoke({ rate, durationSeconds, seed, ...(invalidRate > 0 ? { invalidRate } : {}) });
   }
 
   /** Waits until every arrived record is acknowledged and the events queue and outbox are empty. */
@@ -212,7 +227,7 @@ export class LocalPipeline {
   }
 
   async summary(sim: SimulatorResult, rate: number, durationSeconds: number): Promise<PipelineSummary> {
-    const { elapsedMs: _e, arrived: _a, lagMs: _l, ...snap } = await this.snapshot();
+    const { elapsedMs: _e, lagMs: _l, ...snap } = await this.snapshot();
     const discarded = [...(this.kinesisSource?.shards.values() ?? [])].reduce((a, s) => a + s.discardedToOnFailure, 0);
     const { rows } = await this.env.db.query<{ telemetry: number; rules: number; anomalies: number }>(
       `SELECT (SELECT count(*) FROM telemetry_events)::int AS telemetry,
@@ -226,7 +241,10 @@ export class LocalPipeline {
       durationSeconds,
       rate,
       ...snap,
-      unaccounted: sim.sent - (snap.ingested + snap.invalid + discarded),
+      invalidInjected: sim.invalid,
+      maxBatchesPerShard: Math.max(0, ...[...(this.kinesisSource?.shards.values() ?? [])].map((p) => p.maxInFlight)),
+      deadLettered: snap.dlq.ingest - this.ingestDlqAtStart,
+      unaccounted: snap.arrived - (snap.ingested + snap.invalid + discarded),
       database: { telemetryRows: counts.telemetry, ruleEvents: counts.rules, anomalyEvents: counts.anomalies },
     };
   }
