@@ -1,5 +1,6 @@
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidMappingError } from '../../local/esm/mappingSettings.ts';
 import { bodies, dataOf, kinesisMapping, newStream, put, records, SHARD_HASH, startEmulators, until, type Emulators } from '../helpers/esm.ts';
 
 let emu: Emulators;
@@ -13,15 +14,23 @@ const failures = (...itemIdentifiers: string[]) => ({ batchItemFailures: itemIde
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 describe('Kinesis partial batch responses', () => {
-  it('checkpoints at the lowest reported sequence number and delivers every record from it again', async () => {
+  it.each([
+    ['', false],
+    [' (with bisect on, the split is at that number)', true],
+  ])('checkpoints at the lowest reported sequence number and delivers every record from it again%s', async (_, bisectOnError) => {
     // Prepare
     const stream = await newStream(emu);
     const seqs = (await put(emu, stream, records(10))).map((p) => p.sequenceNumber);
     const seen: string[][] = [];
-    const { mapping } = await kinesisMapping(emu, stream, async (e) => {
-      seen.push(e.Records.map(dataOf));
-      return seen.length === 1 ? failures(seqs[6]!, seqs[3]!) : undefined;
-    });
+    const { mapping } = await kinesisMapping(
+      emu,
+      stream,
+      async (e) => {
+        seen.push(e.Records.map(dataOf));
+        return seen.length === 1 ? failures(seqs[6]!, seqs[3]!) : undefined;
+      },
+      { bisectOnError },
+    );
 
     // Act
     await mapping.start();
@@ -109,6 +118,21 @@ describe('Kinesis partial batch responses', () => {
 
     // Assess
     expect(invocations).toBe(1);
+  });
+});
+
+describe('Kinesis mapping settings', () => {
+  it.each([
+    ['BatchSize 0', { batchSize: 0 }],
+    ['BatchSize 10,001', { batchSize: 10_001 }],
+    ['a window of 301 s', { batchWindowSeconds: 301 }],
+    ['a window of half a second', { batchWindowSeconds: 0.5 }],
+    ['ParallelizationFactor 11', { parallelizationFactor: 11 }],
+    ['MaximumRetryAttempts 10,001', { maxRetryAttempts: 10_001 }],
+    ['MaximumRecordAgeInSeconds 59', { maxRecordAgeSeconds: 59 }],
+  ])('refuses %s, as CreateEventSourceMapping does', async (_, settings) => {
+    const stream = await newStream(emu);
+    await expect(kinesisMapping(emu, stream, async () => undefined, settings)).rejects.toThrow(InvalidMappingError);
   });
 });
 
@@ -279,7 +303,9 @@ describe('Kinesis retries and discards', () => {
     let healed = false;
     let poisonFailures = 0;
     const delivered: string[] = [];
+    const shardsPerBatch: number[] = [];
     const { mapping } = await kinesisMapping(emu, stream, async (e: KinesisStreamEvent) => {
+      shardsPerBatch.push(new Set(e.Records.map((r) => r.eventID.split(':')[0])).size);
       const data = e.Records.map(dataOf);
       if (!healed && data.includes('poison')) {
         poisonFailures++;
@@ -297,7 +323,8 @@ describe('Kinesis retries and discards', () => {
     healed = true;
     await mapping.stop();
 
-    // Assess
+    // Assess: a batch never mixes shards; the second shard never waited for the first.
+    expect(new Set(shardsPerBatch)).toEqual(new Set([1]));
     expect(whileBlocked).toEqual(['b0', 'b1', 'b2']);
     expect(delivered.filter((d) => d.startsWith('a') || d === 'poison')).toEqual(['a0', 'poison', 'a2', 'a3']);
   });

@@ -50,6 +50,8 @@ describe('SQS partial batch responses', () => {
   it.each([
     ['reports a messageId not in the batch', async () => failures('not-a-message-of-this-batch')],
     ['reports an entry without itemIdentifier', async () => ({ batchItemFailures: [{}] })],
+    ['reports a null itemIdentifier', async () => ({ batchItemFailures: [{ itemIdentifier: null }] })],
+    ['reports its failure under a misnamed key', async () => ({ batchItemFailures: [{ messageId: 'x' }] })],
     [
       'throws',
       async () => {
@@ -131,6 +133,14 @@ describe('SQS batches and scaling', () => {
   it('refuses a batch size over 10 without a batching window of at least 1 s', () => {
     expect(() => sqsMapping(emu, { url: 'u', arn: 'a' }, async () => undefined, { batchSize: 11, batchWindowSeconds: 0 })).toThrow(InvalidMappingError);
     expect(() => sqsMapping(emu, { url: 'u', arn: 'a' }, async () => undefined, { batchSize: 11, batchWindowSeconds: 1 })).not.toThrow();
+  });
+
+  it.each([
+    ['MaximumConcurrency 1', { maxConcurrency: 1 }],
+    ['MaximumConcurrency 1,001', { maxConcurrency: 1_001 }],
+    ['BatchSize 10,001', { batchSize: 10_001, batchWindowSeconds: 1 }],
+  ])('refuses %s, as CreateEventSourceMapping does', (_, settings) => {
+    expect(() => sqsMapping(emu, { url: 'u', arn: 'a' }, async () => undefined, settings)).toThrow(InvalidMappingError);
   });
 
   it('runs up to MaximumConcurrency batches at once, never more', async () => {
@@ -231,6 +241,35 @@ describe('SQS event records', () => {
       eventSourceARN: queue.arn,
       awsRegion: REGION,
     });
+  });
+
+  it('passes through the system attributes fauxqs never sets but SQS does (AWSTraceHeader, DeadLetterQueueSourceArn)', async () => {
+    // Prepare: a client that adds them to every received message, as SQS returns them when they apply.
+    const queue = await newQueue(emu);
+    await send(emu, queue, ['traced']);
+    const sqs = emu.newSqsClient();
+    const fromAws = { AWSTraceHeader: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1', DeadLetterQueueSourceArn: 'arn:aws:sqs:us-east-1:000000000000:source' };
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'ReceiveMessageCommand') {
+          for (const m of (result.output as { Messages?: Array<{ Attributes?: Record<string, string> }> }).Messages ?? []) m.Attributes = { ...m.Attributes, ...fromAws };
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'awsOnlyAttributes' },
+    );
+    const records: SQSRecord[] = [];
+    const mapping = sqsMapping({ ...emu, sqs }, queue, async (e: SQSEvent) => void records.push(...e.Records));
+
+    // Act
+    await mapping.start();
+    await until('the message', () => records.length === 1);
+    await mapping.stop();
+    sqs.destroy();
+
+    // Assess
+    expect(records[0]!.attributes).toMatchObject({ ...fromAws, ApproximateReceiveCount: '1' });
   });
 
   it('carries MessageGroupId, MessageDeduplicationId and SequenceNumber from a FIFO queue', async () => {
