@@ -151,6 +151,7 @@ export class ShardPoller {
     // Enough buffered to cut a full batch in every lane, plus one GetRecords page.
     const readAhead = this.c.settings.batchSize * this.c.settings.parallelizationFactor + 10_000;
     while (iterator !== undefined && !this.c.halted() && this.failure === undefined) {
+      this.updateLag(); // a blocked lane's records grow older at every poll
       if (this.c.stopping() && this.atTip) return;
       if (this.buffered() >= readAhead) {
         await this.c.sleeper.sleep(this.c.timing.pollIntervalMs);

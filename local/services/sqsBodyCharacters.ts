@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { importFauxqs } from './fauxqsInternals.ts';
 
 /**
  * The characters AWS SQS refuses in a message body (SendMessage, MessageBody): anything outside
@@ -17,18 +14,8 @@ export const INVALID_SQS_BODY_CHARACTER = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{
  * check makes the local queue accept and refuse exactly what SQS does, without touching node_modules.
  */
 export async function acceptAwsBodyCharacters(): Promise<void> {
-  const types = (await import(pathToFileURL(fauxqsFile('dist/sqs/sqsTypes.js')).href)) as { INVALID_MESSAGE_BODY_CHAR?: unknown };
+  const types = await importFauxqs<{ INVALID_MESSAGE_BODY_CHAR?: unknown }>('dist/sqs/sqsTypes.js');
   const pattern = types.INVALID_MESSAGE_BODY_CHAR;
   if (!(pattern instanceof RegExp)) throw new Error('fauxqs no longer exports INVALID_MESSAGE_BODY_CHAR: review local/services/sqsBodyCharacters.ts');
   Object.defineProperty(pattern, 'test', { value: (body: string) => INVALID_SQS_BODY_CHARACTER.test(body) });
-}
-
-/** A file inside the installed fauxqs package (its `exports` map hides it from a bare import). */
-function fauxqsFile(path: string): string {
-  const dirs = createRequire(import.meta.url).resolve.paths('fauxqs') ?? [];
-  for (const dir of dirs) {
-    const file = join(dir, 'fauxqs', path);
-    if (existsSync(file)) return file;
-  }
-  throw new Error(`fauxqs is not installed (looked for ${path} in ${dirs.join(', ')})`);
 }

@@ -243,33 +243,31 @@ describe('SQS event records', () => {
     });
   });
 
-  it('passes through the system attributes fauxqs never sets but SQS does (AWSTraceHeader, DeadLetterQueueSourceArn)', async () => {
-    // Prepare: a client that adds them to every received message, as SQS returns them when they apply.
-    const queue = await newQueue(emu);
-    await send(emu, queue, ['traced']);
-    const sqs = emu.newSqsClient();
-    const fromAws = { AWSTraceHeader: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1', DeadLetterQueueSourceArn: 'arn:aws:sqs:us-east-1:000000000000:source' };
-    sqs.middlewareStack.add(
-      (next, context) => async (args) => {
-        const result = await next(args);
-        if (context.commandName === 'ReceiveMessageCommand') {
-          for (const m of (result.output as { Messages?: Array<{ Attributes?: Record<string, string> }> }).Messages ?? []) m.Attributes = { ...m.Attributes, ...fromAws };
-        }
-        return result;
-      },
-      { step: 'initialize', name: 'awsOnlyAttributes' },
+  it('carries AWSTraceHeader where the message has one, and DeadLetterQueueSourceArn on a message its queue redrove', async () => {
+    // Prepare: a traced message, and one moved to a dead-letter queue after its one allowed receive.
+    const trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1';
+    const dlq = await newQueue(emu);
+    const source = await newQueue(emu, { VisibilityTimeout: '0', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 1 }) });
+    await emu.sqs.send(
+      new SendMessageCommand({ QueueUrl: dlq.url, MessageBody: 'traced', MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: trace } } }),
     );
+    await send(emu, source, ['redriven']);
+    await emu.sqs.send(new ReceiveMessageCommand({ QueueUrl: source.url }));
+    await emu.sqs.send(new ReceiveMessageCommand({ QueueUrl: source.url })); // the second receive moves it
     const records: SQSRecord[] = [];
-    const mapping = sqsMapping({ ...emu, sqs }, queue, async (e: SQSEvent) => void records.push(...e.Records));
+    const mapping = sqsMapping(emu, dlq, async (e: SQSEvent) => void records.push(...e.Records));
 
     // Act
     await mapping.start();
-    await until('the message', () => records.length === 1);
+    await until('both messages', () => records.length === 2);
     await mapping.stop();
-    sqs.destroy();
 
     // Assess
-    expect(records[0]!.attributes).toMatchObject({ ...fromAws, ApproximateReceiveCount: '1' });
+    const byBody = Object.fromEntries(records.map((r) => [r.body, r.attributes]));
+    expect(byBody.traced).toMatchObject({ AWSTraceHeader: trace });
+    expect(byBody.traced).not.toHaveProperty('DeadLetterQueueSourceArn');
+    expect(byBody.redriven).toMatchObject({ DeadLetterQueueSourceArn: source.arn });
+    expect(byBody.redriven).not.toHaveProperty('AWSTraceHeader');
   });
 
   it('carries MessageGroupId, MessageDeduplicationId and SequenceNumber from a FIFO queue', async () => {

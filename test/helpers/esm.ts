@@ -16,29 +16,25 @@ export const REGION = 'us-east-1';
 export interface Emulators {
   kinesis: KinesisClient;
   sqs: SQSClient;
-  /** Clients of their own, for a test that adds middleware to one (fault injection). */
+  /** A client of its own, for a test that adds middleware to it (fault injection). */
   newKinesisClient(): KinesisClient;
-  newSqsClient(): SQSClient;
   stop(): Promise<void>;
 }
 
 export async function startEmulators(): Promise<Emulators> {
   const [kinesalite, fauxqs] = await Promise.all([startKinesis(), startSqs()]);
   const kinesis = emulatorClient(kinesalite.endpoint);
-  const newSqsClient = () =>
-    new SQSClient({
-      endpoint: fauxqs.endpoint,
-      region: REGION,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      requestHandler: new NodeHttpHandler(),
-      useQueueUrlAsEndpoint: false,
-    });
-  const sqs = newSqsClient();
+  const sqs = new SQSClient({
+    endpoint: fauxqs.endpoint,
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    requestHandler: new NodeHttpHandler(),
+    useQueueUrlAsEndpoint: false,
+  });
   return {
     kinesis,
     sqs,
     newKinesisClient: () => emulatorClient(kinesalite.endpoint),
-    newSqsClient,
     async stop() {
       kinesis.destroy();
       sqs.destroy();
