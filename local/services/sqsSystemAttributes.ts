@@ -43,6 +43,7 @@ export async function keepAwsSystemAttributes(app: FauxqsApp): Promise<void> {
       if (trace) keep((JSON.parse(payload) as { MessageId: string }).MessageId, 'AWSTraceHeader', trace);
     } else if (action === 'SendMessageBatch') {
       const entries = (request.body as Request['SendMessageBatch']).Entries ?? [];
+      if (!entries.some((e) => e.MessageSystemAttributes?.AWSTraceHeader?.StringValue)) return payload;
       for (const ok of (JSON.parse(payload) as { Successful?: Array<{ Id: string; MessageId: string }> }).Successful ?? []) {
         const trace = entries.find((e) => e.Id === ok.Id)?.MessageSystemAttributes?.AWSTraceHeader?.StringValue;
         if (trace) keep(ok.MessageId, 'AWSTraceHeader', trace);

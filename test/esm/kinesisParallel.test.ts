@@ -24,6 +24,7 @@ describe('ParallelizationFactor', () => {
     await put(emu, stream, interleaved(20, 5));
     let active = 0;
     let maxActive = 0;
+    let peaked = false;
     const activeKeys = new Map<string, number>();
     const keyOverlaps: string[] = [];
     const order = new Map<string, string[]>();
@@ -39,8 +40,9 @@ describe('ParallelizationFactor', () => {
           activeKeys.set(k, (activeKeys.get(k) ?? 0) + 1);
         }
         for (const r of e.Records) order.set(r.kinesis.partitionKey, [...(order.get(r.kinesis.partitionKey) ?? []), dataOf(r)]);
-        // Stay busy until a sibling batch runs beside this one (or, at the tail, briefly).
-        for (const giveUp = Date.now() + 200; active < PROD_FACTOR && Date.now() < giveUp; ) await sleep(5);
+        // The first batches stay busy until their siblings run beside them: every lane has work from the start.
+        if (!peaked) await until('sibling batches', () => active === PROD_FACTOR, 10_000).finally(() => (peaked = true));
+        await sleep(1); // a turn for a sibling to start and overlap
         for (const k of keys) activeKeys.set(k, activeKeys.get(k)! - 1);
         active--;
       },
