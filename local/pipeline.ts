@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { queueDepth, type LocalEnvironment } from './environment.ts';
 import { KinesisEventSource } from './esm/kinesisEventSource.ts';
-import { localInvoker, type Handler } from './esm/invoker.ts';
+import { localInvoker, type FunctionSettings, type Handler } from './esm/invoker.ts';
 import { SqsEventSource } from './esm/sqsEventSource.ts';
 import { FunctionOutput } from './functionOutput.ts';
 
@@ -102,12 +102,6 @@ export class LocalPipeline {
       this.functionErrors++;
       this.lastError = e;
     };
-    const fn = (functionName: string, c: { timeoutSeconds: number; memoryMb: number }) => ({
-      functionName,
-      timeoutSeconds: c.timeoutSeconds,
-      memoryMb: c.memoryMb,
-      region: this.env.region,
-    });
     // The mappings as infra/stacks/tapline-stack.ts declares them, from the same stage settings.
     this.kinesisSource = new KinesisEventSource({
       kinesis: this.env.kinesis,
@@ -125,7 +119,7 @@ export class LocalPipeline {
         maxRecordAgeSeconds: config.ingest.maxRecordAgeSeconds,
         reportBatchItemFailures: true,
       },
-      invoke: localInvoker(fn('tapline-ingest', config.ingest), ingest, onError),
+      invoke: localInvoker(this.functionSettings('tapline-ingest', config.ingest), ingest, onError),
       onFailureQueueUrl: this.env.queues.onFailure.url,
     });
     this.sqsSource = new SqsEventSource({
@@ -140,7 +134,7 @@ export class LocalPipeline {
         reportBatchItemFailures: true,
         functionTimeoutSeconds: config.writer.timeoutSeconds,
       },
-      invoke: localInvoker(fn('tapline-writer', config.writer), writer, onError),
+      invoke: localInvoker(this.functionSettings('tapline-writer', config.writer), writer, onError),
     });
     await this.kinesisSource.start();
     await this.sqsSource.start();
@@ -164,13 +158,26 @@ export class LocalPipeline {
     return run;
   }
 
-  /** Runs the simulator handler once, as the schedule would, for the given rate and duration. */
-  /** `invalidRate`: the fraction of readings sent invalid on purpose, to exercise the dead-letter path (default none). */
+  /** Invokes the maintenance handler once, as its schedule does in AWS (outbox, then warehouse). */
+  async maintain(): Promise<unknown> {
+    const maintenance = (await import('../functions/maintenance/handler.ts')).handler as unknown as Handler<unknown, unknown>;
+    return localInvoker(this.functionSettings('tapline-maintenance', this.env.config.maintenance), maintenance)({});
+  }
+
+  /**
+   * Runs the simulator handler once, as the schedule would, for the given rate and duration;
+   * `invalidRate` is the fraction of readings sent invalid on purpose, to exercise the dead-letter path.
+   */
   async simulate(rate: number, durationSeconds: number, seed: number, invalidRate = 0): Promise<SimulatorResult> {
     const simulator = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
-    const { memoryMb } = this.env.config.simulator;
-    const invoke = localInvoker({ functionName: 'tapline-simulator', timeoutSeconds: durationSeconds + 60, memoryMb, region: this.env.region }, simulator);
+    const settings = { timeoutSeconds: durationSeconds + 60, memoryMb: this.env.config.simulator.memoryMb };
+    const invoke = localInvoker(this.functionSettings('tapline-simulator', settings), simulator);
     return invoke({ rate, durationSeconds, seed, ...(invalidRate > 0 ? { invalidRate } : {}) });
+  }
+
+  /** A function's Timeout and MemorySize as the stage configures them, in the environment's one region. */
+  private functionSettings(functionName: string, c: { timeoutSeconds: number; memoryMb: number }): FunctionSettings {
+    return { functionName, timeoutSeconds: c.timeoutSeconds, memoryMb: c.memoryMb, region: this.env.region };
   }
 
   /** Waits until every arrived record is acknowledged and the events queue and outbox are empty. */
@@ -197,7 +204,7 @@ export class LocalPipeline {
     await this.output.release();
   }
 
-  /** Sum of one EMF metric over every invocation so far (e.g. RedeliveredSkipped). */
+  /** Sum of one EMF metric over every invocation so far (e.g. RedeliveredRecords). */
   metric(name: string): number {
     return this.output.metric(name);
   }
@@ -209,10 +216,10 @@ export class LocalPipeline {
     return {
       elapsedMs: Date.now() - this.startedAt,
       arrived: shards.reduce((a, s) => a + s.read, 0),
-      ingested: m('ValidRecords'),
-      invalid: m('InvalidRecords'),
+      ingested: m('ReadingsWritten') + m('DuplicateReadings'),
+      invalid: m('DeadLetteredRecords'),
       rowsWritten: m('RowsInserted'),
-      duplicatesSkipped: m('DuplicatesSkipped'),
+      duplicatesSkipped: m('DuplicateReadings') + m('RedeliveredRecords'),
       derivedEvents: m('DerivedEvents'),
       derivedWritten: m('DerivedEventsWritten'),
       lagMs: Math.max(0, ...shards.map((s) => s.lagMs)),
@@ -250,7 +257,7 @@ export class LocalPipeline {
   }
 
   private async outboxSize(): Promise<number> {
-    const { rows } = await this.env.db.query<{ n: number }>('SELECT count(*)::int AS n FROM event_outbox');
+    const { rows } = await this.env.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL');
     return rows[0]?.n ?? 0;
   }
 }

@@ -1,7 +1,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, type GetRecordsCommandOutput, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { compareSequence } from '#core/merge';
+import { compareSequence } from '#core/reading';
 import { backoffDelay } from '#core/retry';
 import { readBatchResponse, type BatchVerdict } from './batchResponse.ts';
 import { PayloadBudget } from './invokePayload.ts';
