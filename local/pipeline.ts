@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { queueDepth, type LocalEnvironment } from './environment.ts';
 import { KinesisEventSource } from './esm/kinesisEventSource.ts';
-import { localInvoker, type Handler } from './esm/invoker.ts';
+import { localInvoker, type FunctionSettings, type Handler } from './esm/invoker.ts';
 import { SqsEventSource } from './esm/sqsEventSource.ts';
 import { FunctionOutput } from './functionOutput.ts';
 
 export interface PipelineSnapshot {
   elapsedMs: number;
-  /** Records that arrived in the stream (live view of what the simulator produced). */
+  /** Records that arrived in the stream: what the simulator sent, and anything put from outside. */
   arrived: number;
   ingested: number;
   invalid: number;
@@ -22,12 +22,22 @@ export interface PipelineSnapshot {
   dlq: { ingest: number; onFailure: number; events: number };
 }
 
-export interface PipelineSummary extends Omit<PipelineSnapshot, 'lagMs' | 'arrived' | 'elapsedMs'> {
+export interface PipelineSummary extends Omit<PipelineSnapshot, 'lagMs' | 'elapsedMs'> {
+  /** Records the simulator sent (accepted by the stream). */
   produced: number;
+  /** Of those, the records it made invalid on purpose (--invalid-rate). */
+  invalidInjected: number;
+  /** Invalid records that reached the ingest dead-letter queue during the run (its depth now minus at the start). */
+  deadLettered: number;
+  /** The most ingest batches one shard had in flight at once (at most the stage's parallelizationFactor). */
+  maxBatchesPerShard: number;
   producerFailed: number;
   durationSeconds: number;
   rate: number;
-  /** produced - (ingested + invalid + records sent to the OnFailure destination). */
+  /**
+   * arrived - (ingested + invalid + records sent to the OnFailure destination): counted from what
+   * reached the stream, so a record put from outside is accounted for like the simulator's own.
+   */
   unaccounted: number;
   database: { telemetryRows: number; ruleEvents: number; anomalyEvents: number };
 }
@@ -41,6 +51,7 @@ export interface PipelineHooks {
 interface SimulatorResult {
   produced: number;
   sent: number;
+  invalid: number;
   failed: number;
 }
 
@@ -57,6 +68,8 @@ export class LocalPipeline {
   private readonly startedAt = Date.now();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly periodicRuns: Promise<unknown>[] = [];
+  /** A queue outside the embedded emulators (LocalStack) may hold messages of earlier runs. */
+  private ingestDlqAtStart = 0;
   lastError: unknown;
 
   constructor(
@@ -80,6 +93,7 @@ export class LocalPipeline {
     });
     this.output.capture();
     const { config } = this.env;
+    this.ingestDlqAtStart = await queueDepth(this.env.sqs, this.env.queues.ingestDlq);
     const realIngest = (await import('../functions/ingest/handler.ts')).handler as unknown as Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
     const realWriter = (await import('../functions/writer/handler.ts')).handler as unknown as Handler<SQSEvent, SQSBatchResponse>;
     const ingest = this.hooks.wrapIngest?.(realIngest) ?? realIngest;
@@ -88,33 +102,42 @@ export class LocalPipeline {
       this.functionErrors++;
       this.lastError = e;
     };
+    // The mappings as infra/stacks/tapline-stack.ts declares them, from the same stage settings.
     this.kinesisSource = new KinesisEventSource({
       kinesis: this.env.kinesis,
       sqs: this.env.sqs,
       streamName: this.env.streamName,
       streamArn: this.env.streamArn,
       region: this.env.region,
+      functionName: 'tapline-ingest',
       settings: {
         batchSize: config.ingest.batchSize,
         batchWindowSeconds: config.ingest.batchWindowSeconds,
+        parallelizationFactor: config.ingest.parallelizationFactor,
         bisectOnError: true,
         maxRetryAttempts: config.ingest.maxRetryAttempts,
         maxRecordAgeSeconds: config.ingest.maxRecordAgeSeconds,
+        reportBatchItemFailures: true,
       },
-      invoke: localInvoker('tapline-ingest', ingest, config.ingest.timeoutSeconds, onError),
+      invoke: localInvoker(this.functionSettings('tapline-ingest', config.ingest), ingest, onError),
       onFailureQueueUrl: this.env.queues.onFailure.url,
-      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:tapline-ingest',
     });
     this.sqsSource = new SqsEventSource({
       sqs: this.env.sqs,
       queueUrl: this.env.queues.events.url,
       queueArn: this.env.queues.events.arn,
       region: this.env.region,
-      settings: { batchSize: config.writer.batchSize, batchWindowSeconds: config.writer.batchWindowSeconds },
-      invoke: localInvoker('tapline-writer', writer, config.writer.timeoutSeconds, onError),
+      settings: {
+        batchSize: config.writer.batchSize,
+        batchWindowSeconds: config.writer.batchWindowSeconds,
+        maxConcurrency: config.writer.maxConcurrency,
+        reportBatchItemFailures: true,
+        functionTimeoutSeconds: config.writer.timeoutSeconds,
+      },
+      invoke: localInvoker(this.functionSettings('tapline-writer', config.writer), writer, onError),
     });
     await this.kinesisSource.start();
-    this.sqsSource.start();
+    await this.sqsSource.start();
     for (const task of this.periodic) {
       this.timers.push(setInterval(() => this.runPeriodic(task), task.everyMs));
     }
@@ -138,15 +161,23 @@ export class LocalPipeline {
   /** Invokes the maintenance handler once, as its schedule does in AWS (outbox, then warehouse). */
   async maintain(): Promise<unknown> {
     const maintenance = (await import('../functions/maintenance/handler.ts')).handler as unknown as Handler<unknown, unknown>;
-    const invoke = localInvoker('tapline-maintenance', maintenance, this.env.config.maintenance.timeoutSeconds, () => undefined);
-    return invoke({});
+    return localInvoker(this.functionSettings('tapline-maintenance', this.env.config.maintenance), maintenance)({});
   }
 
-  /** Runs the simulator handler once, as the schedule would, for the given rate and duration. */
-  async simulate(rate: number, durationSeconds: number, seed: number): Promise<SimulatorResult> {
+  /**
+   * Runs the simulator handler once, as the schedule would, for the given rate and duration;
+   * `invalidRate` is the fraction of readings sent invalid on purpose, to exercise the dead-letter path.
+   */
+  async simulate(rate: number, durationSeconds: number, seed: number, invalidRate = 0): Promise<SimulatorResult> {
     const simulator = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
-    const invoke = localInvoker('tapline-simulator', simulator, durationSeconds + 60, () => undefined);
-    return invoke({ rate, durationSeconds, seed });
+    const settings = { timeoutSeconds: durationSeconds + 60, memoryMb: this.env.config.simulator.memoryMb };
+    const invoke = localInvoker(this.functionSettings('tapline-simulator', settings), simulator);
+    return invoke({ rate, durationSeconds, seed, ...(invalidRate > 0 ? { invalidRate } : {}) });
+  }
+
+  /** A function's Timeout and MemorySize as the stage configures them, in the environment's one region. */
+  private functionSettings(functionName: string, c: { timeoutSeconds: number; memoryMb: number }): FunctionSettings {
+    return { functionName, timeoutSeconds: c.timeoutSeconds, memoryMb: c.memoryMb, region: this.env.region };
   }
 
   /** Waits until every arrived record is acknowledged and the events queue and outbox are empty. */
@@ -203,7 +234,7 @@ export class LocalPipeline {
   }
 
   async summary(sim: SimulatorResult, rate: number, durationSeconds: number): Promise<PipelineSummary> {
-    const { elapsedMs: _e, arrived: _a, lagMs: _l, ...snap } = await this.snapshot();
+    const { elapsedMs: _e, lagMs: _l, ...snap } = await this.snapshot();
     const discarded = [...(this.kinesisSource?.shards.values() ?? [])].reduce((a, s) => a + s.discardedToOnFailure, 0);
     const { rows } = await this.env.db.query<{ telemetry: number; rules: number; anomalies: number }>(
       `SELECT (SELECT count(*) FROM telemetry_events)::int AS telemetry,
@@ -217,7 +248,10 @@ export class LocalPipeline {
       durationSeconds,
       rate,
       ...snap,
-      unaccounted: sim.sent - (snap.ingested + snap.invalid + discarded),
+      invalidInjected: sim.invalid,
+      maxBatchesPerShard: Math.max(0, ...[...(this.kinesisSource?.shards.values() ?? [])].map((p) => p.maxInFlight)),
+      deadLettered: snap.dlq.ingest - this.ingestDlqAtStart,
+      unaccounted: snap.arrived - (snap.ingested + snap.invalid + discarded),
       database: { telemetryRows: counts.telemetry, ruleEvents: counts.rules, anomalyEvents: counts.anomalies },
     };
   }

@@ -22,6 +22,8 @@ const OverridesSchema = z.looseObject({
   rate: z.number().int().positive().max(100_000).optional(),
   durationSeconds: z.number().positive().max(900).optional(),
   seed: z.number().int().optional(),
+  /** Off unless asked for: a fraction of readings sent invalid, to exercise the dead-letter path. */
+  invalidRate: z.number().min(0).lt(1).optional(),
 });
 
 export class InvalidSimulatorEventError extends Error {
@@ -40,6 +42,7 @@ export const lambdaHandler = async (event: unknown, context: Context): Promise<S
     rate: overrides.data.rate ?? env.SIMULATOR_RATE,
     durationSeconds: overrides.data.durationSeconds ?? env.SIMULATOR_DURATION_SECONDS,
     seed: overrides.data.seed ?? env.SIMULATOR_SEED,
+    invalidRate: overrides.data.invalidRate ?? 0,
   };
   const { failureCodes, ...report } = await runSimulation(plan, {
     client: kinesis,

@@ -41,8 +41,9 @@ let exitCode = 0;
 let response: unknown;
 try {
   const { handler } = (await FUNCTIONS[name as keyof typeof FUNCTIONS]()) as { handler: Handler<unknown, unknown> };
-  const timeout = name === 'simulator' ? config.simulator.timeoutSeconds : name === 'ingest' ? config.ingest.timeoutSeconds : config.writer.timeoutSeconds;
-  response = await localInvoker(`tapline-${name}`, handler, timeout, () => undefined)(event);
+  const settings = config[name as keyof typeof FUNCTIONS];
+  const fn = { functionName: `tapline-${name}`, timeoutSeconds: settings.timeoutSeconds, memoryMb: settings.memoryMb, region: env.region };
+  response = await localInvoker(fn, handler)(event);
 } catch (e) {
   exitCode = 1;
   response = { errorType: (e as Error).name, errorMessage: (e as Error).message };

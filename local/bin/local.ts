@@ -6,15 +6,17 @@ import { DEFAULT_DATA_DIR } from '../cli/database.ts';
 import { startLocalEnvironment } from '../environment.ts';
 import { LocalPipeline, type PipelineSnapshot, type PipelineSummary } from '../pipeline.ts';
 
-const USAGE = `npm run local -- [--duration 30] [--rate <events/s>] [--seed N] [--summary s.json] [--data-dir DIR]
+const USAGE = `npm run local -- [--duration 30] [--rate <events/s>] [--seed N] [--invalid-rate <0..1>] [--summary s.json] [--data-dir DIR]
 Runs simulator -> Kinesis -> ingest -> SQS -> writer on this machine (embedded PostgreSQL and
-emulators on 127.0.0.1; DATABASE_URL / AWS_ENDPOINT_URL to use a real database or LocalStack).`;
+emulators on 127.0.0.1; DATABASE_URL / AWS_ENDPOINT_URL to use a real database or LocalStack).
+--invalid-rate mixes that fraction of invalid records into the simulator's output (dead-letter path).`;
 
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '30' },
     rate: { type: 'string' },
     seed: { type: 'string' },
+    'invalid-rate': { type: 'string', default: '0' },
     summary: { type: 'string' },
     'data-dir': { type: 'string' },
     stage: { type: 'string', default: 'local' },
@@ -30,6 +32,7 @@ const config = loadStageConfig(args.stage);
 const durationSeconds = positive('duration', args.duration);
 const rate = args.rate === undefined ? config.simulator.ratePerSecond : positive('rate', args.rate);
 const seed = args.seed === undefined ? config.simulator.seed : Number(args.seed);
+const invalidRate = fraction('invalid-rate', args['invalid-rate']);
 const workDir = resolve(args['data-dir'] ?? DEFAULT_DATA_DIR);
 mkdirSync(workDir, { recursive: true });
 
@@ -62,6 +65,7 @@ writeFileSync(
 );
 chmodSync(connectionFile, 0o600);
 note(`tapline local: stage ${config.stage}, ${config.stream.shards} shards, batch ${config.ingest.batchSize} / ${config.ingest.batchWindowSeconds}s window, ` +
+  `up to ${config.ingest.parallelizationFactor} batch(es) per shard, ` +
   `${env.migration.engine} PostgreSQL (${env.migration.applied.length} migrations applied) ready in ${Date.now() - t0} ms`);
 note(`producing ${rate} events/s for ${durationSeconds}s; function logs: ${LocalPipeline.logFileIn(workDir)}`);
 
@@ -74,7 +78,7 @@ let exitCode = 1;
 try {
   await pipeline.start();
   const progress = startProgress(pipeline);
-  const sim = await pipeline.simulate(rate, durationSeconds, seed);
+  const sim = await pipeline.simulate(rate, durationSeconds, seed, invalidRate);
   const drained = await pipeline.drain(60_000);
   await pipeline.runPeriodicNow();
   clearInterval(progress);
@@ -82,7 +86,7 @@ try {
   const summary = await pipeline.summary(sim, rate, durationSeconds);
   printSummary(summary, drained);
   if (args.summary) writeFileSync(resolve(args.summary), JSON.stringify(summary, null, 2) + '\n');
-  exitCode = drained && summary.unaccounted === 0 && summary.producerFailed === 0 ? 0 : 1;
+  exitCode = drained && accountedFor(summary) ? 0 : 1;
 } catch (e) {
   await pipeline.stop().catch(() => undefined);
   note(`local run failed: ${(e as Error).message}`);
@@ -113,16 +117,36 @@ function startProgress(p: LocalPipeline): NodeJS.Timeout {
   }, 2_000);
 }
 
+/** Every record that reached the stream is ingested, dead-lettered or discarded, and the DLQ holds each invalid one. */
+function accountedFor(s: PipelineSummary): boolean {
+  return s.unaccounted === 0 && s.producerFailed === 0 && s.arrived >= s.produced && s.deadLettered === s.invalid;
+}
+
 function printSummary(s: PipelineSummary, drained: boolean) {
+  const outside = s.arrived - s.produced;
   note('');
-  note(`summary: produced ${fmt(s.produced)}, ingested ${fmt(s.ingested)}, invalid ${fmt(s.invalid)}, unaccounted ${s.unaccounted}`);
+  note(
+    `summary: produced ${fmt(s.produced)}${outside > 0 ? ` (+${fmt(outside)} put from outside)` : ''}, ingested ${fmt(s.ingested)}, ` +
+      `invalid ${fmt(s.invalid)}${s.invalidInjected > 0 ? ` (${fmt(s.invalidInjected)} injected)` : ''}, unaccounted ${s.unaccounted}`,
+  );
   note(`  rows written ${fmt(s.rowsWritten)} (duplicates skipped ${fmt(s.duplicatesSkipped)}), derived events ${fmt(s.derivedEvents)}, written ${fmt(s.derivedWritten)}`);
   note(`  database: ${fmt(s.database.telemetryRows)} telemetry rows, ${fmt(s.database.ruleEvents)} rule events, ${fmt(s.database.anomalyEvents)} anomalies`);
   note(`  dlq depths: ingest ${s.dlq.ingest}, on-failure ${s.dlq.onFailure}, events ${s.dlq.events}; max lag ${(s.maxLagMs / 1000).toFixed(2)} s; function errors ${s.functionErrors}`);
   if (s.functionErrors > 0) note(`  last function error (retried by the event source mappings): ${String((pipeline.lastError as Error | undefined)?.message ?? pipeline.lastError)}`);
   if (!drained) note('  NOT DRAINED: the pipeline still had work after 60 s (see the function log)');
   if (s.unaccounted !== 0) note(`  ACCOUNTING MISMATCH: ${s.unaccounted} records neither ingested, dead-lettered nor discarded`);
+  if (s.arrived < s.produced) note(`  STREAM MISMATCH: the simulator sent ${fmt(s.produced)} records, ${fmt(s.arrived)} arrived`);
+  if (s.deadLettered !== s.invalid) note(`  DEAD-LETTER MISMATCH: ${fmt(s.invalid)} invalid records, ${fmt(s.deadLettered)} new messages in the ingest DLQ`);
   if (s.producerFailed > 0) note(`  PRODUCER FAILURES: ${s.producerFailed} records were never accepted by the stream`);
+}
+
+function fraction(name: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (raw === undefined || raw.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) {
+    note(`--${name} must be a fraction in [0, 1), got "${raw ?? ''}"\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
 }
 
 function positive(name: string, raw: string | undefined): number {

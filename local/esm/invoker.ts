@@ -1,44 +1,74 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import { endScope, newScope, runInScope } from './invocationFence.ts';
+import { functionArn } from './localArns.ts';
 
 export type LambdaInvoker<E, R> = (event: E) => Promise<R>;
 
 export type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 
+/** The function configuration the runtime gives a handler (CreateFunction's Timeout and MemorySize). */
+export interface FunctionSettings {
+  functionName: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+  region: string;
+}
+
+/** What Lambda reports when an invocation runs out of time. */
+export class TaskTimedOutError extends Error {
+  override readonly name = 'Sandbox.Timedout';
+  constructor(requestId: string, timeoutSeconds: number) {
+    super(`RequestId: ${requestId} Error: Task timed out after ${timeoutSeconds.toFixed(2)} seconds`);
+  }
+}
+
 /**
  * Calls a handler in-process the way the Lambda runtime does: a fresh Context per invocation with
- * a deadline from the configured timeout. Invocations that outlive the timeout count as failed.
+ * the function's memory, ARN and deadline. At the deadline the invocation fails with `Task timed
+ * out after N.NN seconds` (also written to the function's log, as the runtime does) and is ended:
+ * its AWS requests are aborted and its database connections closed (invocationFence.ts), so it
+ * cannot keep writing beside the retry the mapping makes.
  */
 export function localInvoker<E, R>(
-  functionName: string,
+  fn: FunctionSettings,
   handler: Handler<E, R>,
-  timeoutSeconds: number,
-  onError: (functionName: string, error: unknown) => void,
+  onError: (functionName: string, error: unknown) => void = () => undefined,
 ): LambdaInvoker<E, R> {
+  const arn = functionArn(fn.region, fn.functionName);
   return async (event) => {
-    const deadline = Date.now() + timeoutSeconds * 1000;
+    const requestId = randomUUID();
+    const deadline = Date.now() + fn.timeoutSeconds * 1000;
     const context: Context = {
       callbackWaitsForEmptyEventLoop: false,
-      functionName,
+      functionName: fn.functionName,
       functionVersion: '$LATEST',
-      invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-      memoryLimitInMB: '1024',
-      awsRequestId: randomUUID(),
-      logGroupName: `/aws/lambda/${functionName}`,
-      logStreamName: 'local',
+      invokedFunctionArn: arn,
+      memoryLimitInMB: String(fn.memoryMb),
+      awsRequestId: requestId,
+      logGroupName: `/aws/lambda/${fn.functionName}`,
+      logStreamName: `${new Date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${requestId.replaceAll('-', '')}`,
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
       done: () => undefined,
       fail: () => undefined,
       succeed: () => undefined,
     };
+    const scope = newScope(requestId);
+    const run = runInScope(scope, () => handler(event, context));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${functionName} timed out after ${timeoutSeconds} s`)), timeoutSeconds * 1000);
+      timer = setTimeout(() => {
+        endScope(scope);
+        // Lambda discards whatever a timed-out invocation returns or throws afterwards.
+        run.catch(() => undefined);
+        process.stdout.write(`${new Date().toISOString()} ${requestId} Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds\n`);
+        reject(new TaskTimedOutError(requestId, fn.timeoutSeconds));
+      }, fn.timeoutSeconds * 1000);
     });
     try {
-      return await Promise.race([handler(event, context), timeout]);
+      return await Promise.race([run, timeout]);
     } catch (e) {
-      onError(functionName, e);
+      onError(fn.functionName, e);
       throw e;
     } finally {
       clearTimeout(timer);

@@ -1,20 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { compareSequence } from '#core/reading';
+import { ListShardsCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { LambdaInvoker } from './invoker.ts';
+import { ShardPoller, type MappingTiming, type ShardProgress } from './kinesisShard.ts';
+import { executionRoleArn, functionArn } from './localArns.ts';
+import { checkSettings, KinesisMappingSettingsSchema, type KinesisMappingSettings } from './mappingSettings.ts';
+import { Sleeper } from './sleeper.ts';
 
-/** The event source mapping settings that shape batching and failure handling (aws-semantics.md). */
-export interface KinesisMappingSettings {
-  batchSize: number;
-  batchWindowSeconds: number;
-  bisectOnError: boolean;
-  /** -1: until the record expires. */
-  maxRetryAttempts: number;
-  /** -1: no limit. */
-  maxRecordAgeSeconds: number;
-}
+export type { KinesisMappingSettings } from './mappingSettings.ts';
+export type { MappingTiming, ShardProgress } from './kinesisShard.ts';
 
 export interface KinesisEventSourceOptions {
   kinesis: KinesisClient;
@@ -22,218 +16,151 @@ export interface KinesisEventSourceOptions {
   streamName: string;
   streamArn: string;
   region: string;
+  /** The function the mapping invokes: names its ARN and execution role in events and OnFailure messages. */
+  functionName: string;
   settings: KinesisMappingSettings;
   invoke: LambdaInvoker<KinesisStreamEvent, KinesisStreamBatchResponse | void>;
   onFailureQueueUrl: string;
-  functionArn: string;
+  /** Poll interval, backoff and clock; the defaults suit a live run, tests shorten them. */
+  timing?: Partial<MappingTiming>;
 }
 
-export interface ShardProgress {
-  /** Records read from the stream (= produced and arrived). */
-  read: number;
-  /** Records acknowledged: succeeded, or sent to the OnFailure destination. */
-  done: number;
-  invocations: number;
-  failedInvocations: number;
-  bisects: number;
-  discardedToOnFailure: number;
-  /** Age of the oldest record not yet acknowledged (like Lambda's IteratorAge). */
-  lagMs: number;
-  maxLagMs: number;
-}
-
-type Condition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
-const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
-const POLL_IDLE_MS = 100;
+const DEFAULT_TIMING: MappingTiming = { pollIntervalMs: 100, retryBaseMs: 50, retryMaxMs: 1_000, shardDiscoveryMs: 1_000, now: Date.now };
 
 /**
- * Emulates a Lambda event source mapping on a Kinesis stream: one poller per shard, batches in
- * sequence order, full/window/6 MB cut-off, ReportBatchItemFailures checkpointing at the lowest
- * failed sequence number, bisect on function error, bounded retries and record age, and an
- * OnFailure message carrying metadata only (never the payload), exactly as AWS sends it.
+ * Emulates a Lambda event source mapping on a Kinesis stream (aws-semantics.md, docs/local-event-source-mappings.md):
+ * one poller per shard, ParallelizationFactor lanes per shard, partial batch responses, bisect,
+ * retry and age limits, OnFailure metadata messages; new shards from resharding are found with
+ * ListShards, and a child shard is read only once its parents are fully processed, as Lambda does.
  */
 export class KinesisEventSource {
+  /** Progress per shard, including shards still waiting for their parents. */
   readonly shards = new Map<string, ShardProgress>();
+  private readonly settings: KinesisMappingSettings;
+  private readonly timing: MappingTiming;
+  private readonly sleeper = new Sleeper();
+  private readonly parents = new Map<string, string[]>();
+  private readonly pollers = new Map<string, ShardPoller>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly closed = new Set<string>();
+  private supervisor: Promise<void> | undefined;
   private stopping = false;
-  private readonly loops: Promise<void>[] = [];
+  private halted = false;
+  private failure: unknown;
 
-  constructor(private readonly o: KinesisEventSourceOptions) {}
+  constructor(private readonly o: KinesisEventSourceOptions) {
+    this.settings = checkSettings(KinesisMappingSettingsSchema, 'Kinesis', o.settings);
+    this.timing = { ...DEFAULT_TIMING, ...o.timing };
+  }
 
+  /** Lists the shards and starts polling those without unfinished parents. */
   async start(): Promise<void> {
-    const { Shards } = await this.o.kinesis.send(new ListShardsCommand({ StreamName: this.o.streamName }));
-    for (const shard of Shards ?? []) {
-      if (!shard.ShardId) continue;
-      const progress: ShardProgress = { read: 0, done: 0, invocations: 0, failedInvocations: 0, bisects: 0, discardedToOnFailure: 0, lagMs: 0, maxLagMs: 0 };
-      this.shards.set(shard.ShardId, progress);
-      this.loops.push(this.pollShard(shard.ShardId, progress));
-    }
+    await this.discover();
+    this.startReady();
+    this.supervisor = this.supervise();
   }
 
-  /** Stops after the in-flight batch once every record read so far is acknowledged. */
-  async stop(): Promise<void> {
+  /**
+   * Stops once every record read so far, and every record up to the tip of each shard, is
+   * acknowledged. `drain: false` stops at once instead (after the invocations in flight return).
+   * Rejects if a poller failed for a reason of its own (never for a function error).
+   */
+  async stop(o: { drain?: boolean } = {}): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.loops);
+    if (o.drain === false) this.halted = true;
+    for (const poller of this.pollers.values()) poller.requestStop();
+    this.sleeper.wakeAll();
+    await this.supervisor;
+    if (this.failure !== undefined) throw this.failure;
   }
 
-  /** True when every record that arrived has been acknowledged and nothing new is arriving. */
+  /** True when every record that arrived has been acknowledged. */
   caughtUp(): boolean {
     return [...this.shards.values()].every((s) => s.done === s.read);
   }
 
-  private async pollShard(shardId: string, progress: ShardProgress): Promise<void> {
-    const it = await this.o.kinesis.send(
-      new GetShardIteratorCommand({ StreamName: this.o.streamName, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
-    );
-    let iterator = it.ShardIterator;
-    const buffer: _Record[] = [];
-    let windowStart: number | undefined;
-    while (iterator && !(this.stopping && buffer.length === 0 && progress.done === progress.read)) {
-      const out = await this.o.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      iterator = out.NextShardIterator;
-      const records = out.Records ?? [];
-      buffer.push(...records);
-      progress.read += records.length;
-      if (buffer.length > 0) windowStart ??= Date.now();
-      this.updateLag(progress, buffer);
-      const windowOver = windowStart !== undefined && Date.now() - windowStart >= this.o.settings.batchWindowSeconds * 1000;
-      if (buffer.length >= this.o.settings.batchSize || (buffer.length > 0 && (windowOver || this.stopping))) {
-        const batch = takeBatch(buffer, this.o.settings.batchSize);
-        await this.deliver(shardId, batch, progress);
-        windowStart = buffer.length > 0 ? Date.now() : undefined;
-        this.updateLag(progress, buffer);
-        continue;
-      }
-      if (records.length === 0) await sleep(POLL_IDLE_MS);
+  private async supervise(): Promise<void> {
+    while (!this.halted) {
+      await this.sleeper.sleep(this.timing.shardDiscoveryMs);
+      if (this.halted) break;
+      await this.discover();
+      this.startReady();
+      if (this.stopping && this.running.size === 0 && !this.anyReady()) break;
     }
+    await Promise.all(this.running.values());
   }
 
-  /** Delivers one batch until every record is acknowledged or discarded to the OnFailure queue. */
-  private async deliver(shardId: string, batch: _Record[], progress: ShardProgress): Promise<void> {
-    const queue: Array<{ records: _Record[]; attempts: number }> = [{ records: batch, attempts: 0 }];
-    while (queue.length > 0) {
-      const item = queue.shift()!;
-      const expired = this.expired(item.records);
-      if (expired.length > 0) {
-        await this.sendOnFailure(shardId, expired, 'RecordAgeExceeded', item.attempts, progress);
-        item.records = item.records.slice(expired.length);
-        if (item.records.length === 0) continue;
-      }
-      progress.invocations++;
-      const outcome = await this.invokeBatch(shardId, item.records);
-      if (outcome.ok && outcome.failedFrom === undefined) {
-        progress.done += item.records.length;
-        continue;
-      }
-      progress.failedInvocations++;
-      if (outcome.ok) {
-        // Partial response: everything before the lowest failed record is checkpointed.
-        const from = item.records.findIndex((r) => r.SequenceNumber === outcome.failedFrom);
-        progress.done += from;
-        item.records = item.records.slice(from);
-      }
-      const attempts = item.attempts + 1;
-      const exhausted = this.o.settings.maxRetryAttempts !== -1 && attempts > this.o.settings.maxRetryAttempts;
-      if (!outcome.ok && this.o.settings.bisectOnError && item.records.length > 1) {
-        // A split is not a retry: both halves keep the attempts counted so far.
-        const mid = Math.ceil(item.records.length / 2);
-        progress.bisects++;
-        queue.unshift({ records: item.records.slice(0, mid), attempts: item.attempts }, { records: item.records.slice(mid), attempts: item.attempts });
-      } else if (exhausted) {
-        await this.sendOnFailure(shardId, item.records, 'RetryAttemptsExhausted', attempts, progress);
-      } else {
-        await sleep(Math.min(1_000, 50 * 2 ** attempts));
-        queue.unshift({ records: item.records, attempts });
-      }
-    }
-  }
-
-  private async invokeBatch(shardId: string, records: _Record[]): Promise<{ ok: true; failedFrom?: string } | { ok: false }> {
-    let response: KinesisStreamBatchResponse | void;
+  /** Registers shards ListShards reports that the mapping does not know yet; a failed call is tried again on the next round. */
+  private async discover(): Promise<void> {
+    const shards: Shard[] = [];
     try {
-      response = await this.o.invoke(this.event(shardId, records));
+      let token: string | undefined;
+      do {
+        const page = await this.o.kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.o.streamName }));
+        shards.push(...(page.Shards ?? []));
+        token = page.NextToken;
+      } while (token);
     } catch {
-      return { ok: false }; // a function error: the mapping retries or bisects (the invoker logged it)
+      return; // throttled or unreachable: the supervisor lists again after shardDiscoveryMs
     }
-    const failures = response?.batchItemFailures;
-    if (!failures || failures.length === 0) return { ok: true };
-    const ids = failures.map((f) => f.itemIdentifier);
-    // An empty/unknown identifier is treated by Lambda as a failure of the whole batch.
-    if (ids.some((id) => !id || !records.some((r) => r.SequenceNumber === id))) return { ok: false };
-    return { ok: true, failedFrom: [...ids].sort(compareSequence)[0] };
+    for (const shard of shards) {
+      if (!shard.ShardId || this.parents.has(shard.ShardId)) continue;
+      this.parents.set(shard.ShardId, [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => !!p));
+      const poller = new ShardPoller(shard.ShardId, {
+        kinesis: this.o.kinesis,
+        sqs: this.o.sqs,
+        streamName: this.o.streamName,
+        source: {
+          streamArn: this.o.streamArn,
+          region: this.o.region,
+          functionArn: functionArn(this.o.region, this.o.functionName),
+          roleArn: executionRoleArn(this.o.functionName),
+        },
+        settings: this.settings,
+        invoke: this.o.invoke,
+        onFailureQueueUrl: this.o.onFailureQueueUrl,
+        timing: this.timing,
+        sleeper: this.sleeper,
+        stopping: () => this.stopping,
+        halted: () => this.halted,
+      });
+      this.pollers.set(shard.ShardId, poller);
+      this.shards.set(shard.ShardId, poller.progress);
+    }
   }
 
-  private expired(records: _Record[]): _Record[] {
-    const limit = this.o.settings.maxRecordAgeSeconds;
-    if (limit === -1) return [];
-    const cutoff = Date.now() - limit * 1000;
-    const firstFresh = records.findIndex((r) => (r.ApproximateArrivalTimestamp?.getTime() ?? Date.now()) >= cutoff);
-    return records.slice(0, firstFresh === -1 ? records.length : firstFresh);
+  /** A shard is ready when each parent it names is closed and fully processed, or unknown (trimmed away). */
+  private isReady(shardId: string): boolean {
+    if (this.running.has(shardId) || this.closed.has(shardId) || this.pollers.get(shardId)?.progress.state !== 'waiting') return false;
+    return (this.parents.get(shardId) ?? []).every((p) => !this.parents.has(p) || this.closed.has(p));
   }
 
-  private async sendOnFailure(shardId: string, records: _Record[], condition: Condition, attempts: number, progress: ShardProgress) {
-    const first = records[0]!;
-    const last = records[records.length - 1]!;
-    const body = {
-      requestContext: { requestId: randomUUID(), functionArn: this.o.functionArn, condition, approximateInvokeCount: attempts },
-      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-      version: '1.0',
-      timestamp: new Date().toISOString(),
-      KinesisBatchInfo: {
-        shardId,
-        startSequenceNumber: first.SequenceNumber,
-        endSequenceNumber: last.SequenceNumber,
-        approximateArrivalOfFirstRecord: first.ApproximateArrivalTimestamp?.toISOString(),
-        approximateArrivalOfLastRecord: last.ApproximateArrivalTimestamp?.toISOString(),
-        batchSize: records.length,
-        streamArn: this.o.streamArn,
-      },
-    };
-    await this.o.sqs.send(new SendMessageCommand({ QueueUrl: this.o.onFailureQueueUrl, MessageBody: JSON.stringify(body) }));
-    progress.discardedToOnFailure += records.length;
-    progress.done += records.length;
+  private anyReady(): boolean {
+    return [...this.pollers.keys()].some((id) => this.isReady(id));
   }
 
-  private event(shardId: string, records: _Record[]): KinesisStreamEvent {
-    return {
-      Records: records.map(
-        (r): KinesisStreamRecord => ({
-          kinesis: {
-            kinesisSchemaVersion: '1.0',
-            partitionKey: r.PartitionKey ?? '',
-            sequenceNumber: r.SequenceNumber ?? '',
-            data: Buffer.from(r.Data ?? new Uint8Array()).toString('base64'),
-            approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? Date.now()) / 1000,
+  private startReady(): void {
+    if (this.halted) return;
+    for (const [shardId, poller] of this.pollers) {
+      if (!this.isReady(shardId)) continue;
+      const run = poller
+        .run()
+        .then(
+          (outcome) => {
+            if (outcome === 'closed') this.closed.add(shardId);
           },
-          eventSource: 'aws:kinesis',
-          eventVersion: '1.0',
-          eventID: `${shardId}:${r.SequenceNumber ?? ''}`,
-          eventName: 'aws:kinesis:record',
-          invokeIdentityArn: `${this.o.functionArn}-role`,
-          awsRegion: this.o.region,
-          eventSourceARN: this.o.streamArn,
-        }),
-      ),
-    };
-  }
-
-  private updateLag(progress: ShardProgress, pending: _Record[]) {
-    const oldest = pending[0]?.ApproximateArrivalTimestamp?.getTime();
-    progress.lagMs = oldest === undefined ? 0 : Math.max(0, Date.now() - oldest);
-    progress.maxLagMs = Math.max(progress.maxLagMs, progress.lagMs);
+          (e: unknown) => {
+            this.failure ??= e;
+            this.halted = true;
+          },
+        )
+        .finally(() => {
+          this.running.delete(shardId);
+          // A parent just finished: its children may start now, not a discovery interval later.
+          this.startReady();
+          this.sleeper.wakeAll();
+        });
+      this.running.set(shardId, run);
+    }
   }
 }
-
-/** Takes up to `size` records from the front, stopping before the synchronous-invoke 6 MB limit. */
-function takeBatch(buffer: _Record[], size: number): _Record[] {
-  let bytes = 0;
-  let n = 0;
-  while (n < buffer.length && n < size) {
-    const b = Math.ceil(((buffer[n]!.Data?.length ?? 0) * 4) / 3) + 300;
-    if (n > 0 && bytes + b > MAX_PAYLOAD_BYTES) break;
-    bytes += b;
-    n++;
-  }
-  return buffer.splice(0, n);
-}
-
-const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));

@@ -23,7 +23,8 @@ const POISON = [
 it('writes every derived event once through writer partial failures, and moves poison messages to the DLQ after maxReceiveCount', async () => {
   // Prepare: a 1 s writer timeout and no batching window make the visibility timeout 6 s, so a
   // failed message comes back quickly and a poison message reaches maxReceiveCount in ~30 s.
-  run = await startFaultRun(faultConfig((c) => ({ ...c, writer: { ...c.writer, timeoutSeconds: 1, batchWindowSeconds: 0 } })));
+  // Without a window Lambda takes batches of at most 10.
+  run = await startFaultRun(faultConfig((c) => ({ ...c, writer: { ...c.writer, timeoutSeconds: 1, batchWindowSeconds: 0, batchSize: 10 } })));
   const { maxReceiveCount } = run.env.config.eventsQueue;
   const fault = writerPartialFailures();
   pipeline = run.pipeline({ wrapWriter: fault.wrap });

@@ -70,7 +70,7 @@ describe('simulator handler against kinesalite', () => {
     const response = await handler({ rate: 400, durationSeconds: 2, seed: 7 }, context());
 
     // Assess
-    expect(response).toEqual({ produced: 800, sent: 800, failed: 0, retries: 0, throttled: 0, stoppedEarly: false });
+    expect(response).toEqual({ produced: 800, sent: 800, invalid: 0, failed: 0, retries: 0, throttled: 0, stoppedEarly: false });
     const stored = await readStream(kinesis, STREAM);
     expect(stored.length - before).toBe(response.sent);
     const decoded = stored.map((r) => decodeRecord(Buffer.from(r.data).toString('base64'), Date.now(), WINDOW));

@@ -1,12 +1,15 @@
 import { putRecords, type PutOptions, type PutRecordsClient, type PutResult } from '../producer.ts';
 import { encodeRecord } from '../record.ts';
 import { createBrewery } from './brewery.ts';
+import { invalidInjector } from './invalidRecords.ts';
 
 export interface SimulationPlan {
   /** records per second */
   rate: number;
   durationSeconds: number;
   seed: number;
+  /** Fraction of readings sent invalid on purpose, to exercise the dead-letter path (default 0: none). */
+  invalidRate?: number;
 }
 
 export interface SimulationDeps {
@@ -27,6 +30,8 @@ export interface SimulationDeps {
 export interface SimulationReport {
   produced: number;
   sent: number;
+  /** of the records sent, those made invalid on purpose (plan.invalidRate) */
+  invalid: number;
   /** entries that still failed after the producer's last attempt */
   failed: number;
   retries: number;
@@ -50,12 +55,14 @@ export async function runSimulation(plan: SimulationPlan, deps: SimulationDeps):
   const brewery = createBrewery({ seed: plan.seed });
   const total = Math.floor(plan.rate * plan.durationSeconds);
   const durationMs = plan.durationSeconds * 1000;
-  const report: SimulationReport = { produced: 0, sent: 0, failed: 0, retries: 0, throttled: 0, stoppedEarly: false, failureCodes: {} };
+  const report: SimulationReport = { produced: 0, sent: 0, invalid: 0, failed: 0, retries: 0, throttled: 0, stoppedEarly: false, failureCodes: {} };
+  const breakReading = invalidInjector(plan.seed, plan.invalidRate ?? 0);
   const inFlight = new Set<Promise<void>>();
   let putError: unknown;
 
-  const add = (result: PutResult) => {
+  const add = (result: PutResult, invalid: ReadonlySet<number>) => {
     report.sent += result.sent;
+    report.invalid += invalid.size - result.failed.filter((f) => invalid.has(f.index)).length;
     report.failed += result.failed.length;
     report.retries += result.retries;
     report.throttled += result.throttled;
@@ -73,11 +80,19 @@ export async function runSimulation(plan: SimulationPlan, deps: SimulationDeps):
     if (due > report.produced) {
       const records = brewery.next(start + elapsedMs, due - report.produced);
       report.produced = due;
-      const entries = records.map((r) => ({ data: encodeRecord(r), partitionKey: r.source }));
+      const invalid = new Set<number>();
+      const entries = records.map((r, i) => {
+        const broken = breakReading(r);
+        if (broken) invalid.add(i);
+        return { data: broken ?? encodeRecord(r), partitionKey: r.source };
+      });
       const put: Promise<void> = putRecords(client, streamName, entries, deps.put)
-        .then(add, (error: unknown) => {
-          putError ??= error;
-        })
+        .then(
+          (result) => add(result, invalid),
+          (error: unknown) => {
+            putError ??= error;
+          },
+        )
         .finally(() => inFlight.delete(put));
       inFlight.add(put);
     }
