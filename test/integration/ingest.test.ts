@@ -119,6 +119,26 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     expect(await count('SELECT count(DISTINCT partition_key)::int AS n FROM ingest_checkpoint')).toBe(keys.length);
   });
 
+  it('dead-letters records whose error text holds characters SQS refuses (U+FFFE, U+FFFF), and writes their neighbours', async () => {
+    // Prepare: the local SQS refuses exactly what AWS refuses in a message body.
+    const ingest = await loadHandler();
+    await drainQueue(env.sqs, env.queues.ingestDlq);
+    const event = kinesisEvent([
+      telemetry({ fact: 'ph', value: 5.1 }, -3_000),
+      Buffer.from('\uFFFE{"v":1}\uFFFF', 'utf8'),
+      Buffer.from('{"v":1,"\\uffff":1}'),
+      telemetry({ fact: 'ph', value: 5.2 }, -2_000),
+    ]);
+    // Act
+    const response = await invoke(ingest, event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const entries = (await drainQueue(env.sqs, env.queues.ingestDlq)) as Array<{ reason: string; detail: string }>;
+    expect(entries.map((e) => e.reason).sort()).toEqual(['not_json', 'schema']);
+    expect(entries.some((e) => e.detail.includes('\uffff') || e.detail.includes('\uFFFF'))).toBe(true);
+    expect(await count("SELECT sum(sample_count)::int AS n FROM telemetry_events WHERE fact_name = 'ph'")).toBe(2);
+  });
+
   it('dead-letters an invalid record once however often Lambda delivers it', async () => {
     // Prepare
     const ingest = await loadHandler();
