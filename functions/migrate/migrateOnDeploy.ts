@@ -94,6 +94,11 @@ export function actingAs(db: SqlDatabase, role: string): SqlDatabase {
         await tx.exec(become);
         return tx.batch(statements);
       }),
+    copyFrom: (statement, data) =>
+      db.transaction(async (tx) => {
+        await tx.exec(become);
+        await tx.copyFrom(statement, data);
+      }),
     transaction: (work) =>
       db.transaction(async (tx) => {
         await tx.exec(become);

@@ -112,16 +112,19 @@ export class MemoryIngestStore implements IngestStore {
         }
         return { ...statesOf(newSources), stored };
       },
-      commit: async (plan: CommitPlan) => {
-        const failure = this.failNextCommits.shift();
-        if (failure) throw failure;
+      insertRows: async (rows) => {
         const keys = new Set(t.rows.map((r) => `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`));
-        for (const r of plan.rows) {
+        for (const r of rows) {
           const key = `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`;
           if (keys.has(key)) throw Object.assign(new Error(`duplicate key ${key}`), { code: '23505' });
           keys.add(key);
           t.rows.push(r);
         }
+        return rows.length;
+      },
+      commit: async (plan: CommitPlan) => {
+        const failure = this.failNextCommits.shift();
+        if (failure) throw failure;
         for (const f of plan.changes.facts) {
           const key = seriesKey(f.source, f.fact);
           const tsUs = instantMicros(f.ts);
@@ -146,7 +149,7 @@ export class MemoryIngestStore implements IngestStore {
         const unsent = [...t.outbox.values()].filter((o) => !o.sent);
         const claimed = unsent.filter((o) => !o.claimed);
         for (const o of claimed) o.claimed = true;
-        return { inserted: plan.rows.length, added, claimed: claimed.map((o) => o.message), outbox: { pending: unsent.length, oldestAgeSeconds: 0 } };
+        return { added, claimed: claimed.map((o) => o.message), outbox: { pending: unsent.length, oldestAgeSeconds: 0 } };
       },
     };
   }

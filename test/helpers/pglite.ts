@@ -25,7 +25,7 @@ const parsers = {
 };
 
 interface PGliteSession {
-  query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  query<T>(text: string, params?: unknown[], options?: { blob?: Blob }): Promise<{ rows: T[] }>;
   exec(script: string): Promise<Array<{ rows: Array<Record<string, unknown>> }>>;
 }
 
@@ -41,6 +41,10 @@ const sessionOf = (s: PGliteSession): SqlSession => ({
   async batch(statements: readonly string[]) {
     if (statements.length === 0) return [];
     return (await s.exec(statements.join(';\n'))).map((r) => r.rows);
+  },
+  // PGlite reads COPY data from its virtual /dev/blob.
+  async copyFrom(statement: string, data: Buffer) {
+    await s.query(statement.replace(/FROM STDIN/, "FROM '/dev/blob'"), [], { blob: new Blob([data]) });
   },
 });
 

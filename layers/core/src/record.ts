@@ -113,11 +113,6 @@ export function decodeRecord(data: string, nowMs: number, window: TimeWindow): D
  * Date.parse misreads fractions of more than ten digits, and costs more.
  */
 export function instantMicros(ts: string): number {
-  const num = (from: number, to: number) => {
-    let n = 0;
-    for (let i = from; i < to; i++) n = n * 10 + (ts.charCodeAt(i) - 48);
-    return n;
-  };
   let i = 19;
   let micro = 0;
   if (ts.charCodeAt(i) === 46 /* . */) {
@@ -129,9 +124,20 @@ export function instantMicros(ts: string): number {
     }
   }
   const zone = ts.charCodeAt(i);
-  const offsetMinutes = zone === 90 /* Z */ ? 0 : (zone === 45 /* - */ ? -1 : 1) * (num(i + 1, i + 3) * 60 + num(i + 4, i + 6));
-  const seconds = daysFromCivil(num(0, 4), num(5, 7), num(8, 10)) * 86_400 + num(11, 13) * 3_600 + num(14, 16) * 60 + num(17, 19) - offsetMinutes * 60;
+  const offsetMinutes = zone === 90 /* Z */ ? 0 : (zone === 45 /* - */ ? -1 : 1) * (digits(ts, i + 1, i + 3) * 60 + digits(ts, i + 4, i + 6));
+  const seconds =
+    daysFromCivil(digits(ts, 0, 4), digits(ts, 5, 7), digits(ts, 8, 10)) * 86_400 +
+    digits(ts, 11, 13) * 3_600 +
+    digits(ts, 14, 16) * 60 +
+    digits(ts, 17, 19) -
+    offsetMinutes * 60;
   return seconds * 1_000_000 + micro;
+}
+
+function digits(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + (s.charCodeAt(i) - 48);
+  return n;
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-compatible low-level date algorithms"). */

@@ -4,15 +4,16 @@ import { createSourcesStatement, loadStatesStatements, lockedSources, lockSource
 import type { CommitPlan, CommitResult, IngestStore, IngestTransaction, LoadedState, LookupResult, MinuteLookup } from '../ingest/store.ts';
 import { addedIds, addToOutboxStatements, CLAIM_OUTBOX_STATEMENT, claimedMessages, markSent, OUTBOX_STATUS_STATEMENT, outboxStatus, releaseClaims } from './outbox.ts';
 import type { SqlDatabase, SqlSession } from './session.ts';
-import { insertedCount, insertTelemetryStatements, lookupIdentitiesStatements, parseIdentities } from './telemetryStore.ts';
+import { TELEMETRY_COPY, telemetryCopyData } from './telemetryCopy.ts';
+import { lookupIdentitiesStatements, parseIdentities } from './telemetryStore.ts';
 
 const RAW_RETENTION_STATEMENT = `SELECT keep_days FROM warehouse_retention WHERE grain = 'raw'`;
 
 /**
  * The ingest store on PostgreSQL, in few round trips through the simple protocol (RDS Proxy keeps
  * multiplexing): BEGIN and every read in one message; the identity lookup in a second one only
- * when the batch has new sources or readings at or below their series' newest; then the writes
- * and the outbox claim, packed into messages under 16 KB.
+ * when the batch has new sources or readings at or below their series' newest; the rows by COPY;
+ * then the state, outbox and checkpoint writes and the outbox claim, packed into messages under 16 KB.
  */
 export function pgIngestStore(db: SqlDatabase): IngestStore {
   return {
@@ -47,16 +48,18 @@ function ingestTransaction(tx: SqlSession): IngestTransaction {
       };
     },
 
+    async insertRows(rows) {
+      if (rows.length > 0) await tx.copyFrom(TELEMETRY_COPY, telemetryCopyData(rows));
+      return rows.length;
+    },
+
     async commit(plan: CommitPlan): Promise<CommitResult> {
-      const inserts = insertTelemetryStatements(plan.rows);
       const saves = saveStateStatements(plan.changes);
       const outbox = addToOutboxStatements(plan.outbox);
       const advance = advanceCheckpointsStatement(plan.checkpoints);
-      const results = await tx.batch([...inserts, ...saves, ...outbox, ...(advance ? [advance] : []), OUTBOX_STATUS_STATEMENT, CLAIM_OUTBOX_STATEMENT]);
-      const outboxFrom = inserts.length + saves.length;
+      const results = await tx.batch([...saves, ...outbox, ...(advance ? [advance] : []), OUTBOX_STATUS_STATEMENT, CLAIM_OUTBOX_STATEMENT]);
       return {
-        inserted: insertedCount(results.slice(0, inserts.length)),
-        added: addedIds(results.slice(outboxFrom, outboxFrom + outbox.length)),
+        added: addedIds(results.slice(saves.length, saves.length + outbox.length)),
         outbox: outboxStatus(results.at(-2) ?? []),
         claimed: claimedMessages(results.at(-1) ?? []),
       };

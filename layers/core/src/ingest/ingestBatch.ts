@@ -90,11 +90,13 @@ async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord
   const classified = resolve(screened, loaded, lookup);
 
   const rows = deps.mode === 'raw' ? rawRows(classified.written) : mergeReadings(classified.written);
+  // The database writes the rows while the derivation runs here; a failure still fails the batch.
+  const inserting = tx.insertRows(rows);
+  inserting.catch(() => undefined);
   const states = new Map([...loaded.states, ...(lookup?.states ?? [])]);
   const { events, changes } = derive(rows, states, deps.ruleSet);
   const deadLetters = classified.rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs), conflict: r.reason === 'identity_conflict' }));
-  const result = await tx.commit({
-    rows,
+  const committing = tx.commit({
     changes,
     outbox: [
       ...events.map((e): OutboxMessage => ({ destination: 'events', id: e.id, body: JSON.stringify(e) })),
@@ -102,7 +104,8 @@ async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord
     ],
     checkpoints: positions,
   });
-  if (result.inserted !== rows.length) throw new Error(`inserted ${result.inserted} of ${rows.length} rows`);
+  const [inserted, result] = await Promise.all([inserting, committing]);
+  if (inserted !== rows.length) throw new Error(`inserted ${inserted} of ${rows.length} rows`);
 
   const added = deadLetters.filter((d) => result.added.has(d.key));
   const redeliveredReadings = classified.duplicates.filter((r) => isRedelivery(r, loaded.checkpoints)).length;

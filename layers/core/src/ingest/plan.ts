@@ -1,5 +1,5 @@
 import { isAlreadyCommitted, type Committed } from '../db/checkpointStore.ts';
-import { fingerprint, minuteOf, seriesKey, type Reading } from '../reading.ts';
+import { fingerprintOf, minuteOf, seriesKey, type Reading } from '../reading.ts';
 import { decodeRecord, type DeadLetterReason, type TimeWindow } from '../record.ts';
 import type { LoadedState, LookupResult, MinuteLookup } from './store.ts';
 import type { StreamRecord } from './streamRecord.ts';
@@ -27,7 +27,7 @@ export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, windo
   const rejected: Rejection[] = [];
   for (const stream of batch) {
     const d = decodeRecord(stream.data, nowMs, window);
-    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream });
+    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream, series: seriesKey(d.record.source, d.record.fact) });
     else rejected.push({ stream, reason: d.error.reason, detail: d.error.detail });
   }
   return { readings, rejected };
@@ -36,7 +36,7 @@ export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, windo
 /** After the load: the readings known to be new, and those that must be checked against storage. */
 export interface Screened {
   /** In batch order: each is new (above its series' newest stored reading) or a candidate. */
-  unique: Array<{ reading: Reading; fp: number; candidate: boolean }>;
+  unique: Array<{ reading: Reading; candidate: boolean }>;
   duplicates: Reading[];
   rejected: Rejection[];
   lookups: MinuteLookup[];
@@ -49,34 +49,32 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState, nowMs: number
   const rejected = [...decoded.rejected];
   const duplicates: Reading[] = [];
   const unique: Screened['unique'] = [];
-  const seen = new Map<string, Map<number, { reading: Reading; fp: number }>>();
+  const seen = new Map<string, Map<number, Reading>>();
   const lookups = new Map<string, MinuteLookup>();
   for (const reading of decoded.readings) {
-    const { source, fact, id, value } = reading.record;
     if (reading.tsUs < horizonUs) {
       // Storing it would recreate a chunk (partition) retention already dropped, reaching no aggregate.
       rejected.push({ stream: reading.stream, reason: 'ts_out_of_range', detail: `${reading.record.ts} is older than the raw retention (${loaded.rawRetentionDays} days)` });
       continue;
     }
-    const series = seriesKey(source, fact);
-    const fp = fingerprint(id, value);
+    const { series } = reading;
     let inSeries = seen.get(series);
     if (!inSeries) seen.set(series, (inSeries = new Map()));
     const earlier = inSeries.get(reading.tsUs);
     if (earlier) {
-      if (earlier.fp === fp) duplicates.push(reading);
-      else rejected.push({ stream: reading.stream, reason: 'identity_conflict', detail: conflictDetail(reading, `record ${earlier.reading.stream.sequenceNumber} of this batch`) });
+      if (fingerprintOf(earlier) === fingerprintOf(reading)) duplicates.push(reading);
+      else rejected.push({ stream: reading.stream, reason: 'identity_conflict', detail: conflictDetail(reading, `record ${earlier.stream.sequenceNumber} of this batch`) });
       continue;
     }
-    inSeries.set(reading.tsUs, { reading, fp });
+    inSeries.set(reading.tsUs, reading);
     const newest = loaded.newest.get(series);
     const candidate = newest === undefined || reading.tsUs <= newest;
-    unique.push({ reading, fp, candidate });
+    unique.push({ reading, candidate });
     if (!candidate) continue;
     const minuteUs = minuteOf(reading.tsUs);
     const key = minuteKey(series, minuteUs);
     const m = lookups.get(key);
-    if (!m) lookups.set(key, { source, fact, minuteUs, loUs: reading.tsUs, hiUs: reading.tsUs });
+    if (!m) lookups.set(key, { source: reading.record.source, fact: reading.record.fact, minuteUs, loUs: reading.tsUs, hiUs: reading.tsUs });
     else {
       m.loUs = Math.min(m.loUs, reading.tsUs);
       m.hiUs = Math.max(m.hiUs, reading.tsUs);
@@ -100,20 +98,19 @@ export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupR
   const duplicates = [...screened.duplicates];
   const rejected = [...screened.rejected];
   let late = 0;
-  for (const { reading, fp, candidate } of screened.unique) {
+  for (const { reading, candidate } of screened.unique) {
     if (!candidate) {
       written.push(reading);
       continue;
     }
-    const { source, fact } = reading.record;
-    const series = seriesKey(source, fact);
+    const { series } = reading;
     const minuteUs = minuteOf(reading.tsUs);
     const storedFp = lookup?.stored.get(minuteKey(series, minuteUs))?.get(reading.tsUs - minuteUs);
     if (storedFp === undefined) {
       const newest = loaded.newest.get(series) ?? lookup?.newest.get(series);
       if (newest !== undefined && reading.tsUs < newest) late++;
       written.push(reading);
-    } else if (storedFp === fp) {
+    } else if (storedFp === fingerprintOf(reading)) {
       duplicates.push(reading);
     } else {
       rejected.push({ stream: reading.stream, reason: 'identity_conflict', detail: conflictDetail(reading, 'a stored reading') });

@@ -54,7 +54,6 @@ export interface LookupResult extends SourceStates {
 }
 
 export interface CommitPlan {
-  rows: readonly MergedRow[];
   changes: StateChanges;
   /** Derived events and dead letters; each added only if its (destination, id) is new. */
   outbox: readonly OutboxMessage[];
@@ -63,7 +62,6 @@ export interface CommitPlan {
 }
 
 export interface CommitResult {
-  inserted: number;
   /** Outbox ids this commit added (a dead letter already there was dead-lettered before). */
   added: Set<string>;
   /** Unsent messages claimed for sending: this batch's and any left over. */
@@ -76,5 +74,10 @@ export interface IngestTransaction {
   load(sources: readonly string[], positions: readonly StreamPosition[]): Promise<LoadedState>;
   /** Creates and locks `newSources` and reads their state, then the identities stored in `minutes`. */
   lookup(newSources: readonly string[], minutes: readonly MinuteLookup[]): Promise<LookupResult>;
+  /**
+   * Inserts the rows (every one new) and resolves to their number. Started before the derivation,
+   * so the database writes them while the function computes; `commit` runs after it.
+   */
+  insertRows(rows: readonly MergedRow[]): Promise<number>;
   commit(plan: CommitPlan): Promise<CommitResult>;
 }
