@@ -7,8 +7,9 @@ import { logger, metrics } from '#core/observability';
 import { runMaintenance, type MaintenanceReport } from '#core/warehouse/maintenance';
 
 /**
- * Scheduled (EventBridge, every minute): the warehouse maintenance step. On plain PostgreSQL it
- * keeps partitions, rollups, OEE and retention; on TimescaleDB only OEE (policies do the rest).
+ * Scheduled (EventBridge, every maintenance.scheduleMinutes): the warehouse maintenance step. On
+ * plain PostgreSQL it keeps partitions, rollups, OEE and retention; on TimescaleDB the policies'
+ * settings and OEE (the policies do the rest).
  * A failure is recorded in maintenance_runs by runMaintenance and rethrown, so the invocation
  * fails, the Errors alarm sees it, and the next schedule retries (every step is idempotent).
  */
@@ -18,8 +19,8 @@ export async function lambdaHandler(): Promise<MaintenanceReport> {
     const r = report.rollups.result;
     metrics.addMetric('RollupBucketsWritten', MetricUnit.Count, r['1min'] + r['1h'] + r['1day']);
   }
-  if (report.oee.status === 'done') metrics.addMetric('OeeSnapshotsWritten', MetricUnit.Count, report.oee.result.snapshotsWritten);
-  if (report.partitions) metrics.addMetric('PartitionsDropped', MetricUnit.Count, report.partitions.dropped);
+  if (report.oee?.status === 'done') metrics.addMetric('OeeSnapshotsWritten', MetricUnit.Count, report.oee.result.snapshotsWritten);
+  if (report.partitions?.dropped !== undefined) metrics.addMetric('PartitionsDropped', MetricUnit.Count, report.partitions.dropped);
   logger.info('warehouse maintenance done', { report });
   return report;
 }
