@@ -85,11 +85,13 @@ async function recordJobRun(db: SqlSession, jobId: number, started: string | nul
     `INSERT INTO _timescaledb_internal.bgw_job_stat AS s (job_id, last_start, last_finish, next_start, last_successful_finish,
        last_run_success, total_runs, total_duration, total_duration_failures, total_successes, total_failures, total_crashes,
        consecutive_failures, consecutive_crashes, flags)
-     SELECT $1, $2::timestamptz, clock_timestamp(), clock_timestamp() + j.schedule_interval, CASE WHEN $3 THEN clock_timestamp() END,
+     SELECT $1, $2::timestamptz, clock_timestamp(), clock_timestamp() + j.schedule_interval,
+            CASE WHEN $3 THEN clock_timestamp() ELSE '-infinity' END,
             $3, 1, clock_timestamp() - $2::timestamptz, '0', $3::int, (NOT $3)::int, 0, (NOT $3)::int, 0, 0
      FROM _timescaledb_config.bgw_job j WHERE j.id = $1
      ON CONFLICT (job_id) DO UPDATE SET last_start = EXCLUDED.last_start, last_finish = EXCLUDED.last_finish,
-       next_start = EXCLUDED.next_start, last_successful_finish = coalesce(EXCLUDED.last_successful_finish, s.last_successful_finish),
+       next_start = EXCLUDED.next_start,
+       last_successful_finish = CASE WHEN EXCLUDED.last_run_success THEN EXCLUDED.last_successful_finish ELSE s.last_successful_finish END,
        last_run_success = EXCLUDED.last_run_success, total_runs = s.total_runs + 1,
        total_successes = s.total_successes + EXCLUDED.total_successes, total_failures = s.total_failures + EXCLUDED.total_failures,
        consecutive_failures = CASE WHEN EXCLUDED.last_run_success THEN 0 ELSE s.consecutive_failures + 1 END`,
