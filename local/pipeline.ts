@@ -135,6 +135,13 @@ export class LocalPipeline {
     return run;
   }
 
+  /** Invokes the maintenance handler once, as its schedule does in AWS (outbox, then warehouse). */
+  async maintain(): Promise<unknown> {
+    const maintenance = (await import('../functions/maintenance/handler.ts')).handler as unknown as Handler<unknown, unknown>;
+    const invoke = localInvoker('tapline-maintenance', maintenance, this.env.config.maintenance.timeoutSeconds, () => undefined);
+    return invoke({});
+  }
+
   /** Runs the simulator handler once, as the schedule would, for the given rate and duration. */
   async simulate(rate: number, durationSeconds: number, seed: number): Promise<SimulatorResult> {
     const simulator = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
@@ -166,7 +173,7 @@ export class LocalPipeline {
     await this.output.release();
   }
 
-  /** Sum of one EMF metric over every invocation so far (e.g. RedeliveredSkipped). */
+  /** Sum of one EMF metric over every invocation so far (e.g. RedeliveredRecords). */
   metric(name: string): number {
     return this.output.metric(name);
   }
@@ -178,10 +185,10 @@ export class LocalPipeline {
     return {
       elapsedMs: Date.now() - this.startedAt,
       arrived: shards.reduce((a, s) => a + s.read, 0),
-      ingested: m('ValidRecords'),
-      invalid: m('InvalidRecords'),
+      ingested: m('ReadingsWritten') + m('DuplicateReadings'),
+      invalid: m('DeadLetteredRecords'),
       rowsWritten: m('RowsInserted'),
-      duplicatesSkipped: m('DuplicatesSkipped'),
+      duplicatesSkipped: m('DuplicateReadings') + m('RedeliveredRecords'),
       derivedEvents: m('DerivedEvents'),
       derivedWritten: m('DerivedEventsWritten'),
       lagMs: Math.max(0, ...shards.map((s) => s.lagMs)),
@@ -216,7 +223,7 @@ export class LocalPipeline {
   }
 
   private async outboxSize(): Promise<number> {
-    const { rows } = await this.env.db.query<{ n: number }>('SELECT count(*)::int AS n FROM event_outbox');
+    const { rows } = await this.env.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL');
     return rows[0]?.n ?? 0;
   }
 }

@@ -8,7 +8,7 @@ export function statementKind(sql: string): StatementKind {
   if (/telemetry_events/.test(head)) return 'telemetry';
   if (/fact_state|rule_state|anomaly_state/.test(head)) return 'state';
   if (/ingest_checkpoint/.test(head)) return 'checkpoint';
-  if (/event_outbox/.test(head)) return 'outbox';
+  if (/outbox/.test(head)) return 'outbox';
   return 'other';
 }
 

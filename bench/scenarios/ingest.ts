@@ -3,16 +3,18 @@ import { pipeline } from 'node:stream/promises';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { advanceCheckpointsStatement, highestPositions, isAlreadyCommitted, loadCheckpointsStatement, parseCheckpoints } from '#core/db/checkpointStore';
+import { advanceCheckpointsStatement, highestPositions, loadCheckpointsStatement } from '#core/db/checkpointStore';
 import { loadStatesStatements, parseSourceStates, saveStateStatements } from '#core/db/derivedStateStore';
 import { addToOutboxStatements } from '#core/db/outbox';
+import { pgIngestStore } from '#core/db/pgIngestStore';
 import type { SqlDatabase, SqlSession } from '#core/db/session';
 import { insertTelemetryStatements } from '#core/db/telemetryStore';
 import { derive, type Derivation } from '#core/derive';
 import { ingestBatch, type IngestDeps } from '#core/ingest/ingestBatch';
 import type { StreamRecord } from '#core/ingest/streamRecord';
-import { mergeBatch, rawRows, type MergedRow, type SequencedRecord } from '#core/merge';
-import { decodeRecord, TelemetryRecordSchema, type TelemetryRecord, type TimeWindow } from '#core/record';
+import { mergeReadings, rawRows, type MergedRow } from '#core/merge';
+import type { Reading } from '#core/reading';
+import { decodeRecord, instantMicros, TelemetryRecordSchema, type TelemetryRecord, type TimeWindow } from '#core/record';
 import { breweryRuleSet } from '#core/rules/brewery';
 import { COPY_COLUMNS, copyText } from '../lib/copyText.ts';
 import { summarizeProfile, type FrameCost } from '../lib/cpuProfile.ts';
@@ -116,10 +118,9 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
   let sql = emptySqlTimings();
   const timed = timedDatabase(o.db, () => sql);
   const deps = (mode: 'merge' | 'raw'): IngestDeps => ({
-    db: timed,
+    store: pgIngestStore(timed),
     sqs: o.sqs,
-    deadLetterQueueUrl: o.deadLetterQueueUrl,
-    eventsQueueUrl: o.eventsQueueUrl,
+    queues: { events: o.eventsQueueUrl, 'ingest-dlq': o.deadLetterQueueUrl },
     ruleSet: breweryRuleSet,
     window: o.window,
     mode,
@@ -129,24 +130,22 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
   const measure = async (records: StreamRecord[], mode: 'merge' | 'raw'): Promise<BatchSample> => {
     const valid = validRecords(records, o.window);
     const sources = [...new Set(valid.map((v) => v.record.source))];
-    const states = parseSourceStates(sources, await o.db.transaction((tx) => tx.batch(loadStatesStatements(sources))));
+    const { states } = parseSourceStates(sources, await o.db.transaction((tx) => tx.batch(loadStatesStatements(sources))));
     sql = emptySqlTimings();
     const t0 = performance.now();
     const report = await ingestBatch(records, deps(mode));
     const totalMs = performance.now() - t0;
-    if (report.valid !== records.length || report.inserted !== report.mergedRows) {
-      throw new Error(`bench batch not ingested cleanly: ${JSON.stringify({ ...report, batchItemFailures: undefined })}`);
-    }
+    if (report.written !== records.length) throw new Error(`bench batch not ingested cleanly: ${JSON.stringify(report)}`);
     const bareDecodeMs = timeMs(() => bareDecode(records));
     let rows: MergedRow[] = [];
-    const mergeMs = timeMs(() => (rows = mode === 'raw' ? rawRows(valid) : mergeBatch(valid)));
+    const mergeMs = timeMs(() => (rows = mode === 'raw' ? rawRows(valid) : mergeReadings(valid)));
     let derived: Derivation = { events: [], changes: { facts: [], rules: [], ema: [] } };
     const deriveMs = timeMs(() => (derived = derive(rows, states, breweryRuleSet)));
     const statementsMs = await statementWork(records, rows, derived);
     lastDerivation = derived;
     return {
       records: records.length,
-      rows: report.mergedRows,
+      rows: report.rows,
       totalMs,
       decodeMs: report.timings.decodeMs,
       publishMs: report.timings.publishMs,
@@ -286,11 +285,11 @@ function timeMs(work: () => unknown): number {
   return performance.now() - t0;
 }
 
-function validRecords(records: readonly StreamRecord[], window: TimeWindow): SequencedRecord[] {
+function validRecords(records: readonly StreamRecord[], window: TimeWindow): Reading[] {
   const now = Date.now();
   return records.flatMap((r) => {
     const d = decodeRecord(r.data, now, window);
-    return d.ok ? [{ record: d.record, tsMs: d.tsMs, sequenceNumber: r.sequenceNumber }] : [];
+    return d.ok ? [{ record: d.record, tsUs: d.tsUs, stream: r }] : [];
   });
 }
 
@@ -303,14 +302,13 @@ const NULL_SESSION: SqlSession = {
 /** The batch's store calls again against a session that answers at once: their JS cost alone. */
 async function statementWork(records: readonly StreamRecord[], rows: readonly MergedRow[], derived: Derivation): Promise<number> {
   const t0 = performance.now();
-  const [checkpoints = []] = await NULL_SESSION.batch([loadCheckpointsStatement(highestPositions(records))]);
-  const committed = parseCheckpoints(checkpoints);
-  const fresh = records.filter((r) => !isAlreadyCommitted(r, committed));
-  const advance = advanceCheckpointsStatement(highestPositions(fresh));
+  const positions = highestPositions(records);
+  await NULL_SESSION.batch([loadCheckpointsStatement(positions)]);
+  const advance = advanceCheckpointsStatement(positions);
   await NULL_SESSION.batch([
     ...insertTelemetryStatements(rows),
     ...saveStateStatements(derived.changes),
-    ...addToOutboxStatements(derived.events),
+    ...addToOutboxStatements(derived.events.map((e) => ({ destination: 'events' as const, id: e.id, body: JSON.stringify(e) }))),
     ...(advance ? [advance] : []),
   ]);
   return performance.now() - t0;
@@ -324,10 +322,10 @@ function bareDecode(records: readonly StreamRecord[]): unknown[] {
 
 /** Ceiling A: the least any merge must do (base64, JSON.parse, event time, merge); no validation, no I/O. */
 function bareDecodeAndMerge(records: readonly StreamRecord[]): MergedRow[] {
-  return mergeBatch(
+  return mergeReadings(
     records.map((r) => {
       const record = parse(r.data);
-      return { record, tsMs: Date.parse(record.ts), sequenceNumber: r.sequenceNumber };
+      return { record, tsUs: instantMicros(record.ts), stream: r };
     }),
   );
 }

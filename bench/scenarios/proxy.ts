@@ -2,6 +2,7 @@ import pg from 'pg';
 import { connectDatabase } from '#core/db/connect';
 import { MAX_STATEMENT_BYTES } from '#core/db/sqlText';
 import { readEnv } from '#core/env';
+import { pgIngestStore } from '#core/db/pgIngestStore';
 import { ingestBatch } from '#core/ingest/ingestBatch';
 import { TelemetryRecordSchema } from '#core/record';
 import { breweryRuleSet } from '#core/rules/brewery';
@@ -53,10 +54,9 @@ export async function runProxyCheck(
       const batch = o.batches.next(o.batchSize, `shardId-proxy-${mode}`);
       proxy.reset();
       await ingestBatch(batch.records, {
-        db,
+        store: pgIngestStore(db),
         sqs: o.sqs,
-        deadLetterQueueUrl: o.deadLetterQueueUrl,
-        eventsQueueUrl: o.eventsQueueUrl,
+        queues: { events: o.eventsQueueUrl, 'ingest-dlq': o.deadLetterQueueUrl },
         ruleSet: breweryRuleSet,
         window: o.window,
         mode,

@@ -2,6 +2,7 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import type { Database } from '#core/db/connect';
 import { migrate, type Migration, type MigrationReport } from '#core/db/migrate';
 import type { SqlDatabase } from '#core/db/session';
+import { SESSION_LIMITS } from '#core/db/sessionLimits';
 
 /** What the custom resource passes in (infra/constructs/migrations.ts). */
 export interface MigrationProperties {
@@ -30,12 +31,25 @@ export class MigrationRequestError extends Error {
 // One resource per stack; a stable id keeps CloudFormation from issuing a Delete on every Update.
 const PHYSICAL_ID = 'tapline-schema';
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+/**
+ * The read-only role of migrations/0020_reader_role.sql (Grafana, BI). That migration creates it
+ * where the migrating role may create roles; on RDS the migration acts as the app role, which may
+ * not, so the deploy creates it first, as the master user.
+ */
+export const READER_ROLE = 'tapline_reader';
+
+/** `ALTER ROLE ... SET` for every session limit (values are integers in milliseconds, from a constant). */
+const roleDefaults = (quoted: string): string =>
+  Object.entries(SESSION_LIMITS)
+    .map(([name, ms]) => `ALTER ROLE ${quoted} SET ${name} = ${ms};`)
+    .join('\n  ');
 
 /**
  * Creates the functions' login role for RDS Proxy end-to-end IAM auth, idempotently:
  * `rds_iam` makes PostgreSQL accept IAM tokens for it (and only those), and membership for the
  * current (master) user lets the migration act as it, so the schema belongs to the role that
- * maintenance later extends with partitions and rollups.
+ * maintenance later extends with partitions and rollups. Also creates the read-only role the
+ * migrations grant to (READER_ROLE), which the app role may not create.
  */
 export async function ensureAppRole(db: SqlDatabase, role: string): Promise<void> {
   if (!IDENTIFIER.test(role)) throw new MigrationRequestError(`invalid app role name "${role}"`);
@@ -50,8 +64,11 @@ export async function ensureAppRole(db: SqlDatabase, role: string): Promise<void
   GRANT ${quoted} TO CURRENT_USER;
   GRANT USAGE, CREATE ON SCHEMA public TO ${quoted};
   -- The functions reach the database through RDS Proxy, where they send no session settings
-  -- (SET or startup options could pin a connection): the role carries the statement timeout.
-  ALTER ROLE ${quoted} SET statement_timeout = '15s';`);
+  -- (SET or startup options could pin a connection): the role carries the session limits.
+  ${roleDefaults(quoted)}
+  DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${READER_ROLE}') THEN CREATE ROLE "${READER_ROLE}" LOGIN; END IF;
+  END $$;`);
 }
 
 /**

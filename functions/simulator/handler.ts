@@ -6,6 +6,7 @@ import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { kinesisClient } from '#core/aws';
 import { readEnv, requireSetting } from '#core/env';
+import { MetricName } from '#core/metricNames';
 import { logger, metrics } from '#core/observability';
 import { runSimulation, type SimulationReport } from '#core/simulator/run';
 
@@ -45,11 +46,11 @@ export const lambdaHandler = async (event: unknown, context: Context): Promise<S
     streamName,
     remainingMs: () => context.getRemainingTimeInMillis(),
   });
-  metrics.addMetric('SimulatorRecordsProduced', MetricUnit.Count, report.produced);
-  metrics.addMetric('SimulatorRecordsSent', MetricUnit.Count, report.sent);
-  metrics.addMetric('SimulatorRecordsFailed', MetricUnit.Count, report.failed);
-  metrics.addMetric('SimulatorRecordsRetried', MetricUnit.Count, report.retries);
-  metrics.addMetric('SimulatorRecordsThrottled', MetricUnit.Count, report.throttled);
+  metrics.addMetric(MetricName.SimulatorRecordsProduced, MetricUnit.Count, report.produced);
+  metrics.addMetric(MetricName.SimulatorRecordsSent, MetricUnit.Count, report.sent);
+  metrics.addMetric(MetricName.SimulatorRecordsFailed, MetricUnit.Count, report.failed);
+  metrics.addMetric(MetricName.SimulatorRecordsRetried, MetricUnit.Count, report.retries);
+  metrics.addMetric(MetricName.SimulatorRecordsThrottled, MetricUnit.Count, report.throttled);
   if (report.failed > 0) logger.error('records finally failed', { ...plan, ...report, failureCodes });
   else logger.info('simulation done', { ...plan, ...report });
   return report;

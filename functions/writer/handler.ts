@@ -6,6 +6,7 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 
 import { writeDerivedEvents } from '#core/db/derivedEventStore';
 import { database } from '#core/db/instance';
 import { DerivedEventSchema, type DerivedEvent } from '#core/events';
+import { MetricName } from '#core/metricNames';
 import { logger, metrics } from '#core/observability';
 
 type Parsed = { ok: true; event: DerivedEvent } | { ok: false; reason: string };
@@ -47,17 +48,17 @@ export async function lambdaHandler(event: SQSEvent): Promise<SQSBatchResponse> 
       failures.push(failure(record));
     }
   }
-  metrics.addMetric('DerivedEventsInvalid', MetricUnit.Count, failures.length);
+  metrics.addMetric(MetricName.DerivedEventsInvalid, MetricUnit.Count, failures.length);
   if (valid.length === 0) return { batchItemFailures: failures };
 
   try {
     const counts = await writeDerivedEvents(await database(), valid);
-    metrics.addMetric('DerivedEventsWritten', MetricUnit.Count, counts.inserted);
-    metrics.addMetric('DerivedEventsDuplicate', MetricUnit.Count, counts.duplicates);
+    metrics.addMetric(MetricName.DerivedEventsWritten, MetricUnit.Count, counts.inserted);
+    metrics.addMetric(MetricName.DerivedEventsDuplicate, MetricUnit.Count, counts.duplicates);
     return { batchItemFailures: failures };
   } catch (error) {
     logger.error('derived events not written, the batch will be retried', { error: error as Error, messages: valid.length });
-    metrics.addMetric('DerivedEventsWriteFailed', MetricUnit.Count, valid.length);
+    metrics.addMetric(MetricName.DerivedEventsWriteFailed, MetricUnit.Count, valid.length);
     // The invalid ones are failed anyway, so now every message of the batch is.
     return { batchItemFailures: event.Records.map(failure) };
   }

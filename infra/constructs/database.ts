@@ -16,7 +16,7 @@ import {
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { StageConfig } from '#config/stages';
+import { PROXY_MAX_CONNECTIONS_PERCENT, type StageConfig } from '#config/stages';
 import type { Network } from './network.ts';
 import { InfraConfigError } from './errors.ts';
 
@@ -172,8 +172,9 @@ export class Database extends Construct {
       caCertificate: CaCertificate.RDS_CA_RSA2048_G1,
       parameterGroup: new ParameterGroup(this, 'Parameters', {
         engine: DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_17 }),
-        description: 'tapline: TLS required for every connection',
-        parameters: { 'rds.force_ssl': '1' },
+        description: 'tapline: TLS required for every connection; the connection budget of the stage',
+        // max_connections is static: a change takes effect at the next reboot of the instance.
+        parameters: { 'rds.force_ssl': '1', max_connections: String(config.maxConnections) },
       }),
       instanceIdentifier,
       cloudwatchLogsExports: ['postgresql'],
@@ -218,6 +219,8 @@ export class Database extends Construct {
       // Proxy names are unique per account and region, and CDK's default is the construct id.
       dbProxyName: Names.uniqueResourceName(this, { maxLength: 60, separator: '-' }),
       idleClientTimeout: Duration.minutes(30),
+      // The rest of max_connections stays free for the migration, secret rotation and an operator.
+      maxConnectionsPercent: PROXY_MAX_CONNECTIONS_PERCENT,
     });
 
     Validations.of(instance).acknowledge({
@@ -246,7 +249,6 @@ export class Database extends Construct {
       DB_NAME: this.databaseName,
       DB_USER: this.appUser,
       DB_AUTH: 'iam',
-      DB_TLS: 'true',
     };
   }
 

@@ -35,6 +35,7 @@ export interface MigrationsProps {
 
 /** The NNNN_name[.timescale|.plain].sql files `npm run migrate` applies, relative to the project root. */
 const MIGRATIONS_DIR = 'migrations';
+const MIGRATE_TIMEOUT_SECONDS = 300;
 
 export class MigrationsConfigError extends InfraConfigError {
   override readonly name = 'MigrationsConfigError';
@@ -74,7 +75,10 @@ export class Migrations extends Construct {
       projectRoot: props.projectRoot,
       entry: 'functions/migrate/handler.ts',
       memoryMb: 512,
-      timeoutSeconds: 300,
+      timeoutSeconds: MIGRATE_TIMEOUT_SECONDS,
+      // A migration may rewrite a large table: the functions' 15 s statement timeout is not for it.
+      // It connects straight to the instance, so the startup parameter applies.
+      environment: { DB_STATEMENT_TIMEOUT_MS: String((MIGRATE_TIMEOUT_SECONDS - 30) * 1000) },
       logRetentionDays: props.logRetentionDays,
       dependencyLayer: props.dependencyLayer,
       network: props.network

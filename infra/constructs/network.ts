@@ -39,8 +39,8 @@ export class NetworkConfigError extends InfraConfigError {
  * - SQS: ingest sends invalid records to its DLQ and derived events to the events queue;
  * - Secrets Manager: the migration reads the master secret; secret rotation;
  * - Kinesis: reading a failed batch's sequence range back from the stream (the OnFailure
- *   destination only carries metadata) from inside the VPC;
- * - X-Ray: active tracing sends segments from inside the function's network.
+ *   destination only carries metadata) from inside the VPC.
+ * No X-Ray endpoint: tapline does not trace (docs/operations.md, "Tracing").
  * CloudWatch Logs needs no endpoint: Lambda ships function logs outside the VPC, and metrics are EMF
  * log lines. RDS IAM tokens are signed locally (no STS or RDS API call).
  */
@@ -88,7 +88,6 @@ export class Network extends Construct {
     endpoint('Sqs', InterfaceVpcEndpointAwsService.SQS);
     this.secretsManagerEndpoint = endpoint('SecretsManager', InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
     endpoint('Kinesis', InterfaceVpcEndpointAwsService.KINESIS_STREAMS);
-    endpoint('XRay', InterfaceVpcEndpointAwsService.XRAY);
   }
 
   /**

@@ -22,6 +22,11 @@ export interface DeadLetterQueueProps {
    * @default false
    */
   readonly isRedriveTarget?: boolean;
+  /**
+   * What `cdk destroy` or a replacement does with the queue and the messages in it.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** A terminal queue: encrypted at rest (SSE-SQS), TLS-only, 14 days retention. */
@@ -35,7 +40,7 @@ export class DeadLetterQueue extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: DLQ_RETENTION,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
     if (!props.isRedriveTarget) {
       Validations.of(this.queue).acknowledge({
@@ -53,6 +58,12 @@ export interface RedrivenQueueProps {
   readonly maxReceiveCount: number;
   /** What the dead-letter queue holds (see DeadLetterQueueProps.holds). */
   readonly deadLetterHolds: string;
+  /**
+   * Removal policy of the dead-letter queue. The work queue itself is always destroyed: its
+   * messages are in flight and come back from the outbox or the stream.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly deadLetterRemovalPolicy?: RemovalPolicy;
 }
 
 /** A work queue whose poison messages move to its own dead-letter queue after maxReceiveCount receives. */
@@ -70,6 +81,7 @@ export class RedrivenQueue extends Construct {
     this.deadLetterQueue = new DeadLetterQueue(this, 'DeadLetter', {
       holds: props.deadLetterHolds,
       isRedriveTarget: true,
+      removalPolicy: props.deadLetterRemovalPolicy,
     }).queue;
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,

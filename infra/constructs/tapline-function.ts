@@ -2,7 +2,7 @@ import { AssetHashType, DockerImage, Duration, RemovalPolicy, Validations } from
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
-import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -11,14 +11,6 @@ import type { DependencyLayer } from './dependency-layer.ts';
 import { EsbuildBundling } from './esbuild-bundling.ts';
 import { InfraConfigError } from './errors.ts';
 
-/** Metrics namespace every handler uses (layers/core/src/observability.ts). */
-export const METRICS_NAMESPACE = 'Tapline';
-/**
- * The `service` dimension of tapline's metrics. layers/core/src/observability.ts passes it to the
- * Powertools constructors, which take precedence over POWERTOOLS_SERVICE_NAME; the env var is set
- * to the same value so Logger and Tracer agree.
- */
-export const METRICS_SERVICE = 'tapline';
 
 export interface TaplineFunctionNetwork {
   /** The VPC the function's network interfaces live in. */
@@ -64,6 +56,11 @@ export interface TaplineFunctionProps {
    * @default []
    */
   readonly assetFiles?: string[];
+  /**
+   * Reserved concurrency: at most this many instances run, and the account keeps them available.
+   * @default - unreserved (shares the account's pool)
+   */
+  readonly reservedConcurrency?: number;
 }
 
 export class FunctionConfigError extends InfraConfigError {
@@ -75,8 +72,8 @@ const SECRET_LIKE = /(PASSWORD|SECRET(?!_ARN)|TOKEN|PRIVATE_KEY)/i;
 
 /**
  * The one place that owns Lambda defaults for tapline: nodejs22.x on arm64, bundled by the local
- * esbuild into ESM with source maps (no Docker), active tracing, its own log group with the stage's
- * retention, and a role that starts empty. `bindX()` grants access AND sets the env var the handler
+ * esbuild into ESM with source maps (no Docker), its own log group with the stage's retention, and
+ * a role that starts empty. No X-Ray tracing (docs/operations.md, "Tracing"). `bindX()` grants access AND sets the env var the handler
  * reads, so the two never drift apart.
  */
 export class TaplineFunction extends Construct {
@@ -96,6 +93,10 @@ export class TaplineFunction extends Construct {
     }
     if (!RETENTION_DAYS.has(props.logRetentionDays)) {
       throw new FunctionConfigError(`${id}: CloudWatch does not accept a log retention of ${props.logRetentionDays} days`);
+    }
+    if (props.reservedConcurrency !== undefined && (!Number.isInteger(props.reservedConcurrency) || props.reservedConcurrency < 1)) {
+      // 0 would stop the function altogether; that is an operator's switch, not a config value.
+      throw new FunctionConfigError(`${id}: reserved concurrency must be a positive whole number, got ${props.reservedConcurrency}`);
     }
     const secretNames = Object.keys(props.environment ?? {}).filter((k) => SECRET_LIKE.test(k));
     if (secretNames.length > 0) throw new FunctionConfigError(`${id}: secrets never go in environment variables (${secretNames.join(', ')})`);
@@ -133,7 +134,7 @@ export class TaplineFunction extends Construct {
       layers: layer ? [layer.layer] : [],
       memorySize: props.memoryMb,
       timeout: Duration.seconds(props.timeoutSeconds),
-      tracing: Tracing.ACTIVE,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       logGroup: this.logGroup,
       role: this.role,
       vpc: props.network?.vpc,
@@ -142,14 +143,16 @@ export class TaplineFunction extends Construct {
       environment: {
         STAGE: props.stage,
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...props.environment,
       },
     });
 
     if (props.network) {
       // Lambda creates and deletes the function's ENIs with the execution role.
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'The Lambda VPC network-interface actions support no resource-level permissions; test/infra asserts Resource "*" carries only those actions.',
+      });
       this.role.addToPolicy(
         new PolicyStatement({
           actions: [
@@ -164,17 +167,10 @@ export class TaplineFunction extends Construct {
         }),
       );
     }
-    Validations.of(this).acknowledge(
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'X-Ray PutTraceSegments/PutTelemetryRecords and the Lambda VPC ENI actions support no resource-level permissions; test/infra asserts Resource "*" carries only those actions.',
-      },
-      {
-        id: 'AwsSolutions-L1',
-        reason: 'nodejs22.x is the runtime tapline is built and tested for (esbuild target node22); moving to a newer runtime is a deliberate upgrade.',
-      },
-    );
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'nodejs22.x is the runtime tapline is built and tested for (esbuild target node22); moving to a newer runtime is a deliberate upgrade.',
+    });
   }
 
   /** Producer access to the telemetry stream (PutRecords incl. KMS encrypt) + STREAM_NAME. */

@@ -1,11 +1,11 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { MetricType, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { KinesisEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
-import { eventsVisibilitySeconds, type StageConfig } from '#config/stages';
+import { eventsVisibilitySeconds, reservedConcurrency, type StageConfig } from '#config/stages';
 import { Database } from '../constructs/database.ts';
 import { DependencyLayer } from '../constructs/dependency-layer.ts';
 import { Migrations } from '../constructs/migrations.ts';
@@ -64,18 +64,24 @@ export class TaplineStack extends Stack {
       localDatabaseUrl: c.localstack?.databaseUrl,
       logRetention: c.logRetentionDays as RetentionDays,
     });
-    this.stream = new TelemetryStream(this, 'Telemetry', { config: c.stream });
+    const retain = (yes: boolean): RemovalPolicy => (yes ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+    const deadLetters = retain(c.retainOnDelete.deadLetterQueues);
+    this.stream = new TelemetryStream(this, 'Telemetry', { config: c.stream, removalPolicy: retain(c.retainOnDelete.stream) });
     this.ingestFailures = new DeadLetterQueue(this, 'IngestFailures', {
       holds: 'metadata (shard and sequence range) of Kinesis batches the ingest mapping gave up on; the records stay in the stream until retention',
+      removalPolicy: deadLetters,
     });
     this.invalidRecords = new DeadLetterQueue(this, 'InvalidRecords', {
       holds: 'telemetry records the ingest function rejected as invalid, with their payload',
+      removalPolicy: deadLetters,
     });
     this.events = new RedrivenQueue(this, 'Events', {
       visibilityTimeout: Duration.seconds(eventsVisibilitySeconds(c)),
       maxReceiveCount: c.eventsQueue.maxReceiveCount,
       deadLetterHolds: `derived events the writer failed to store ${c.eventsQueue.maxReceiveCount} times`,
+      deadLetterRemovalPolicy: deadLetters,
     });
+    const reserved = reservedConcurrency(c);
     this.migrations = new Migrations(this, 'Migrations', {
       stage: c.stage,
       projectRoot: props.projectRoot,
@@ -114,6 +120,7 @@ export class TaplineStack extends Stack {
       entry: 'functions/ingest/handler.ts',
       memoryMb: c.ingest.memoryMb,
       timeoutSeconds: c.ingest.timeoutSeconds,
+      reservedConcurrency: reserved.ingest,
       network: inVpc('Ingest'),
       environment: {
         TS_MAX_PAST_SECONDS: String(c.validation.maxPastSeconds),
@@ -123,20 +130,22 @@ export class TaplineStack extends Stack {
       .bindIngestDeadLetterQueue(this.invalidRecords.queue)
       .bindEventsQueue(this.events.queue)
       .bindDatabase(this.database);
-    ingest.lambda.addEventSource(
-      new KinesisEventSource(this.stream.stream, {
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: c.ingest.batchSize,
-        maxBatchingWindow: Duration.seconds(c.ingest.batchWindowSeconds),
-        parallelizationFactor: c.ingest.parallelizationFactor,
-        bisectBatchOnError: true,
-        // -1 means "until the record expires", which is the mapping's default: leave the property out.
-        retryAttempts: c.ingest.maxRetryAttempts === -1 ? undefined : c.ingest.maxRetryAttempts,
-        maxRecordAge: c.ingest.maxRecordAgeSeconds === -1 ? undefined : Duration.seconds(c.ingest.maxRecordAgeSeconds),
-        reportBatchItemFailures: true,
-        onFailure: new SqsDlq(this.ingestFailures.queue),
-      }),
-    );
+    // EventCount metrics (polled, invoked, failed, dropped, sent to OnFailure) are off unless asked for.
+    const metricsConfig = { metrics: [MetricType.EVENT_COUNT] };
+    const ingestMapping = new KinesisEventSource(this.stream.stream, {
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: c.ingest.batchSize,
+      maxBatchingWindow: Duration.seconds(c.ingest.batchWindowSeconds),
+      parallelizationFactor: c.ingest.parallelizationFactor,
+      bisectBatchOnError: true,
+      // -1 means "until the record expires", which is the mapping's default: leave the property out.
+      retryAttempts: c.ingest.maxRetryAttempts === -1 ? undefined : c.ingest.maxRetryAttempts,
+      maxRecordAge: c.ingest.maxRecordAgeSeconds === -1 ? undefined : Duration.seconds(c.ingest.maxRecordAgeSeconds),
+      reportBatchItemFailures: true,
+      onFailure: new SqsDlq(this.ingestFailures.queue),
+      metricsConfig,
+    });
+    ingest.lambda.addEventSource(ingestMapping);
 
     const writer = new TaplineFunction(this, 'Writer', {
       ...common,
@@ -144,16 +153,17 @@ export class TaplineStack extends Stack {
       entry: 'functions/writer/handler.ts',
       memoryMb: c.writer.memoryMb,
       timeoutSeconds: c.writer.timeoutSeconds,
+      reservedConcurrency: reserved.writer,
       network: inVpc('Writer'),
     }).bindDatabase(this.database);
-    writer.lambda.addEventSource(
-      new SqsEventSource(this.events.queue, {
-        batchSize: c.writer.batchSize,
-        maxBatchingWindow: Duration.seconds(c.writer.batchWindowSeconds),
-        reportBatchItemFailures: true,
-        maxConcurrency: c.writer.maxConcurrency,
-      }),
-    );
+    const writerMapping = new SqsEventSource(this.events.queue, {
+      batchSize: c.writer.batchSize,
+      maxBatchingWindow: Duration.seconds(c.writer.batchWindowSeconds),
+      reportBatchItemFailures: true,
+      maxConcurrency: c.writer.maxConcurrency,
+      metricsConfig,
+    });
+    writer.lambda.addEventSource(writerMapping);
 
     const maintenance = new TaplineFunction(this, 'Maintenance', {
       ...common,
@@ -161,8 +171,13 @@ export class TaplineStack extends Stack {
       entry: 'functions/maintenance/handler.ts',
       memoryMb: c.maintenance.memoryMb,
       timeoutSeconds: c.maintenance.timeoutSeconds,
+      reservedConcurrency: reserved.maintenance,
       network: inVpc('Maintenance'),
-    }).bindDatabase(this.database);
+    })
+      // It sends what ingest left in the outbox (a crash between commit and send, a queue outage).
+      .bindIngestDeadLetterQueue(this.invalidRecords.queue)
+      .bindEventsQueue(this.events.queue)
+      .bindDatabase(this.database);
 
     // Nothing reads or writes the warehouse before its schema exists.
     for (const fn of [ingest, writer, maintenance]) fn.lambda.node.addDependency(this.migrations.resource);
@@ -194,11 +209,12 @@ export class TaplineStack extends Stack {
       writer: writer.lambda,
       functions: { Ingest: ingest.lambda, Writer: writer.lambda, Simulator: simulator.lambda, Maintenance: maintenance.lambda },
       stream: this.stream.stream,
-      deadLetterQueues: {
-        IngestFailuresDlq: this.ingestFailures.queue,
-        InvalidRecordsDlq: this.invalidRecords.queue,
-        EventsDlq: this.events.deadLetterQueue,
-      },
+      onFailureQueue: this.ingestFailures.queue,
+      invalidRecordsQueue: this.invalidRecords.queue,
+      eventsQueue: this.events.queue,
+      eventsDeadLetterQueue: this.events.deadLetterQueue,
+      eventsMaxReceiveCount: c.eventsQueue.maxReceiveCount,
+      mappings: { ingest: ingestMapping.eventSourceMappingId, writer: writerMapping.eventSourceMappingId },
       proxyName: this.database.proxy?.dbProxyName,
     });
 

@@ -5,6 +5,7 @@ import { loadStageConfig, type StageConfig } from '#config/stages';
 import { estimateCost, minimumBatchForTarget, type CostDeployment, type CostEstimate, type CostInputs } from '#core/cost/model';
 import { PRICE_REGION, PRICES, PRICES_AS_OF } from '#core/cost/prices';
 import { DEFAULT_INGEST_PROFILE, profileFromBench, type BenchIngestSummary } from '#core/cost/profile';
+import { MetricName } from '#core/metricNames';
 import { encodeRecord } from '#core/record';
 import { createBrewery } from '#core/simulator/brewery';
 
@@ -64,9 +65,10 @@ print(estimate);
 
 /**
  * The deployed shape of a stage, as infra/ builds it: observability counts follow
- * infra/constructs/observability.ts (iterator age, three DLQ depths, error rate + throttles per
- * function), VPC endpoints follow infra/constructs/network.ts (SQS, Secrets Manager, Kinesis, X-Ray
- * in two AZs, only when functions run in the VPC next to RDS).
+ * infra/constructs/observability.ts (13 pipeline alarms, error rate (2 metrics) + throttles per
+ * function; one custom metric per name of metricNames.ts), VPC endpoints follow
+ * infra/constructs/network.ts (SQS, Secrets Manager, Kinesis in two AZs, only when functions run
+ * in the VPC next to RDS).
  */
 function deploymentOf(c: StageConfig): CostDeployment {
   const functions = 4; // ingest, writer, simulator, maintenance
@@ -77,8 +79,8 @@ function deploymentOf(c: StageConfig): CostDeployment {
     writer: c.writer,
     database: c.database.mode === 'rds' ? { mode: 'rds', instanceClass: c.database.instanceClass, allocatedStorageGb: c.database.allocatedStorageGb, multiAz: c.database.multiAz } : c.database,
     logRetentionDays: c.logRetentionDays,
-    observability: { alarmMetrics: 1 + 3 + functions * 3, dashboards: 1, customMetrics: 20 },
-    vpc: { interfaceEndpoints: 4, availabilityZones: 2 },
+    observability: { alarmMetrics: 13 + functions * 3, dashboards: 1, customMetrics: Object.keys(MetricName).length },
+    vpc: { interfaceEndpoints: 3, availabilityZones: 2 },
     simulator: c.simulator,
     kmsKeys: 1,
   };

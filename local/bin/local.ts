@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadStageConfig } from '#config/stages';
-import { runMaintenance } from '#core/warehouse/maintenance';
 import { DEFAULT_DATA_DIR } from '../cli/database.ts';
 import { startLocalEnvironment } from '../environment.ts';
 import { LocalPipeline, type PipelineSnapshot, type PipelineSummary } from '../pipeline.ts';
@@ -64,8 +63,8 @@ note(`producing ${rate} events/s for ${durationSeconds}s; function logs: ${Local
 
 // In AWS the maintenance function runs on a schedule; locally the runner drives it, and once more
 // after draining so rollups, partitions and OEE reflect the whole run.
-const pipeline = new LocalPipeline(env, LocalPipeline.logFileIn(workDir), [
-  { name: 'warehouse maintenance', everyMs: 10_000, run: () => runMaintenance(env.db) },
+const pipeline: LocalPipeline = new LocalPipeline(env, LocalPipeline.logFileIn(workDir), [
+  { name: 'maintenance', everyMs: 10_000, run: () => pipeline.maintain() },
 ]);
 let exitCode = 1;
 try {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
 import { kinesisClient, sqsClient } from '#core/aws';
-import type { InvalidRecordEntry } from '#core/ingest/deadLetter';
+import type { DeadLetterEntry } from '#core/ingest/deadLetter';
 import { INVALID_REASONS } from '#core/record';
 import { redriveEvents, type EventsRedriveReport } from '#core/redrive/eventsRedrive';
 import { redriveIngest, type IngestRedriveReport } from '#core/redrive/ingestRedrive';
@@ -136,7 +136,7 @@ async function queueUrl(sqs: SQSClient, urlOrName: string | undefined, flag: str
 }
 
 /** `--discard all`, `--discard not_json` (a reason code), `--discard 4959...` (a sequence number). */
-function discardFilter(values: string[]): (e: InvalidRecordEntry) => boolean {
+function discardFilter(values: string[]): (e: DeadLetterEntry) => boolean {
   const reasons = new Set<string>(INVALID_REASONS);
   for (const v of values) {
     if (v !== 'all' && !reasons.has(v) && !/^\d+$/.test(v)) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { compareSequence } from '#core/merge';
+import { compareSequence } from '#core/reading';
 import type { LambdaInvoker } from './invoker.ts';
 
 /** The event source mapping settings that shape batching and failure handling (aws-semantics.md). */

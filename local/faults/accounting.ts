@@ -1,5 +1,5 @@
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import type { InvalidRecordEntry } from '#core/ingest/deadLetter';
+import type { DeadLetterEntry } from '#core/ingest/deadLetter';
 import { decodeRecord } from '#core/record';
 import { parseOnFailureMessage } from '#core/redrive/onFailureMessage';
 import { receiveAll, releaseMessages } from '#core/redrive/queueMessages';
@@ -16,7 +16,9 @@ export interface TelemetryAccount {
   produced: number;
   /** Distinct record ids in the stream (equal to produced unless a record was put twice). */
   distinctIds: number;
-  /** Samples in telemetry_events: sum(sample_count), each produced record merged into one row. */
+  /** Distinct readings in the stream (identity: source, fact, ts): what must be written once each. */
+  distinctReadings: number;
+  /** Samples in telemetry_events: sum(sample_count), each distinct reading merged into one row. */
   written: number;
   rows: number;
   /** Redeliveries absorbed: records skipped by the checkpoint + rows skipped by the unique key. */
@@ -51,11 +53,13 @@ const AUDIT_SQL = `
 CREATE TABLE IF NOT EXISTS fault_outbox_audit (event_id text PRIMARY KEY, body jsonb NOT NULL);
 CREATE OR REPLACE FUNCTION fault_audit_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO fault_outbox_audit VALUES (NEW.event_id, NEW.body) ON CONFLICT DO NOTHING;
+  IF NEW.destination = 'events' THEN
+    INSERT INTO fault_outbox_audit VALUES (NEW.message_id, NEW.body::jsonb) ON CONFLICT DO NOTHING;
+  END IF;
   RETURN NEW;
 END $$;
-DROP TRIGGER IF EXISTS fault_outbox_audit ON event_outbox;
-CREATE TRIGGER fault_outbox_audit AFTER INSERT ON event_outbox FOR EACH ROW EXECUTE FUNCTION fault_audit_outbox();`;
+DROP TRIGGER IF EXISTS fault_outbox_audit ON outbox;
+CREATE TRIGGER fault_outbox_audit AFTER INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION fault_audit_outbox();`;
 
 /**
  * Records every derived event that is committed to the outbox (a rolled-back insert leaves no
@@ -97,7 +101,7 @@ export async function peekQueue(env: LocalEnvironment, queueUrl: string): Promis
 
 export async function accountTelemetry(env: LocalEnvironment, deduplicated: number): Promise<TelemetryAccount> {
   const stream = await readWholeStream(env.kinesis, env.streamName);
-  const dlq = (await peekQueue(env, env.queues.ingestDlq.url)).map((body) => JSON.parse(body) as InvalidRecordEntry);
+  const dlq = (await peekQueue(env, env.queues.ingestDlq.url)).map((body) => JSON.parse(body) as DeadLetterEntry);
   const deadLettered = new Set(dlq.map((e) => positionKey(e.shardId, e.sequenceNumber)));
 
   const discarded = new Set<string>();
@@ -109,7 +113,8 @@ export async function accountTelemetry(env: LocalEnvironment, deduplicated: numb
   }
 
   const ids = new Set<string>();
-  const expectedByKey = new Map<string, number>();
+  // Per source and fact, the distinct instants: a producer's resend is the same reading.
+  const expectedByKey = new Map<string, Set<number>>();
   let invalidNotDeadLettered = 0;
   for (const r of stream) {
     const decoded = decodeRecord(Buffer.from(r.data).toString('base64'), Date.now(), WIDE_WINDOW);
@@ -123,7 +128,9 @@ export async function accountTelemetry(env: LocalEnvironment, deduplicated: numb
       continue;
     }
     const key = `${decoded.record.source}/${decoded.record.fact}`;
-    expectedByKey.set(key, (expectedByKey.get(key) ?? 0) + 1);
+    let instants = expectedByKey.get(key);
+    if (!instants) expectedByKey.set(key, (instants = new Set()));
+    instants.add(decoded.tsUs);
   }
 
   const { rows: perKey } = await env.db.query<{ source: string; fact_name: string; samples: number; rows: number }>(
@@ -133,7 +140,7 @@ export async function accountTelemetry(env: LocalEnvironment, deduplicated: numb
   let lost = invalidNotDeadLettered;
   let duplicated = 0;
   for (const key of new Set([...expectedByKey.keys(), ...writtenByKey.keys()])) {
-    const diff = (writtenByKey.get(key) ?? 0) - (expectedByKey.get(key) ?? 0);
+    const diff = (writtenByKey.get(key) ?? 0) - (expectedByKey.get(key)?.size ?? 0);
     if (diff > 0) duplicated += diff;
     else lost -= diff;
   }
@@ -144,6 +151,7 @@ export async function accountTelemetry(env: LocalEnvironment, deduplicated: numb
   return {
     produced: stream.length,
     distinctIds: ids.size,
+    distinctReadings: [...expectedByKey.values()].reduce((a, s) => a + s.size, 0),
     written: perKey.reduce((a, r) => a + r.samples, 0),
     rows: perKey.reduce((a, r) => a + r.rows, 0),
     deduplicated,
@@ -171,7 +179,7 @@ export async function accountDerived(env: LocalEnvironment, injected: readonly s
       }
     }),
   );
-  const { rows: pending } = await env.db.query<{ n: number }>('SELECT count(*)::int AS n FROM event_outbox');
+  const { rows: pending } = await env.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE destination = 'events' AND sent_at IS NULL`);
   return {
     expected: expected.size,
     written: [...written].filter((id) => expected.has(id)).length,

@@ -89,6 +89,34 @@ export function throwOnRecord(isPoison: (r: KinesisStreamRecord) => boolean): {
   };
 }
 
+/**
+ * Hooks on the ingest function's invocations, so a fault starts and ends on events (the nth
+ * invocation, the nth failure) rather than after a sleep: stable however busy the machine is.
+ */
+export function onInvocations(hooks: {
+  /** Before invocation n (1-based) runs. */
+  before?: (n: number) => void | Promise<void>;
+  /** After invocation n ended; `failures` counts the invocations that threw so far. */
+  after?: (n: number, failures: number) => void | Promise<void>;
+}): { counters: FaultCounters & { failures: number }; wrap: (h: IngestHandler) => IngestHandler } {
+  const counters = { ...newCounters(), failures: 0 };
+  return {
+    counters,
+    wrap: (h) => async (event, context) => {
+      const n = ++counters.invocations;
+      await hooks.before?.(n);
+      try {
+        return await h(event, context);
+      } catch (e) {
+        counters.failures++;
+        throw e;
+      } finally {
+        await hooks.after?.(n, counters.failures);
+      }
+    },
+  };
+}
+
 /** Does the record's payload contain this text (e.g. a marker id)? */
 export const payloadContains =
   (text: string) =>

@@ -21,7 +21,8 @@ export function faultConfig(tweak: (c: StageConfig) => StageConfig = (c) => c): 
 export interface FaultRun {
   env: LocalEnvironment;
   logDir: string;
-  pipeline(hooks?: PipelineHooks): LocalPipeline;
+  /** `maintenanceEveryMs`: invoke the maintenance function on that schedule, as EventBridge does. */
+  pipeline(hooks?: PipelineHooks, opts?: { maintenanceEveryMs?: number }): LocalPipeline;
   /** Puts records on the stream beside the simulator (rule triggers, poison markers). */
   put(records: readonly TelemetryRecord[]): Promise<void>;
   account(pipeline: LocalPipeline, injectedEvents?: readonly string[]): Promise<{ telemetry: TelemetryAccount; derived: DerivedAccount }>;
@@ -37,13 +38,17 @@ export async function startFaultRun(config: StageConfig): Promise<FaultRun> {
   return {
     env,
     logDir,
-    pipeline: (hooks = {}) => new LocalPipeline(env, LocalPipeline.logFileIn(logDir), [], hooks),
+    pipeline: (hooks = {}, opts = {}) => {
+      const every = opts.maintenanceEveryMs;
+      const pipeline: LocalPipeline = new LocalPipeline(env, LocalPipeline.logFileIn(logDir), every ? [{ name: 'maintenance', everyMs: every, run: () => pipeline.maintain() }] : [], hooks);
+      return pipeline;
+    },
     async put(records) {
       const result = await putRecords(env.kinesis, env.streamName, records.map((r) => ({ data: encodeRecord(r), partitionKey: r.source })));
       if (result.failed.length > 0) throw new Error(`${result.failed.length} side record(s) not accepted by the stream`);
     },
     async account(pipeline, injectedEvents = []) {
-      const deduplicated = pipeline.metric('RedeliveredSkipped') + pipeline.metric('DuplicatesSkipped');
+      const deduplicated = pipeline.metric('RedeliveredRecords') + pipeline.metric('DuplicateReadings');
       return { telemetry: await accountTelemetry(env, deduplicated), derived: await accountDerived(env, injectedEvents) };
     },
     async stop() {
@@ -78,14 +83,6 @@ export async function trickle(run: FaultRun, records: readonly TelemetryRecord[]
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
-
-/** Takes a dependency away `afterMs` into the run for `forMs`, then brings it back. */
-export async function outage(afterMs: number, forMs: number, down: () => Promise<unknown>, up: () => Promise<unknown>): Promise<void> {
-  await sleep(afterMs);
-  await down();
-  await sleep(forMs);
-  await up();
-}
 
 /** Prints the accounting table where vitest shows it (stdout of the test). */
 export function report(scenario: string, a: { telemetry: TelemetryAccount; derived: DerivedAccount }, notes: string[] = []): void {

@@ -5,6 +5,8 @@ export interface TcpProxyStats {
   connections: number;
   /** Connections that were open when the proxy went down and were cut. */
   cut: number;
+  /** Connections accepted and reset at once while refusing. */
+  refused: number;
 }
 
 export interface TcpProxy {
@@ -17,7 +19,12 @@ export interface TcpProxy {
    * the port stops listening (new connections are refused), as when a service or its host dies.
    */
   down(): Promise<void>;
-  /** Listens again on the same port and forwards as before. */
+  /**
+   * Open connections are cut and every new one is accepted and reset at once (the client sees
+   * ECONNRESET), so a fault can end on an event: `onRefused` sees each attempt's running count.
+   */
+  refuse(onRefused?: (attempt: number) => void): void;
+  /** Listens again on the same port (after down) or stops refusing, and forwards as before. */
   up(): Promise<void>;
   /** Destroys every open connection but keeps accepting new ones (a proxy or NAT idle cut). */
   cutConnections(): number;
@@ -39,11 +46,18 @@ export interface TcpProxyOptions {
 export async function startTcpProxy(o: TcpProxyOptions): Promise<TcpProxy> {
   const host = o.targetHost ?? '127.0.0.1';
   const open = new Set<Socket>();
-  const stats: TcpProxyStats = { connections: 0, cut: 0 };
+  const stats: TcpProxyStats = { connections: 0, cut: 0, refused: 0 };
   let nextId = 0;
   let up = true;
+  let refusing: ((attempt: number) => void) | undefined;
 
   const onConnection = (client: Socket) => {
+    if (refusing) {
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      refusing(++stats.refused);
+      return;
+    }
     const id = ++nextId;
     stats.connections++;
     const upstream = connect({ host, port: o.targetPort });
@@ -100,7 +114,12 @@ export async function startTcpProxy(o: TcpProxyOptions): Promise<TcpProxy> {
       cutConnections();
       await closed;
     },
+    refuse(onRefused = () => undefined) {
+      refusing = onRefused;
+      cutConnections();
+    },
     async up() {
+      refusing = undefined;
       if (up) return;
       server = createServer(onConnection);
       await listen(server, port);

@@ -1,5 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
-import { faultConfig, outage, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../../local/faults/harness.ts';
+import { onInvocations } from '../../local/faults/handlerFaults.ts';
+import { faultConfig, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../../local/faults/harness.ts';
 import { startTcpProxy, type TcpProxy } from '../../local/faults/tcpProxy.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 
@@ -12,33 +13,42 @@ afterAll(async () => {
   await run?.stop();
 });
 
-const OUTAGE_MS = 8_000;
-
-it('loses no derived event when the SQS endpoint is unreachable while ingest publishes them', async () => {
-  // Prepare: the ingest function reaches SQS through a proxy that can go down; the mappings and
-  // the harness keep talking to the emulator directly. A new source above 2.5 bar fires a rule,
-  // so the trickled triggers keep derived events flowing through the outage.
+it('loses no derived event and fails no batch while SQS refuses: the outbox keeps them until it is back', async () => {
+  // Prepare: the functions reach SQS through a proxy (the mappings and the harness talk to the
+  // emulator directly). It refuses from the third ingest invocation until three more have ended,
+  // each of them unable to publish. New sources above 2.5 bar fire a rule, so derived events flow.
   run = await startFaultRun(faultConfig());
-  proxy = await startTcpProxy({ targetPort: Number(new URL(run.env.sqsEndpoint).port) });
-  run.env.functionEnv.AWS_ENDPOINT_URL_SQS = proxy.endpoint;
-  pipeline = run.pipeline();
+  const sqs = await startTcpProxy({ targetPort: Number(new URL(run.env.sqsEndpoint).port) });
+  proxy = sqs;
+  run.env.functionEnv.AWS_ENDPOINT_URL_SQS = sqs.endpoint;
+  const fault = onInvocations({
+    before: (n) => {
+      if (n === 3) sqs.refuse();
+    },
+    after: async (n) => {
+      if (n === 6) await sqs.up();
+    },
+  });
+  // Maintenance sends what is left once the stream goes quiet, as its schedule does in AWS.
+  pipeline = run.pipeline({ wrapIngest: fault.wrap }, { maintenanceEveryMs: 3_000 });
   await pipeline.start();
   const triggers = ruleTriggers('SQSDOWN', 60);
-  const sqsProxy = proxy;
 
   // Act
-  const [sim] = await Promise.all([pipeline.simulate(400, 10, 14), outage(2_000, OUTAGE_MS, () => sqsProxy.down(), () => sqsProxy.up()), trickle(run, triggers, 10_000)]);
+  const [sim] = await Promise.all([pipeline.simulate(400, 8, 14), trickle(run, triggers, 8_000)]);
   const drained = await pipeline.drain(90_000);
-  const errors = (await pipeline.snapshot()).functionErrors;
   await pipeline.stop();
 
   // Assess
   const a = await run.account(pipeline);
-  report(`SQS endpoint unavailable for ${OUTAGE_MS / 1000} s while publishing derived events`, a, [
-    `ingest invocations failed on publish (redelivered): ${errors}; connections through the proxy: ${sqsProxy.stats.connections}`,
+  const publishFailed = pipeline.metric('OutboxPublishFailed');
+  report('SQS refusing for three ingest invocations', a, [
+    `outbox messages left for later: ${publishFailed}; refused connections: ${sqs.stats.refused}; ingest function errors: ${fault.counters.failures}`,
   ]);
   expect(drained).toBe(true);
-  expect(errors).toBeGreaterThan(0);
+  expect(sqs.stats.refused).toBeGreaterThan(0);
+  expect(publishFailed).toBeGreaterThan(0);
+  expect(fault.counters.failures).toBe(0);
   const produced = sim.sent + triggers.length;
   expect(a.telemetry).toMatchObject({ produced, distinctIds: produced, written: produced, deadLettered: 0, onFailure: 0 });
   expect(a.telemetry).toMatchObject({ lost: 0, duplicated: 0, phantomRows: 0, duplicateKeys: 0 });

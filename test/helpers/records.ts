@@ -1,23 +1,44 @@
-import type { TelemetryRecord } from '#core/record';
-import type { SequencedRecord } from '#core/merge';
+import type { StreamRecord } from '#core/ingest/streamRecord';
+import type { Reading } from '#core/reading';
+import { instantMicros, type TelemetryRecord } from '#core/record';
 
 let counter = 0;
 
-/** A valid telemetry record stamped `offsetMs` from now; override any field. */
+/**
+ * 30 s into the minute before last: offsets within +-29 s keep a test's readings in one minute
+ * (merged rows never cross one), and the instant is inside the default validity window.
+ */
+export const BASE_MS = Math.floor(Date.now() / 60_000) * 60_000 - 90_000;
+
+/** A valid telemetry record stamped `offsetMs` from BASE_MS; override any field. */
 export function telemetry(over: Partial<TelemetryRecord> = {}, offsetMs = 0): TelemetryRecord {
   return {
     v: 1,
     id: `t-${++counter}`,
     source: 'FBE_01',
     fact: 'temperature_c',
-    ts: new Date(Date.now() + offsetMs).toISOString(),
+    ts: new Date(BASE_MS + offsetMs).toISOString(),
     value: 20,
     ...over,
   };
 }
 
-export function sequenced(record: TelemetryRecord, sequenceNumber: string | number): SequencedRecord {
-  return { record, tsMs: Date.parse(record.ts), sequenceNumber: String(sequenceNumber) };
+/** The stream record that would carry `record` at this sequence number (shard 0, key = source). */
+export function streamRecord(record: TelemetryRecord | string, sequenceNumber: string | number, over: Partial<StreamRecord> = {}): StreamRecord {
+  return {
+    shardId: 'shardId-000000000000',
+    sequenceNumber: String(sequenceNumber),
+    partitionKey: typeof record === 'string' ? 'unknown' : record.source,
+    approximateArrivalTimestamp: BASE_MS / 1000,
+    eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/tapline-local-telemetry',
+    data: typeof record === 'string' ? record : base64(record),
+    ...over,
+  };
+}
+
+/** A decoded reading as ingest's plan sees it. */
+export function reading(record: TelemetryRecord, sequenceNumber: string | number = ++counter): Reading {
+  return { record, tsUs: instantMicros(record.ts), stream: streamRecord(record, sequenceNumber) };
 }
 
 export const base64 = (o: unknown): string => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64');

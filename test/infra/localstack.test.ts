@@ -19,6 +19,7 @@ interface ComposeService {
   ports?: string[];
   environment?: Record<string, string>;
   networks?: string[];
+  volumes?: string[];
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
@@ -31,12 +32,20 @@ describe('docker-compose.yml for the LocalStack path', () => {
     compose = yaml.load(await readFile(join(projectRoot, 'docker-compose.yml'), 'utf8')) as ComposeFile;
   });
 
-  it('runs LocalStack and TimescaleDB with every port published on 127.0.0.1 only', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['localstack', 'timescaledb']);
+  it('runs LocalStack, TimescaleDB and Grafana with every port published on 127.0.0.1 only', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['grafana', 'localstack', 'timescaledb']);
     expect(compose.services.localstack?.image).toMatch(/^localstack\/localstack:\d/);
     expect(compose.services.timescaledb?.image).toMatch(/^timescale\/timescaledb:[\d.]+-pg\d+$/);
     const ports = Object.values(compose.services).flatMap((s) => s.ports ?? []);
-    expect(ports).toEqual(['127.0.0.1:4566:4566', '127.0.0.1:5433:5432']);
+    expect(ports).toEqual(['127.0.0.1:4566:4566', '127.0.0.1:5433:5432', '127.0.0.1:3000:3000']);
+  });
+
+  it('points Grafana at the TimescaleDB container as the read-only role, with the provisioning of grafana/', () => {
+    const grafana = compose.services.grafana;
+    expect(grafana?.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    expect(grafana?.environment).toMatchObject({ TAPLINE_DB_URL: 'timescaledb:5432', TAPLINE_READER_USER: 'tapline_reader' });
+    expect(grafana?.volumes).toEqual(['./grafana/provisioning:/etc/grafana/provisioning:ro', './grafana/dashboards:/var/lib/grafana/dashboards:ro']);
+    expect(grafana?.networks).toEqual(['tapline']);
   });
 
   it('puts the Lambda containers on the network where the local stage finds the database, without a password', () => {

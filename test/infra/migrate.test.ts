@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Database } from '#core/db/connect';
 import { readMigrations } from '#core/db/migrationFiles';
 import { readEnv } from '#core/env';
-import { migrationHandler } from '../../functions/migrate/migrateOnDeploy.ts';
+import { SESSION_LIMITS } from '#core/db/sessionLimits';
+import { migrationHandler, READER_ROLE } from '../../functions/migrate/migrateOnDeploy.ts';
 import { startPostgres, type LocalPostgres } from '../../local/services/postgres.ts';
 
 const event = (requestType: 'Create' | 'Update' | 'Delete', appUser: string): CloudFormationCustomResourceEvent =>
@@ -32,6 +33,19 @@ describe('the deploy-time migration handler', () => {
     try {
       const { rows } = await db.query<{ owner: string }>('SELECT tableowner AS owner FROM pg_tables WHERE tablename = $1', [table]);
       return rows[0]?.owner;
+    } finally {
+      await db.end();
+    }
+  };
+
+  const readerPrivileges = async (database: string): Promise<{ select: boolean; insert: boolean }> => {
+    const db = await connectDatabase(readEnv({ DATABASE_URL: server.url.replace(/\/[^/]+$/, `/${database}`) }));
+    try {
+      const { rows } = await db.query<{ select: boolean; insert: boolean }>(
+        `SELECT has_table_privilege($1, 'telemetry_1min', 'SELECT') AS select, has_table_privilege($1, 'telemetry_1min', 'INSERT') AS insert`,
+        [READER_ROLE],
+      );
+      return rows[0] ?? { select: false, insert: false };
     } finally {
       await db.end();
     }
@@ -66,10 +80,12 @@ describe('the deploy-time migration handler', () => {
     const { rows } = await inspect.query<{ login: boolean; iam: boolean; config: string[] }>(
       `SELECT r.rolcanlogin AS login, pg_has_role(r.oid, 'rds_iam', 'MEMBER') AS iam, r.rolconfig AS config FROM pg_roles r WHERE r.rolname = 'tapline_app'`,
     );
-    // The statement timeout rides on the role: behind RDS Proxy the functions send no session settings.
-    expect(rows).toEqual([{ login: true, iam: true, config: ['statement_timeout=15s'] }]);
+    // The session limits ride on the role: behind RDS Proxy the functions send no session settings.
+    expect(rows).toEqual([{ login: true, iam: true, config: Object.entries(SESSION_LIMITS).map(([name, ms]) => `${name}=${ms}`) }]);
     expect(await owner('telemetry_events', 'rds_like')).toBe('tapline_app');
     expect(await owner('schema_migrations', 'rds_like')).toBe('tapline_app');
+    // The app role may not create roles: the deploy made the reader role, the migration granted to it.
+    expect(await readerPrivileges('rds_like')).toEqual({ select: true, insert: false });
   });
 
   it('on an update with no new migration applies nothing and keeps the role', async () => {

@@ -47,6 +47,28 @@ describe('stage config validation', () => {
     );
   });
 
+  it('refuses a connection budget the reserved concurrency does not fit in', () => {
+    // prod: (4 shards x 2 + 10 writers + 1 maintenance) x 2 connections = 38 > 90% of 40
+    const prod = STAGE_DATA.prod as { database: object };
+    expect(() => loadStageConfig('prod', { ...STAGE_DATA, prod: { ...prod, database: { ...prod.database, maxConnections: 40 } } })).toThrow(
+      /database\.maxConnections: the functions may open 38 connections .* but RDS Proxy may open only 36 \(90% of 40\)/,
+    );
+  });
+
+  it('refuses a deletion-protected stage that would delete its stream or dead letters', () => {
+    expect(() => loadStageConfig('prod', { ...STAGE_DATA, prod: { ...(STAGE_DATA.prod as object), retainOnDelete: { stream: true, deadLetterQueues: false } } })).toThrow(
+      /retainOnDelete: a stage whose database is deletion-protected must retain/,
+    );
+  });
+
+  it('refuses an events-queue age alarm that a single retried message would raise, and an on-demand stream budgeted below its first shards', () => {
+    const dev = STAGE_DATA.dev as { alarms: object; stream: object };
+    expect(() => loadStageConfig('dev', withDev({ alarms: { ...dev.alarms, eventsQueueAgeSeconds: 120 } }))).toThrow(
+      /alarms\.eventsQueueAgeSeconds: must exceed the events queue visibility timeout \(181 s\)/,
+    );
+    expect(() => loadStageConfig('dev', withDev({ stream: { ...dev.stream, shards: 2 } }))).toThrow(/stream\.shards: an on-demand stream opens with 4 shards/);
+  });
+
   it('requires every stage to say whether it uses the dependency layer', () => {
     const { dependencyLayer: _omitted, ...rest } = STAGE_DATA.dev as Record<string, unknown>;
     expect(() => loadStageConfig('dev', { ...STAGE_DATA, dev: rest })).toThrow(/dependencyLayer/);
@@ -73,13 +95,18 @@ describe('construct validation', () => {
       () =>
         new Observability(s, 'O', {
           stage: 'dev',
-          alarms: { iteratorAgeMs: 12 * 3_600_000, errorRatePct: 1 },
+          alarms: { ...loadStageConfig('dev').alarms, iteratorAgeMs: 12 * 3_600_000 },
           streamRetentionHours: 24,
           ingest: lambda,
           writer: lambda,
           functions: { F: lambda },
           stream,
-          deadLetterQueues: { Dlq: queue.deadLetterQueue },
+          onFailureQueue: queue.deadLetterQueue,
+          invalidRecordsQueue: queue.deadLetterQueue,
+          eventsQueue: queue.queue,
+          eventsDeadLetterQueue: queue.deadLetterQueue,
+          eventsMaxReceiveCount: 5,
+          mappings: { ingest: 'uuid-1', writer: 'uuid-2' },
         }),
     ).toThrow(/iteratorAgeMs \(43200000\) must be well under half the stream retention/);
   });
@@ -89,7 +116,7 @@ describe('construct validation', () => {
     expect(
       () =>
         new Database(stack(), 'D', {
-          config: { mode: 'rds', instanceClass: 't4g.micro', allocatedStorageGb: 20, multiAz: false, deletionProtection: false, backupRetentionDays: 1 },
+          config: { mode: 'rds', instanceClass: 't4g.micro', allocatedStorageGb: 20, multiAz: false, deletionProtection: false, backupRetentionDays: 1, maxConnections: 80 },
         }),
     ).toThrow(/needs the network/);
   });

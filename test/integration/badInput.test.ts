@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import type { InvalidRecordEntry } from '#core/ingest/deadLetter';
+import type { DeadLetterEntry } from '#core/ingest/deadLetter';
 import type { TelemetryRecord } from '#core/record';
 import type { LocalEnvironment } from '../../local/environment.ts';
 import { kinesisEvent } from '../../local/events/kinesisEvent.ts';
@@ -24,7 +24,7 @@ function batch(payloads: ReadonlyArray<TelemetryRecord | string>): KinesisStream
   return kinesisEvent(payloads, { firstSequence: nextSequence });
 }
 const invoke = async (event: KinesisStreamEvent) => (await ingest.handler(event, lambdaContext())) as KinesisStreamBatchResponse;
-const deadLetters = async () => (await drainQueue(env.sqs, env.queues.ingestDlq)) as InvalidRecordEntry[];
+const deadLetters = async () => (await drainQueue(env.sqs, env.queues.ingestDlq)) as DeadLetterEntry[];
 
 let neighbourCount = 0;
 function neighbour(): TelemetryRecord {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Database } from '#core/db/connect';
 import { readEnv } from '#core/env';
+import { SESSION_LIMITS } from '#core/db/sessionLimits';
 import { startTcpProxy, type TcpProxy } from '../../local/faults/tcpProxy.ts';
 import { frontendTap } from '../../local/faults/pgWire.ts';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
@@ -114,7 +115,7 @@ describe('database connections', () => {
     expect(uncaught).toEqual([]);
   });
 
-  it('enforces the statement timeout set as a startup parameter, never with SET', async () => {
+  it('enforces the session limits set as startup parameters, never with SET', async () => {
     // Prepare: see what the client sends through a wire tap.
     const wire = frontendTap();
     const proxy = await startTcpProxy({ targetPort: Number(new URL(pg.url).port), tap: wire.tap });
@@ -129,15 +130,19 @@ describe('database connections', () => {
       () => 'finished',
       (e: { code?: string }) => e.code,
     );
-    const setting = await db.query<{ statement_timeout: string }>('SHOW statement_timeout');
+    const setting = await db.query<{ statement: string; idle: string }>(
+      "SELECT current_setting('statement_timeout') AS statement, current_setting('idle_in_transaction_session_timeout') AS idle",
+    );
 
     // Assess
     expect(slow).toBe('57014'); // query_canceled
-    expect(setting.rows).toEqual([{ statement_timeout: '300ms' }]);
+    expect(setting.rows).toEqual([{ statement: '300ms', idle: `${SESSION_LIMITS.idle_in_transaction_session_timeout / 1000}s` }]);
     const messages = [...wire.connections.values()].flatMap((c) => c.messages);
-    const startups = messages.flatMap((m) => (m.kind === 'startup' ? [m.parameters.statement_timeout] : []));
+    const startups = messages.flatMap((m) =>
+      m.kind === 'startup' ? [`${m.parameters.statement_timeout} ${m.parameters.idle_in_transaction_session_timeout}`] : [],
+    );
     expect(startups.length).toBeGreaterThan(0);
-    expect(new Set(startups)).toEqual(new Set(['300']));
+    expect(new Set(startups)).toEqual(new Set([`300 ${SESSION_LIMITS.idle_in_transaction_session_timeout}`]));
     expect(messages.filter((m) => m.kind === 'query' && /^\s*SET\b/i.test(m.text))).toEqual([]);
   });
 

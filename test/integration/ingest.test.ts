@@ -3,6 +3,7 @@ import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import type { LocalEnvironment } from '../../local/environment.ts';
 import { kinesisEvent } from '../../local/events/kinesisEvent.ts';
 import { breweryRuleSet } from '#core/rules/brewery';
+import { pgIngestStore } from '#core/db/pgIngestStore';
 import { ingestBatch } from '#core/ingest/ingestBatch';
 import { fromKinesisEvent } from '#core/ingest/streamRecord';
 import { telemetry } from '../helpers/records.ts';
@@ -20,7 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  await env.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, fact_state, rule_state, anomaly_state, event_outbox');
+  await env.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, ingest_source, fact_state, rule_state, anomaly_state, outbox');
 });
 
 describe('ingest handler against embedded PostgreSQL and the SQS emulator', () => {
@@ -80,26 +81,28 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     ]);
   });
 
-  it('when the dead-letter queue refuses, commits only the prefix and reports the first refused record', async () => {
+  it('when the dead-letter queue refuses, commits the batch and keeps the entry in the outbox until a later batch sends it', async () => {
     // Prepare: a DLQ URL that does not exist makes every send fail.
+    await drainQueue(env.sqs, env.queues.ingestDlq);
     const event = kinesisEvent([telemetry({ value: 1 }, -3_000), Buffer.from('bad'), telemetry({ fact: 'ph', value: 5 }, -1_000)]);
-    const deps = {
-      db: env.db,
+    const deps = (dlq: string) => ({
+      store: pgIngestStore(env.db),
       sqs: env.sqs,
-      eventsQueueUrl: env.queues.events.url,
+      queues: { events: env.queues.events.url, 'ingest-dlq': dlq },
       ruleSet: breweryRuleSet,
       window: { maxPastSeconds: 3600, maxFutureSeconds: 300 },
       mode: 'merge' as const,
-      dbRetry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
-    };
+      sendRetry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+    });
     // Act
-    const refused = await ingestBatch(event.Records.map(fromKinesisEvent), { ...deps, deadLetterQueueUrl: `${env.queues.ingestDlq.url}-missing` });
-    const retried = await ingestBatch(event.Records.slice(1).map(fromKinesisEvent), { ...deps, deadLetterQueueUrl: env.queues.ingestDlq.url });
-    // Assess
-    expect(refused.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]!.kinesis.sequenceNumber }]);
-    expect(refused).toMatchObject({ valid: 1, deferred: 2 });
-    expect(retried).toMatchObject({ valid: 1, invalid: 1, redelivered: 0, batchItemFailures: [] });
+    const refused = await ingestBatch(event.Records.map(fromKinesisEvent), deps(`${env.queues.ingestDlq.url}-missing`));
+    const retried = await ingestBatch(event.Records.slice(1).map(fromKinesisEvent), deps(env.queues.ingestDlq.url));
+    // Assess: nothing was retried by Lambda, the entry left once, after the commit.
+    expect(refused).toMatchObject({ written: 2, deadLettered: 1, publishFailed: 1 });
+    expect(retried).toMatchObject({ written: 0, deadLettered: 0, redelivered: 2, published: 1, publishFailed: 0 });
     expect(await count('SELECT count(*)::int AS n FROM telemetry_events')).toBe(2);
+    expect(await drainQueue(env.sqs, env.queues.ingestDlq)).toHaveLength(1);
+    expect(await count('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL')).toBe(0);
   });
 
   it('keeps rule state across containers: no re-fire while true, fires again after clearing', async () => {
@@ -122,6 +125,6 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     const events = (await drainQueue(env.sqs, env.queues.events)) as Array<{ kind: string; ruleId?: string; source: string }>;
     const firings = events.filter((e) => e.kind === 'rule' && e.ruleId === 'fermentation_over_temperature' && e.source === 'FBE_07');
     expect(firings).toHaveLength(2);
-    expect(await count('SELECT count(*)::int AS n FROM event_outbox')).toBe(0);
+    expect(await count('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL')).toBe(0);
   });
 });

@@ -73,7 +73,9 @@ async function put(payloads: Array<TelemetryRecord | Buffer>): Promise<void> {
   expect(result.failed).toEqual([]);
 }
 
-const reading = (id: string, fact: string, value: number): TelemetryRecord => ({ v: 1, id, source: 'FBE_09', fact, ts: new Date().toISOString(), value });
+// Distinct instants: two readings of one series at the same ts would be one identity (a conflict).
+let instant = Date.now();
+const reading = (id: string, fact: string, value: number): TelemetryRecord => ({ v: 1, id, source: 'FBE_09', fact, ts: new Date(++instant).toISOString(), value });
 
 async function rows(): Promise<unknown[]> {
   const { rows: r } = await run.env.db.query('SELECT source, fact_name, ts, value_float, sample_count, event_id FROM telemetry_events ORDER BY source, fact_name, ts');

@@ -13,6 +13,7 @@ import { runMaintenance } from '#core/warehouse/maintenance';
 import { readRetention, RetentionError, setRetention } from '#core/warehouse/retention';
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
+import { lambdaContext } from '../helpers/pipeline.ts';
 import {
   completeIntervalStart, directAggregate, generateTelemetry, hoursAgo, insertTelemetry, oeeScenario, readbackDdl, readbackSelect,
   sortRows, storedAggregate, tableSnapshot,
@@ -343,14 +344,16 @@ describe('plain PostgreSQL warehouse', () => {
   });
 
   it('runs as the scheduled maintenance function and records the run', async () => {
-    // Prepare: the function reads its database from the environment at first use
-    process.env.DATABASE_URL = pg.url;
+    // Prepare: the function reads its database from the environment at first use; the outbox is
+    // empty, so the queues (unreachable here) are never called.
+    Object.assign(process.env, { DATABASE_URL: pg.url, EVENTS_QUEUE_URL: 'http://127.0.0.1:9/events', INGEST_DLQ_URL: 'http://127.0.0.1:9/dlq' });
     const { lambdaHandler } = await import('../../functions/maintenance/handler.ts');
     const before = await count('SELECT count(*)::int AS n FROM maintenance_runs');
     // Act
-    const report = await lambdaHandler();
+    const report = await lambdaHandler({}, lambdaContext());
     // Assess
-    expect(report.engine).toBe('plain');
+    expect(report.warehouse.engine).toBe('plain');
+    expect(report.outbox).toMatchObject({ sent: 0, failed: 0, pending: 0 });
     expect(await count('SELECT count(*)::int AS n FROM maintenance_runs')).toBe((before ?? 0) + 1);
     const { database } = await import('#core/db/instance');
     await (await database()).end();

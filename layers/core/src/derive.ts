@@ -7,9 +7,9 @@ import type { RuleSet } from './rules/ruleSet.ts';
 
 /** What the database knows about one source before this batch. */
 export interface SourceState {
-  facts: Map<string, { value: FactValue; tsMs: number }>;
+  facts: Map<string, { value: FactValue; tsUs: number }>;
   activeRules: Set<string>;
-  ema: Map<string, EmaState & { lastTsMs: number }>;
+  ema: Map<string, EmaState & { lastTsUs: number }>;
 }
 
 export interface StateChanges {
@@ -55,15 +55,18 @@ export function derive(
   }
 
   for (const [source, sourceRows] of bySource) {
+    // Oldest first: a batch spanning a minute edge has two rows per series, and the detector and
+    // the fact base must see them in time order.
+    sourceRows.sort((a, b) => a.tsUs - b.tsUs);
     let state = states.get(source);
     if (!state) states.set(source, (state = emptySourceState()));
     let latest: MergedRow | undefined;
     for (const row of sourceRows) {
       const known = state.facts.get(row.fact);
-      if (!known || row.tsMs > known.tsMs) {
-        state.facts.set(row.fact, { value: row.value, tsMs: row.tsMs });
+      if (!known || row.tsUs > known.tsUs) {
+        state.facts.set(row.fact, { value: row.value, tsUs: row.tsUs });
         factChanges.set(`${source}\u0000${row.fact}`, { source, fact: row.fact, value: row.value, ts: row.ts });
-        if (!latest || row.tsMs > latest.tsMs) latest = row;
+        if (!latest || row.tsUs > latest.tsUs) latest = row;
       }
       const anomaly = ruleSet.anomalyExclude.includes(row.fact) ? undefined : detect(source, row, state, ema, emaChanges);
       if (anomaly) events.push(anomaly);
@@ -99,13 +102,13 @@ function detect(
 ): DerivedEvent | undefined {
   if (row.min === null || row.max === null || typeof row.value === 'boolean') return undefined;
   const series = state.ema.get(row.fact);
-  if (series && row.tsMs <= series.lastTsMs) return undefined;
+  if (series && row.tsUs <= series.lastTsUs) return undefined;
   const last = typeof row.value === 'number' ? row.value : row.avg;
   if (last === null) return undefined;
   const extreme = series && Math.abs(row.min - series.ema) > Math.abs(row.max - series.ema) ? row.min : row.max;
   const judged = observe(series, extreme, cfg);
   const learned = observe(series, last, cfg).state;
-  state.ema.set(row.fact, { ...learned, lastTsMs: row.tsMs });
+  state.ema.set(row.fact, { ...learned, lastTsUs: row.tsUs });
   changes.set(`${source}\u0000${row.fact}`, { source, fact: row.fact, state: learned, ts: row.ts });
   if (!judged.anomaly) return undefined;
   return {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { POOL_MAX, SESSION_LIMITS } from './db/sessionLimits.ts';
 
 /**
  * Runtime settings, read once at cold start. Domain code never reads process.env:
@@ -9,8 +10,6 @@ import * as z from 'zod';
  * - DB_SECRET_ARN (external mode: a Secrets Manager secret with host/port/dbname/username/password);
  * - DB_HOST + DB_USER with DB_AUTH=iam (RDS Proxy: short-lived IAM tokens, TLS required).
  */
-const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
-
 export const EnvSchema = z.object({
   STAGE: z.string().min(1).default('local'),
   AWS_REGION: z.string().min(1).default('us-east-1'),
@@ -24,9 +23,12 @@ export const EnvSchema = z.object({
   DB_NAME: z.string().min(1).default('tapline'),
   DB_USER: z.string().min(1).optional(),
   DB_AUTH: z.enum(['iam', 'password']).default('password'),
-  DB_TLS: bool.default(false),
-  DB_POOL_MAX: z.coerce.number().int().min(1).max(10).default(2),
-  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  DB_POOL_MAX: z.coerce.number().int().min(1).max(10).default(POOL_MAX),
+  /**
+   * Direct connections only (DATABASE_URL, DB_SECRET_ARN): operator commands raise it for long
+   * exports. Behind RDS Proxy the login role's default applies (db/sessionLimits.ts).
+   */
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(SESSION_LIMITS.statement_timeout),
   /** merge: one row per (source, fact) per batch with count/min/max/avg; raw: every record its own row. */
   INGEST_MODE: z.enum(['merge', 'raw']).default('merge'),
   TS_MAX_PAST_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3600),

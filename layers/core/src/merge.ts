@@ -1,49 +1,46 @@
-import type { FactValue, TelemetryRecord } from './record.ts';
-
-/** A valid record with the stream coordinates that order it. */
-export interface SequencedRecord {
-  record: TelemetryRecord;
-  tsMs: number;
-  sequenceNumber: string;
-}
+import { encodeSamples, fingerprint, minuteOf, seriesKey, type Reading, type Sample } from './reading.ts';
+import { storedTs, type FactValue } from './record.ts';
 
 /**
- * One row per (source, fact) per batch: the last write wins by event time (tie: the higher
- * sequence number), and count/min/max/avg keep what happened inside the batch so that a spike
- * between two ordinary readings is not lost.
+ * One row per (source, fact, minute) per batch: the last write wins by event time, and
+ * count/min/max/avg keep what happened inside the batch so that a spike between two ordinary
+ * readings is not lost. A row never crosses a minute boundary, so every grain of the warehouse is
+ * exact at its edges, and a reading's row is found in its own minute (see reading.ts).
  */
 export interface MergedRow {
   source: string;
   fact: string;
+  /** The newest sample's event time, as PostgreSQL gets it (storedTs). */
   ts: string;
-  tsMs: number;
+  tsUs: number;
   eventId: string;
-  sequenceNumber: string;
   value: FactValue;
   count: number;
-  /** Over numeric samples (booleans as 0/1, so avg is a duty cycle); null for state strings. */
+  /** Samples that are numbers or booleans: min/max/avg are over these (booleans as 0/1). */
+  numericCount: number;
   min: number | null;
   max: number | null;
   avg: number | null;
+  /** encodeSamples of every sample when there is more than one, else null (the row is its sample). */
+  samples: string | null;
 }
 
+/**
+ * A row's sample list travels in its INSERT statement: 1,000 samples are 10.7 KB of base64, so a
+ * row stays under RDS Proxy's 16 KB statement limit. A busier series-minute gets several rows.
+ */
+export const MAX_SAMPLES_PER_ROW = 1_000;
+
 interface Accumulator {
-  winner: SequencedRecord;
+  winner: Reading;
+  minuteUs: number;
   count: number;
   numeric: number;
-  /** Running mean: a plain sum overflows for values near the float8 limits. */
   mean: number;
   min: number;
   max: number;
+  samples: Sample[];
 }
-
-/** Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then text. */
-export function compareSequence(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-const isNewer = (a: SequencedRecord, b: SequencedRecord): boolean =>
-  a.tsMs > b.tsMs || (a.tsMs === b.tsMs && compareSequence(a.sequenceNumber, b.sequenceNumber) > 0);
 
 /** Booleans count as 0/1 so rollups of pump_running or valve_open read as duty cycles. */
 export function numericOf(value: FactValue): number | null {
@@ -52,49 +49,72 @@ export function numericOf(value: FactValue): number | null {
   return null;
 }
 
-export function mergeBatch(records: readonly SequencedRecord[]): MergedRow[] {
-  const byKey = new Map<string, Accumulator>();
-  for (const item of records) {
-    const { source, fact, value } = item.record;
-    const key = `${source}\u0000${fact}`;
-    let acc = byKey.get(key);
+/** Merges readings of distinct identities (ingest removes duplicates first). */
+export function mergeReadings(readings: readonly Reading[], maxSamplesPerRow = MAX_SAMPLES_PER_ROW): MergedRow[] {
+  const open = new Map<string, Accumulator>();
+  const rows: MergedRow[] = [];
+  for (const reading of readings) {
+    const { source, fact, id, value } = reading.record;
+    const minuteUs = minuteOf(reading.tsUs);
+    const key = `${seriesKey(source, fact)}\u0000${minuteUs}`;
+    let acc = open.get(key);
+    if (acc && acc.count >= maxSamplesPerRow) {
+      rows.push(rowOf(acc));
+      acc = undefined;
+    }
     if (!acc) {
-      acc = { winner: item, count: 0, numeric: 0, mean: 0, min: Infinity, max: -Infinity };
-      byKey.set(key, acc);
-    } else if (isNewer(item, acc.winner)) {
-      acc.winner = item;
+      acc = { winner: reading, minuteUs, count: 0, numeric: 0, mean: 0, min: Infinity, max: -Infinity, samples: [] };
+      open.set(key, acc);
+    } else if (reading.tsUs > acc.winner.tsUs) {
+      acc.winner = reading;
     }
     acc.count++;
+    acc.samples.push({ offsetUs: reading.tsUs - minuteUs, fp: fingerprint(id, value) });
     const n = numericOf(value);
     if (n !== null) {
       acc.numeric++;
-      acc.mean += (n - acc.mean) / acc.numeric;
+      // Running mean: a plain sum overflows near the float8 limits, and so does n - mean when the
+      // two have opposite signs near them; n/k - mean/k cannot (each term is at most max/2 for k >= 2).
+      const step = n - acc.mean;
+      acc.mean += Number.isFinite(step) ? step / acc.numeric : n / acc.numeric - acc.mean / acc.numeric;
       if (n < acc.min) acc.min = n;
       if (n > acc.max) acc.max = n;
     }
   }
-  const rows: MergedRow[] = [];
-  for (const acc of byKey.values()) {
-    const hasNumbers = acc.numeric > 0;
-    rows.push(rowOf(acc.winner, acc.count, hasNumbers ? acc.min : null, hasNumbers ? acc.max : null, hasNumbers ? acc.mean : null));
-  }
+  for (const acc of open.values()) rows.push(rowOf(acc));
   return rows;
 }
 
-/** Raw mode: every valid record becomes its own row (for users who need every sample). */
-export function rawRows(records: readonly SequencedRecord[]): MergedRow[] {
-  return records.map((item) => {
-    const n = numericOf(item.record.value);
-    return rowOf(item, 1, n, n, n);
+/** Raw mode: every reading becomes its own row (for users who need every sample). */
+export function rawRows(readings: readonly Reading[]): MergedRow[] {
+  return readings.map((r) => {
+    const n = numericOf(r.record.value);
+    return {
+      ...identityOf(r),
+      count: 1,
+      numericCount: n === null ? 0 : 1,
+      min: n,
+      max: n,
+      avg: n,
+      samples: null,
+    };
   });
 }
 
-function rowOf(
-  { record, tsMs, sequenceNumber }: SequencedRecord,
-  count: number,
-  min: number | null,
-  max: number | null,
-  avg: number | null,
-): MergedRow {
-  return { source: record.source, fact: record.fact, ts: record.ts, tsMs, eventId: record.id, sequenceNumber, value: record.value, count, min, max, avg };
+function identityOf(r: Reading): Pick<MergedRow, 'source' | 'fact' | 'ts' | 'tsUs' | 'eventId' | 'value'> {
+  const { source, fact, ts, id, value } = r.record;
+  return { source, fact, ts: storedTs(ts, r.tsUs), tsUs: r.tsUs, eventId: id, value };
+}
+
+function rowOf(acc: Accumulator): MergedRow {
+  const hasNumbers = acc.numeric > 0;
+  return {
+    ...identityOf(acc.winner),
+    count: acc.count,
+    numericCount: acc.numeric,
+    min: hasNumbers ? acc.min : null,
+    max: hasNumbers ? acc.max : null,
+    avg: hasNumbers ? acc.mean : null,
+    samples: acc.count > 1 ? encodeSamples(acc.samples) : null,
+  };
 }

@@ -108,7 +108,7 @@ async function putChunk(
     const { errors, retryable } = await attemptPut(client, streamName, entries, pending, result);
     pending = [...errors.keys()];
     if (pending.length === 0) return;
-    if (!retryable || attempt >= opts.maxAttempts) {
+    if (!retryable || attempt >= opts.maxAttempts || !(await pause(attempt - 1, opts))) {
       for (const index of pending) {
         const entry = entries[index] as PutEntry;
         result.failed.push({ index, partitionKey: entry.partitionKey, ...(errors.get(index) as EntryError) });
@@ -116,7 +116,6 @@ async function putChunk(
       return;
     }
     result.retries += pending.length;
-    await pause(attempt - 1, opts);
   }
 }
 

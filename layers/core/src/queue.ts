@@ -4,6 +4,7 @@ import { DEFAULT_BACKOFF, pause, type BackoffOptions } from './retry.ts';
 export interface OutgoingMessage {
   /** Unique within one call; reported back for the entries that finally failed. */
   id: string;
+  /** JSON text (see sqsSafeJson). */
   body: string;
 }
 
@@ -18,14 +19,23 @@ export class QueuePublishError extends Error {
   }
 }
 
+/**
+ * SQS refuses message bodies with characters outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |
+ * #x10000-#x10FFFF. Every body tapline sends is JSON.stringify output, where control characters and
+ * lone surrogates are already escaped; U+FFFE and U+FFFF are not, and are written here as the JSON
+ * escapes that parse back to the same string.
+ */
+export const sqsSafeJson = (json: string): string => json.replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+
 const MAX_BATCH = 10;
 /** SendMessageBatch also caps the whole request's payload; stay under the classic 256 KiB. */
 const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
  * SendMessageBatch in groups of at most 10 messages and 256 KiB, resending only the entries SQS did not accept (and whole
- * requests that failed) with jittered backoff. Throws QueuePublishError naming what never got in,
- * so the caller fails the work instead of acknowledging it.
+ * requests that failed) with jittered backoff inside the caller's time budget (backoff.remainingMs).
+ * Throws QueuePublishError naming what never got in, so the caller fails the work instead of
+ * acknowledging it.
  */
 export async function sendMessages(
   client: SQSClient,
@@ -58,12 +68,12 @@ async function sendGroup(client: SQSClient, queueUrl: string, group: OutgoingMes
   let pending = group;
   let lastError = '';
   for (let attempt = 0; attempt < backoff.maxAttempts && pending.length > 0; attempt++) {
-    if (attempt > 0) await pause(attempt, backoff);
+    if (attempt > 0 && !(await pause(attempt, backoff))) break;
     try {
       const out = await client.send(
         new SendMessageBatchCommand({
           QueueUrl: queueUrl,
-          Entries: pending.map((m, i) => ({ Id: `m${i}`, MessageBody: m.body })),
+          Entries: pending.map((m, i) => ({ Id: `m${i}`, MessageBody: sqsSafeJson(m.body) })),
         }),
       );
       const failedPositions = new Set((out.Failed ?? []).map((f) => Number(f.Id?.slice(1))));

@@ -36,6 +36,13 @@ export const INVALID_REASONS = [
 ] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
+/**
+ * Why ingest dead-letters a record: the contract's reasons, plus `identity_conflict` for a valid
+ * reading whose identity (source, fact, ts) is already stored with a different id or value.
+ */
+export const DEAD_LETTER_REASONS = [...INVALID_REASONS, 'identity_conflict'] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+
 export class InvalidRecordError extends Error {
   override readonly name = 'InvalidRecordError';
   constructor(
@@ -52,7 +59,7 @@ export interface TimeWindow {
 }
 
 export type Decoded =
-  | { ok: true; record: TelemetryRecord; tsMs: number }
+  | { ok: true; record: TelemetryRecord; /** The event time in microseconds since the epoch (see instantMicros). */ tsUs: number }
   | { ok: false; error: InvalidRecordError };
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -89,11 +96,42 @@ export function decodeRecord(data: string, nowMs: number, window: TimeWindow): D
     }
     record = parsed.data;
   }
-  const tsMs = Date.parse(record.ts);
-  if (tsMs < nowMs - window.maxPastSeconds * 1000 || tsMs > nowMs + window.maxFutureSeconds * 1000) {
+  const tsUs = instantMicros(record.ts);
+  if (tsUs < (nowMs - window.maxPastSeconds * 1000) * 1000 || tsUs > (nowMs + window.maxFutureSeconds * 1000) * 1000) {
     return invalid('ts_out_of_range', `${record.ts} outside [now-${window.maxPastSeconds}s, now+${window.maxFutureSeconds}s]`);
   }
-  return { ok: true, record, tsMs };
+  return { ok: true, record, tsUs };
+}
+
+/**
+ * The instant a contract-valid `ts` names, in whole microseconds since the epoch (PostgreSQL's
+ * precision): the offset applied, fraction digits past the sixth dropped (truncated, never rounded,
+ * so an instant never moves into the next second, minute or day). Epoch microseconds stay exact
+ * in a double until the year 2255.
+ */
+export function instantMicros(ts: string): number {
+  // Date.parse takes every form the schema's pattern accepts (any offset up to +-23:59, any number
+  // of fraction digits) and keeps milliseconds; digits 4-6 of the fraction are added here.
+  const ms = Date.parse(ts);
+  if (ts.charCodeAt(19) !== 46 /* . */) return ms * 1000;
+  let micro = 0;
+  for (let i = 23, scale = 100; i < 26 && scale >= 1; i++, scale /= 10) {
+    const d = ts.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    micro += d * scale;
+  }
+  return ms * 1000 + micro;
+}
+
+/**
+ * The text PostgreSQL gets for an event time: the producer's own when PostgreSQL reads it as the
+ * same instant (UTC, at most six fraction digits), else the instant written out in UTC. PostgreSQL
+ * refuses offsets past +-15:59 and rounds fractions past microseconds, so those never reach it.
+ */
+export function storedTs(ts: string, tsUs: number): string {
+  if (ts.length <= 27 && ts.endsWith('Z')) return ts;
+  const micro = String(((tsUs % 1000) + 1000) % 1000).padStart(3, '0');
+  return `${new Date(Math.floor(tsUs / 1000)).toISOString().slice(0, 23)}${micro}Z`;
 }
 
 // zod's own ISO datetime pattern for this field, so the check below cannot drift from the schema.

@@ -48,7 +48,7 @@ export interface CostInputs {
   recordsPerInvocation?: number;
 }
 
-export type CostComponent = 'Kinesis' | 'Lambda' | 'SQS' | 'Database' | 'CloudWatch' | 'X-Ray' | 'VPC endpoints';
+export type CostComponent = 'Kinesis' | 'Lambda' | 'SQS' | 'Database' | 'CloudWatch' | 'VPC endpoints';
 
 export interface CostLine {
   component: CostComponent;
@@ -90,9 +90,6 @@ const WRITER_PER_BATCH_MS = 15;
 const WRITER_PER_EVENT_MS = 0.3;
 /** The SQS event source mapping long-polls with 5 pollers even when idle (20 s waits). */
 const SQS_IDLE_RECEIVES_PER_MONTH = 5 * 3 * 60 * HOURS_PER_MONTH;
-/** X-Ray default sampling: the first request each second (the reservoir), then 5 % of the rest. */
-const reservoirPerSecond = (invocationsPerSecond: number) => Math.min(invocationsPerSecond, 1);
-const sampledPerSecond = (invocationsPerSecond: number) => 0.05 * Math.max(0, invocationsPerSecond - 1);
 
 export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): CostEstimate {
   const { eventsPerSecond: rate, recordBytes, deployment: d, profile } = inputs;
@@ -207,13 +204,6 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
     add('Lambda', `simulator every ${sim.scheduleMinutes} min (test load)`, 'fixed', gbSeconds * l.perGbSecond + (runs / 1e6) * l.requestsPerMillion, `${fmtM(gbSeconds)} GB-s`);
   }
   if (d.kmsKeys > 0) add('CloudWatch', 'KMS key for the alarm topic', 'fixed', d.kmsKeys * prices.kms.keyMonth, `$${prices.kms.keyMonth} each`);
-
-  // X-Ray (active tracing on every function): the reservoir is paid at any rate of 1 invocation/s
-  // or more (a shard's ESM invokes about once a second), the 5 % grows with the invocations.
-  const reservoir = perMonth(reservoirPerSecond(ingestInvocations) + reservoirPerSecond(writerInvocations));
-  const sampled = perMonth(sampledPerSecond(ingestInvocations) + sampledPerSecond(writerInvocations));
-  add('X-Ray', 'traces, first request each second', 'fixed', (reservoir / 1e6) * prices.xray.tracesPerMillion, `${fmtM(reservoir)} traces`);
-  add('X-Ray', 'traces, 5% of the other requests', 'variable', (sampled / 1e6) * prices.xray.tracesPerMillion, `${fmtM(sampled)} traces`);
 
   const sum = (kind?: CostLine['kind']) => lines.filter((x) => !kind || x.kind === kind).reduce((a, x) => a + x.monthlyUsd, 0);
   const variable = sum('variable');

@@ -68,7 +68,6 @@ export const PRICES = {
     alarmMetricMonth: 0.1,
     dashboardMonth: 3,
   },
-  xray: { tracesPerMillion: 5 },
   vpcEndpoint: { azHour: 0.01, perGbProcessed: 0.01 },
 } as const;
 

@@ -1,4 +1,4 @@
-import { compareSequence } from '../merge.ts';
+import { compareSequence } from '../reading.ts';
 import type { Rows } from './session.ts';
 import { jsonLiteral } from './sqlText.ts';
 
@@ -24,21 +24,26 @@ export function highestPositions(positions: readonly StreamPosition[]): StreamPo
   return [...highest.values()].flatMap((byKey) => [...byKey.values()]);
 }
 
+/**
+ * A partition key as stored: Kinesis allows any Unicode in one, and PostgreSQL text cannot hold NUL
+ * (nor json a lone surrogate as text), so keys are kept as the body of their JSON string literal.
+ * That encoding is injective, ASCII-safe where it matters, and the identity for every ordinary key.
+ */
+export const storedPartitionKey = (key: string): string => JSON.stringify(key).slice(1, -1);
+
 const keysLiteral = (positions: readonly StreamPosition[]) =>
-  jsonLiteral(positions.map((p) => JSON.stringify({ k: p.shardId, p: p.partitionKey, s: p.sequenceNumber })));
+  jsonLiteral(positions.map((p) => `{"k":${JSON.stringify(p.shardId)},"p":${JSON.stringify(storedPartitionKey(p.partitionKey))},"s":${JSON.stringify(p.sequenceNumber)}}`));
 
 /**
- * Reads the committed sequence per (shard, partition key) of the batch and locks those rows until
- * commit, so two invocations racing on the same window (a retry overlapping a slow attempt)
- * serialize instead of both writing. Give it the batch's `highestPositions`.
+ * Reads the committed sequence per (shard, partition key) of the batch. The checkpoint only tells
+ * a Lambda redelivery from a producer resend, for the counters: which readings are new is decided
+ * by their identity (ingest/plan.ts), so it needs no lock. Give it the batch's `highestPositions`.
  */
 export function loadCheckpointsStatement(keys: readonly StreamPosition[]): string {
   return `SELECT c.shard_id, c.partition_key, c.sequence::text AS sequence
        FROM ingest_checkpoint c
        JOIN json_to_recordset(${keysLiteral(keys)}::json) AS q(k text, p text)
-         ON c.shard_id = q.k AND c.partition_key = q.p
-     ORDER BY c.shard_id, c.partition_key
-     FOR UPDATE OF c`;
+         ON c.shard_id = q.k AND c.partition_key = q.p`;
 }
 
 export function parseCheckpoints(rows: Rows): Committed {
@@ -51,8 +56,10 @@ export function parseCheckpoints(rows: Rows): Committed {
   return committed;
 }
 
+/** Committed is keyed by stored partition keys (storedPartitionKey). */
+
 export function isAlreadyCommitted(p: StreamPosition, committed: Committed): boolean {
-  const seq = committed.get(p.shardId)?.get(p.partitionKey);
+  const seq = committed.get(p.shardId)?.get(storedPartitionKey(p.partitionKey));
   return seq !== undefined && compareSequence(p.sequenceNumber, seq) <= 0;
 }
 

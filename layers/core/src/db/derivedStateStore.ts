@@ -1,40 +1,62 @@
 import { emptySourceState, type SourceState, type StateChanges } from '../derive.ts';
+import { seriesKey } from '../reading.ts';
 import type { FactValue } from '../record.ts';
 import type { Rows } from './session.ts';
 import { chunkRows, jsonLiteral } from './sqlText.ts';
 
 const sourcesLiteral = (sources: readonly string[]) => jsonLiteral(sources.map((s) => JSON.stringify(s)));
+const sourceList = (sources: readonly string[]) => `(SELECT json_array_elements_text(${sourcesLiteral(sources)}::json))`;
+const US = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::int8`;
 
 /**
- * Loads fact base, active rules and EMA series for the batch's sources (three statements). Rows are
- * locked until commit (FOR UPDATE) so concurrent batches of one source, which Lambda never runs but
- * a manual replay could, apply their edges one after the other.
+ * Locks the sources' rows in ingest_source until commit, in sorted order (no deadlock between two
+ * batches that share sources), and returns the sources that have one. Every statement after it in
+ * the transaction sees what a batch that held the lock before committed.
  */
+export function lockSourcesStatement(sources: readonly string[]): string {
+  return `SELECT source FROM ingest_source WHERE source IN ${sourceList(sources)} ORDER BY source FOR UPDATE`;
+}
+
+/** Creates the rows of sources seen for the first time (a concurrent creator makes this wait for it). */
+export function createSourcesStatement(sources: readonly string[]): string {
+  return `INSERT INTO ingest_source (source) SELECT s FROM json_array_elements_text(${sourcesLiteral(sources)}::json) AS s ORDER BY 1
+     ON CONFLICT (source) DO NOTHING`;
+}
+
+export const lockedSources = (rows: Rows): Set<string> => new Set((rows as Array<{ source: string }>).map((r) => r.source));
+
+/** Loads fact base (with each series' newest stored event time), active rules and EMA series. */
 export function loadStatesStatements(sources: readonly string[]): string[] {
   if (sources.length === 0) return [];
-  const list = `(SELECT json_array_elements_text(${sourcesLiteral(sources)}::json))`;
+  const list = sourceList(sources);
   return [
-    `SELECT source, fact_name, value, ts FROM fact_state WHERE source IN ${list} FOR UPDATE`,
-    `SELECT source, rule_id FROM rule_state WHERE active AND source IN ${list} FOR UPDATE`,
-    `SELECT source, fact_name, ema, emvar, samples, last_ts FROM anomaly_state WHERE source IN ${list} FOR UPDATE`,
+    `SELECT source, fact_name, value, ${US('ts')} AS ts_us FROM fact_state WHERE source IN ${list}`,
+    `SELECT source, rule_id FROM rule_state WHERE active AND source IN ${list}`,
+    `SELECT source, fact_name, ema, emvar, samples, ${US('last_ts')} AS last_ts_us FROM anomaly_state WHERE source IN ${list}`,
   ];
 }
 
-/** Reads the results of `loadStatesStatements` into one state per source. */
-export function parseSourceStates(sources: readonly string[], results: readonly Rows[]): Map<string, SourceState> {
+/** Reads the results of `loadStatesStatements` into one state per source and the series' newest times. */
+export function parseSourceStates(sources: readonly string[], results: readonly Rows[]): { states: Map<string, SourceState>; newest: Map<string, number> } {
   const states = new Map<string, SourceState>(sources.map((s) => [s, emptySourceState()]));
+  const newest = new Map<string, number>();
   const [facts = [], rules = [], ema = []] = results as [
-    Array<{ source: string; fact_name: string; value: FactValue; ts: string }>?,
+    Array<{ source: string; fact_name: string; value: FactValue; ts_us: number }>?,
     Array<{ source: string; rule_id: string }>?,
-    Array<{ source: string; fact_name: string; ema: number; emvar: number; samples: number; last_ts: string }>?,
+    Array<{ source: string; fact_name: string; ema: number; emvar: number; samples: number; last_ts_us: number }>?,
   ];
-  const of = (source: string) => states.get(source) ?? emptySourceState();
-  for (const r of facts) of(r.source).facts.set(r.fact_name, { value: r.value, tsMs: Date.parse(r.ts) });
-  for (const r of rules) of(r.source).activeRules.add(r.rule_id);
-  for (const r of ema) {
-    of(r.source).ema.set(r.fact_name, { ema: r.ema, emvar: r.emvar, samples: r.samples, lastTsMs: Date.parse(r.last_ts) });
+  // Rows of other sources (not locked by this transaction) are left out: they are read again once locked.
+  for (const r of facts) {
+    const state = states.get(r.source);
+    if (!state) continue;
+    state.facts.set(r.fact_name, { value: r.value, tsUs: r.ts_us });
+    newest.set(seriesKey(r.source, r.fact_name), r.ts_us);
   }
-  return states;
+  for (const r of rules) states.get(r.source)?.activeRules.add(r.rule_id);
+  for (const r of ema) {
+    states.get(r.source)?.ema.set(r.fact_name, { ema: r.ema, emvar: r.emvar, samples: r.samples, lastTsUs: r.last_ts_us });
+  }
+  return { states, newest };
 }
 
 const upsert = (rows: readonly object[], head: string, tail: string): string[] =>

@@ -1,48 +1,93 @@
-import type { DerivedEvent } from '../events.ts';
 import type { Rows, SqlSession } from './session.ts';
 import { chunkRows, jsonLiteral } from './sqlText.ts';
 
-/** How long a claimed outbox row stays invisible to other invocations before it may be re-claimed. */
+/** See migrations/0006_outbox.sql. */
+export type OutboxDestination = 'events' | 'ingest-dlq';
+
+export interface OutboxMessage {
+  destination: OutboxDestination;
+  id: string;
+  /** JSON text, sent as the SQS message body. */
+  body: string;
+}
+
+/** How long a claimed message stays invisible to other senders before it may be claimed again. */
 const CLAIM_SECONDS = 30;
 const CLAIM_LIMIT = 1_000;
+/** Longer than any stage's stream retention: a redelivered record within it is recognised. */
+export const OUTBOX_KEEP_DAYS = 8;
 
-const ADD_HEAD = `INSERT INTO event_outbox (event_id, body)
-  SELECT e->>'id', e FROM json_array_elements(`;
-const ADD_TAIL = `::json) AS e ON CONFLICT (event_id) DO NOTHING`;
+const ADD_HEAD = `WITH ins AS (
+  INSERT INTO outbox (destination, message_id, body)
+  SELECT m.d, m.i, m.b::text FROM json_to_recordset(`;
+const ADD_TAIL = `::json) AS m(d text, i text, b json)
+  ON CONFLICT (destination, message_id) DO NOTHING
+  RETURNING message_id)
+SELECT message_id FROM ins`;
 
-/** Stores derived events in the same transaction as the rows and state that caused them. */
-export function addToOutboxStatements(events: readonly DerivedEvent[]): string[] {
-  return chunkRows(events.map((e) => JSON.stringify(e)), ADD_HEAD.length + ADD_TAIL.length).map((chunk) => ADD_HEAD + jsonLiteral(chunk) + ADD_TAIL);
+// The body is embedded as JSON, not as a JSON string: no second escaping, and `json` (unlike jsonb)
+// keeps its text exactly, \u0000 escapes included.
+const messageJson = (m: OutboxMessage) => `{"d":"${m.destination}","i":${JSON.stringify(m.id)},"b":${m.body}}`;
+
+/** Adds messages in the caller's transaction; each statement returns the ids that were not there yet. */
+export function addToOutboxStatements(messages: readonly OutboxMessage[]): string[] {
+  return chunkRows(messages.map(messageJson), ADD_HEAD.length + ADD_TAIL.length).map((chunk) => ADD_HEAD + jsonLiteral(chunk) + ADD_TAIL);
 }
+
+export const addedIds = (results: readonly Rows[]): Set<string> =>
+  new Set(results.flatMap((rows) => (rows as Array<{ message_id: string }>).map((r) => r.message_id)));
 
 /**
- * Claims pending events (this batch's and any left by a failed publish) with one statement, run as
- * the last statement of the ingest transaction so it costs no round trip of its own. SKIP LOCKED
- * keeps concurrent invocations from publishing the same rows; if one dies, its claim expires and
- * another publishes them. A duplicate publish is harmless: the writer is idempotent.
+ * Claims unsent messages (this batch's and any left by a failed send), oldest first. Run as the
+ * last statement of the ingest transaction it costs no round trip of its own. SKIP LOCKED keeps
+ * concurrent senders apart; a duplicate send is harmless (the writer is idempotent by event id, and
+ * a dead-letter entry names its stream record).
  */
-export const CLAIM_OUTBOX_STATEMENT = `UPDATE event_outbox o SET claimed_until = now() + interval '${CLAIM_SECONDS} seconds'
-      WHERE o.event_id IN (SELECT event_id FROM event_outbox
-                            WHERE claimed_until < now()
-                            ORDER BY created_at LIMIT ${CLAIM_LIMIT}
-                            FOR UPDATE SKIP LOCKED)
-      RETURNING o.body`;
+export const CLAIM_OUTBOX_STATEMENT = `UPDATE outbox o SET claimed_until = now() + interval '${CLAIM_SECONDS} seconds'
+      WHERE (o.destination, o.message_id) IN (
+        SELECT destination, message_id FROM outbox
+        WHERE sent_at IS NULL AND claimed_until < now()
+        ORDER BY created_at LIMIT ${CLAIM_LIMIT}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING o.destination, o.message_id, o.body`;
 
-export const claimedEvents = (rows: Rows): DerivedEvent[] => (rows as Array<{ body: DerivedEvent }>).map((r) => r.body);
+export const claimedMessages = (rows: Rows): OutboxMessage[] =>
+  (rows as Array<{ destination: OutboxDestination; message_id: string; body: string }>).map((r) => ({
+    destination: r.destination,
+    id: r.message_id,
+    body: r.body,
+  }));
 
-const idChunks = (eventIds: readonly string[], templateBytes: number) => chunkRows(eventIds.map((id) => JSON.stringify(id)), templateBytes);
+/** Unsent messages and the age of the oldest, for the OutboxPending / OutboxOldestAgeSeconds metrics. */
+export const OUTBOX_STATUS_STATEMENT = `SELECT count(*)::int AS pending,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_s
+  FROM outbox WHERE sent_at IS NULL`;
 
-export async function removeFromOutbox(db: SqlSession, eventIds: readonly string[]): Promise<void> {
-  await db.batch(
-    idChunks(eventIds, 120).map((chunk) => `DELETE FROM event_outbox WHERE event_id IN (SELECT json_array_elements_text(${jsonLiteral(chunk)}::json))`),
-  );
+export interface OutboxStatus {
+  pending: number;
+  oldestAgeSeconds: number;
 }
 
-/** Makes claimed rows claimable again at once (their publish failed). */
-export async function releaseOutbox(db: SqlSession, eventIds: readonly string[]): Promise<void> {
-  await db.batch(
-    idChunks(eventIds, 140).map(
-      (chunk) => `UPDATE event_outbox SET claimed_until = '-infinity' WHERE event_id IN (SELECT json_array_elements_text(${jsonLiteral(chunk)}::json))`,
-    ),
+export const outboxStatus = (rows: Rows): OutboxStatus => {
+  const r = rows[0] as { pending?: number; oldest_s?: number } | undefined;
+  return { pending: r?.pending ?? 0, oldestAgeSeconds: r?.oldest_s ?? 0 };
+};
+
+const keyJson = (m: OutboxMessage) => `{"d":"${m.destination}","i":${JSON.stringify(m.id)}}`;
+const byKeys = (messages: readonly OutboxMessage[], head: string) =>
+  chunkRows(messages.map(keyJson), head.length + 90).map(
+    (chunk) => `${head} WHERE (destination, message_id) IN (SELECT m.d, m.i FROM json_to_recordset(${jsonLiteral(chunk)}::json) AS m(d text, i text))`,
   );
+
+export async function markSent(db: SqlSession, messages: readonly OutboxMessage[]): Promise<void> {
+  if (messages.length > 0) await db.batch(byKeys(messages, 'UPDATE outbox SET sent_at = now()'));
 }
+
+/** Makes claimed messages claimable again at once (their send failed). */
+export async function releaseClaims(db: SqlSession, messages: readonly OutboxMessage[]): Promise<void> {
+  if (messages.length > 0) await db.batch(byKeys(messages, `UPDATE outbox SET claimed_until = '-infinity'`));
+}
+
+export const PRUNE_OUTBOX_STATEMENT = `WITH gone AS (
+  DELETE FROM outbox WHERE sent_at < now() - interval '${OUTBOX_KEEP_DAYS} days' RETURNING 1)
+SELECT count(*)::int AS n FROM gone`;

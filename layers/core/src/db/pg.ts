@@ -1,28 +1,15 @@
 import pg from 'pg';
 import type { Rows, SqlDatabase, SqlSession } from './session.ts';
+import { isConnectionError } from './pgErrors.ts';
 import { packStatements } from './sqlText.ts';
+
+// The classifiers live in pgErrors.ts; ingest and the pool's retry import them from here.
+export { isConnectionError, isRetryableTransactionError } from './pgErrors.ts';
 
 // timestamptz as ISO text keeps microseconds and avoids Date's millisecond truncation;
 // bigint counts come back as numbers because every count tapline reads fits in 2^53.
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => v);
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-
-/** Errors after which the socket is gone (server restart, proxy idle cut, Lambda freeze/thaw). */
-export function isConnectionError(e: unknown): boolean {
-  const err = e as { code?: string; message?: string };
-  return (
-    err.code === '57P01' || // admin_shutdown
-    err.code === '57P02' ||
-    err.code === '57P03' || // cannot_connect_now (starting up)
-    err.code === '08006' ||
-    err.code === '08003' ||
-    err.code === '08001' ||
-    err.code === 'ECONNRESET' ||
-    err.code === 'ECONNREFUSED' ||
-    err.code === 'EPIPE' ||
-    /Connection terminated|Client has encountered a connection error|not queryable/i.test(err.message ?? '')
-  );
-}
 
 const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
   async query<R extends object>(text: string, params?: unknown[]) {

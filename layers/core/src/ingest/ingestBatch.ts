@@ -1,165 +1,135 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { advanceCheckpointsStatement, highestPositions, isAlreadyCommitted, loadCheckpointsStatement, parseCheckpoints } from '../db/checkpointStore.ts';
-import { loadStatesStatements, parseSourceStates, saveStateStatements } from '../db/derivedStateStore.ts';
-import { addToOutboxStatements, CLAIM_OUTBOX_STATEMENT, claimedEvents, releaseOutbox, removeFromOutbox } from '../db/outbox.ts';
-import { isConnectionError } from '../db/pg.ts';
-import type { SqlDatabase } from '../db/session.ts';
-import { insertTelemetryStatements, writeCounts } from '../db/telemetryStore.ts';
+import { highestPositions } from '../db/checkpointStore.ts';
+import type { OutboxMessage } from '../db/outbox.ts';
+import { isConnectionError, isRetryableTransactionError } from '../db/pg.ts';
 import { derive } from '../derive.ts';
-import type { DerivedEvent } from '../events.ts';
-import { compareSequence, mergeBatch, rawRows, type MergedRow, type SequencedRecord } from '../merge.ts';
-import { QueuePublishError, sendMessages } from '../queue.ts';
-import { decodeRecord, type TimeWindow } from '../record.ts';
-import { pause, type BackoffOptions } from '../retry.ts';
+import { mergeReadings, rawRows } from '../merge.ts';
+import { publishClaimed, type OutboxQueues } from '../outboxPublisher.ts';
+import type { TimeWindow } from '../record.ts';
+import { DEFAULT_BACKOFF, pause, type BackoffOptions } from '../retry.ts';
 import type { RuleSet } from '../rules/ruleSet.ts';
-import { deadLetterMessage } from './deadLetter.ts';
+import { deadLetter } from './deadLetter.ts';
+import { decodeBatch, isRedelivery, resolve, screen, type DecodedBatch } from './plan.ts';
+import type { IngestStore, IngestTransaction } from './store.ts';
 import type { StreamRecord } from './streamRecord.ts';
 
 export interface IngestDeps {
-  db: SqlDatabase;
+  store: IngestStore;
   sqs: SQSClient;
-  deadLetterQueueUrl: string;
-  eventsQueueUrl: string;
+  queues: OutboxQueues;
   ruleSet: RuleSet;
   window: TimeWindow;
-  /** merge: one row per (source, fact) per batch; raw: every valid record its own row. */
+  /** merge: one row per (source, fact, minute) per batch; raw: every reading its own row. */
   mode: 'merge' | 'raw';
   now?: () => number;
-  /** Time left in the invocation; database retries stop before it runs out. */
+  /** Time left in the invocation: no retry waits past it (retry.ts). */
   remainingMs?: () => number;
   dbRetry?: BackoffOptions;
+  sendRetry?: BackoffOptions;
 }
 
-/** Every record of the batch lands in exactly one of these counters. */
+/** Every record of the batch lands in exactly one of written, duplicates, redelivered, deadLettered. */
 export interface IngestReport {
   records: number;
-  valid: number;
-  invalid: number;
-  /** Already committed by an earlier delivery of the same window (retry, bisect, partial response). */
-  redelivered: number;
-  /** Not processed now: at or after the first record the dead-letter queue refused; retried by Lambda. */
-  deferred: number;
-  mergedRows: number;
-  inserted: number;
+  /** Distinct readings stored (in merged rows, or as raw rows). */
+  written: number;
+  /** Of written: older than the newest reading stored for their series (late or reordered). */
+  late: number;
+  /** Producer resends of a stored reading, or of one earlier in the batch. */
   duplicates: number;
+  /** Records Lambda delivered again after they were committed (retry, bisect, partial response). */
+  redelivered: number;
+  /** Dead-letter entries added (each stream record once, however often delivered). */
+  deadLettered: number;
+  /** Of deadLettered: readings whose identity is stored with a different id or value. */
+  conflicts: number;
+  rows: number;
   derivedEvents: number;
+  /** Outbox messages sent after the commit (this batch's and any left over) and those left for later. */
   published: number;
+  publishFailed: number;
+  outboxPending: number;
+  outboxOldestAgeSeconds: number;
   timings: { decodeMs: number; writeMs: number; publishMs: number };
-  batchItemFailures: Array<{ itemIdentifier: string }>;
 }
 
 const DB_RETRY: BackoffOptions = { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 5_000 };
-/** Stop retrying the database when less than this is left, so the invocation fails cleanly. */
-const SAFETY_MS = 5_000;
+// A unique violation on telemetry_events cannot happen under the sources' locks; if a race ever
+// slips past them, the rerun sees the other batch's rows and counts its own as duplicates.
+const isUniqueViolation = (e: unknown): boolean => (e as { code?: string }).code === '23505';
 
 export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDeps): Promise<IngestReport> {
   const now = deps.now ?? Date.now;
   const t0 = performance.now();
-  const decoded = batch.map((r) => ({ r, d: decodeRecord(r.data, now(), deps.window) }));
+  const decoded = decodeBatch(batch, now(), deps.window);
   const t1 = performance.now();
-
-  // One transaction, few round trips: BEGIN + every read in one message, then the writes packed
-  // into messages under 16 KB, the last of which also claims the outbox.
-  const written = await withDatabaseRetry(deps, () =>
-    deps.db.transaction(async (tx) => {
-      const sources = [...new Set(decoded.flatMap(({ d }) => (d.ok ? [d.record.source] : [])))];
-      const batchHighest = highestPositions(batch);
-      const [checkpointRows = [], ...stateRows] = await tx.batch([loadCheckpointsStatement(batchHighest), ...loadStatesStatements(sources)]);
-      const committed = parseCheckpoints(checkpointRows);
-      const fresh = decoded.filter(({ r }) => !isAlreadyCommitted(r, committed));
-      const invalid = fresh.flatMap(({ r, d }) => (d.ok ? [] : [deadLetterMessage(r, d.error, now())]));
-      const cut = await deadLetter(deps, invalid);
-      const accepted = cut === undefined ? fresh : fresh.filter(({ r }) => compareSequence(r.sequenceNumber, cut) < 0);
-      const valid: SequencedRecord[] = accepted.flatMap(({ r, d }) =>
-        d.ok ? [{ record: d.record, tsMs: d.tsMs, sequenceNumber: r.sequenceNumber }] : [],
-      );
-      const rows: MergedRow[] = deps.mode === 'raw' ? rawRows(valid) : mergeBatch(valid);
-      const { events, changes } = derive(rows, parseSourceStates(sources, stateRows), deps.ruleSet);
-      const inserts = insertTelemetryStatements(rows);
-      const advance = advanceCheckpointsStatement(accepted.length === batch.length ? batchHighest : highestPositions(accepted.map(({ r }) => r)));
-      const results = await tx.batch([
-        ...inserts,
-        ...saveStateStatements(changes),
-        ...addToOutboxStatements(events),
-        ...(advance ? [advance] : []),
-        CLAIM_OUTBOX_STATEMENT,
-      ]);
-      return {
-        fresh: fresh.length,
-        accepted: accepted.length,
-        valid: valid.length,
-        rows: rows.length,
-        counts: writeCounts(rows, results.slice(0, inserts.length)),
-        events: events.length,
-        claimed: claimedEvents(results.at(-1) ?? []),
-        cut,
-      };
-    }),
-  );
+  const outcome = await withDatabaseRetry(deps, () => deps.store.transaction((tx) => planAndCommit(tx, batch, decoded, deps, now())));
   const t2 = performance.now();
-  const published = await publishOutbox(deps, written.claimed);
+  const sendRetry = { ...(deps.sendRetry ?? DEFAULT_BACKOFF), ...(deps.remainingMs ? { remainingMs: deps.remainingMs } : {}) };
+  const published = await publishClaimed(deps.store, deps.sqs, deps.queues, outcome.claimed, sendRetry);
   const t3 = performance.now();
-
+  const { claimed: _, ...counts } = outcome;
   return {
     records: batch.length,
-    valid: written.valid,
-    invalid: written.accepted - written.valid,
-    redelivered: batch.length - written.fresh,
-    deferred: written.fresh - written.accepted,
-    mergedRows: written.rows,
-    inserted: written.counts.inserted,
-    duplicates: written.counts.duplicates,
-    derivedEvents: written.events,
-    published,
+    ...counts,
+    published: published.sent,
+    publishFailed: published.failed,
     timings: { decodeMs: t1 - t0, writeMs: t2 - t1, publishMs: t3 - t2 },
-    batchItemFailures: written.cut === undefined ? [] : [{ itemIdentifier: written.cut }],
   };
 }
 
-/**
- * Sends invalid records to the dead-letter queue. If some are refused, returns the lowest refused
- * sequence number: only records before it are committed, and it becomes the partial-batch failure
- * from which Lambda redelivers. Nothing is acknowledged that is neither written nor dead-lettered.
- */
-async function deadLetter(deps: IngestDeps, messages: ReturnType<typeof deadLetterMessage>[]): Promise<string | undefined> {
-  if (messages.length === 0) return undefined;
-  try {
-    await sendMessages(deps.sqs, deps.deadLetterQueueUrl, messages);
-    return undefined;
-  } catch (e) {
-    if (!(e instanceof QueuePublishError)) throw e;
-    return [...e.failedIds].sort(compareSequence)[0];
-  }
+type Committed = Omit<IngestReport, 'records' | 'published' | 'publishFailed' | 'timings'> & { claimed: OutboxMessage[] };
+
+/** One transaction: lock and load, classify every record, look up only what must be, write. */
+async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord[], decoded: DecodedBatch, deps: IngestDeps, nowMs: number): Promise<Committed> {
+  const positions = highestPositions(batch);
+  const sources = [...new Set(decoded.readings.map((r) => r.record.source))].sort();
+  const loaded = await tx.load(sources, positions);
+  const screened = screen(decoded, loaded, nowMs);
+  const lookup = loaded.newSources.length > 0 || screened.lookups.length > 0 ? await tx.lookup(loaded.newSources, screened.lookups) : undefined;
+  const classified = resolve(screened, loaded, lookup);
+
+  const rows = deps.mode === 'raw' ? rawRows(classified.written) : mergeReadings(classified.written);
+  const states = new Map([...loaded.states, ...(lookup?.states ?? [])]);
+  const { events, changes } = derive(rows, states, deps.ruleSet);
+  const deadLetters = classified.rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs), conflict: r.reason === 'identity_conflict' }));
+  const result = await tx.commit({
+    rows,
+    changes,
+    outbox: [
+      ...events.map((e): OutboxMessage => ({ destination: 'events', id: e.id, body: JSON.stringify(e) })),
+      ...deadLetters.map((d): OutboxMessage => ({ destination: 'ingest-dlq', id: d.key, body: d.body })),
+    ],
+    checkpoints: positions,
+  });
+  if (result.inserted !== rows.length) throw new Error(`inserted ${result.inserted} of ${rows.length} rows`);
+
+  const added = deadLetters.filter((d) => result.added.has(d.key));
+  const redeliveredReadings = classified.duplicates.filter((r) => isRedelivery(r, loaded.checkpoints)).length;
+  return {
+    written: classified.written.length,
+    late: classified.late,
+    duplicates: classified.duplicates.length - redeliveredReadings,
+    redelivered: redeliveredReadings + deadLetters.length - added.length,
+    deadLettered: added.length,
+    conflicts: added.filter((d) => d.conflict).length,
+    rows: rows.length,
+    derivedEvents: events.length,
+    outboxPending: result.outbox.pending,
+    outboxOldestAgeSeconds: result.outbox.oldestAgeSeconds,
+    claimed: result.claimed,
+  };
 }
 
-/**
- * Publishes the events claimed at commit (this batch's and any left over), then deletes them. On a
- * queue failure the claims are released and the error propagates, so Lambda retries the batch; the
- * redelivered records are skipped by the checkpoint and only the publish is repeated.
- */
-async function publishOutbox(deps: IngestDeps, events: readonly DerivedEvent[]): Promise<number> {
-  if (events.length === 0) return 0;
-  const ids = events.map((e) => e.id);
-  try {
-    await sendMessages(deps.sqs, deps.eventsQueueUrl, events.map((e) => ({ id: e.id, body: JSON.stringify(e) })));
-  } catch (e) {
-    await releaseOutbox(deps.db, ids);
-    throw e;
-  }
-  await withDatabaseRetry(deps, () => removeFromOutbox(deps.db, ids));
-  return events.length;
-}
-
-/** Retries on a lost or refused connection with backoff, inside the invocation's time budget. */
+/** Retries a lost connection, a deadlock or a serialization failure with backoff, inside the time budget. */
 async function withDatabaseRetry<T>(deps: IngestDeps, op: () => Promise<T>): Promise<T> {
-  const backoff = deps.dbRetry ?? DB_RETRY;
+  const backoff = { ...(deps.dbRetry ?? DB_RETRY), ...(deps.remainingMs ? { remainingMs: deps.remainingMs } : {}) };
   for (let attempt = 0; ; attempt++) {
     try {
       return await op();
     } catch (e) {
-      const budgetLeft = (deps.remainingMs?.() ?? Infinity) > SAFETY_MS + backoff.maxDelayMs;
-      if (!isConnectionError(e) || attempt + 1 >= backoff.maxAttempts || !budgetLeft) throw e;
-      await pause(attempt + 1, backoff);
+      const retryable = isConnectionError(e) || isRetryableTransactionError(e) || isUniqueViolation(e);
+      if (!retryable || attempt + 1 >= backoff.maxAttempts || !(await pause(attempt + 1, backoff))) throw e;
     }
   }
 }

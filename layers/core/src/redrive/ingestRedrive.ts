@@ -1,9 +1,7 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import * as z from 'zod';
-import type { InvalidRecordEntry } from '../ingest/deadLetter.ts';
+import { DeadLetterEntrySchema, type DeadLetterEntry } from '../ingest/deadLetter.ts';
 import { putRecords, type PutOptions } from '../producer.ts';
-import { INVALID_REASONS } from '../record.ts';
 import { parseOnFailureMessage, type OnFailureMessage } from './onFailureMessage.ts';
 import { deleteMessages, receiveAll, releaseMessages } from './queueMessages.ts';
 import { readSequenceRange, streamNameFromArn, type RangeReadOptions } from './streamRange.ts';
@@ -21,7 +19,7 @@ export interface IngestRedriveTarget {
 
 export interface IngestRedriveOptions {
   /** Invalid-record entries to delete (the producer was fixed and resent them, or they are not wanted). */
-  discard?: (entry: InvalidRecordEntry) => boolean;
+  discard?: (entry: DeadLetterEntry) => boolean;
   /** List only: nothing is put, nothing deleted. */
   dryRun?: boolean;
   put?: PutOptions;
@@ -29,7 +27,7 @@ export interface IngestRedriveOptions {
 }
 
 export interface InvalidRecordListing {
-  reason: InvalidRecordEntry['reason'];
+  reason: DeadLetterEntry['reason'];
   detail: string;
   shardId: string;
   sequenceNumber: string;
@@ -64,20 +62,6 @@ export interface IngestRedriveReport {
   unrecognised: number;
 }
 
-const InvalidRecordEntrySchema = z.object({
-  v: z.literal(1),
-  kind: z.literal('invalid-record'),
-  reason: z.enum(INVALID_REASONS),
-  detail: z.string(),
-  shardId: z.string(),
-  sequenceNumber: z.string(),
-  partitionKey: z.string(),
-  approximateArrivalTimestamp: z.number(),
-  eventSourceARN: z.string(),
-  data: z.string(),
-  truncated: z.boolean(),
-  rejectedAt: z.string(),
-});
 
 const PREVIEW_CHARS = 60;
 
@@ -101,7 +85,7 @@ async function handleInvalidRecords(t: IngestRedriveTarget, o: IngestRedriveOpti
   const keep: Message[] = [];
   const drop: Message[] = [];
   for (const m of messages) {
-    const entry = parseInvalidRecordEntry(m.Body ?? '');
+    const entry = parseDeadLetterEntry(m.Body ?? '');
     if (!entry) {
       report.unrecognised++;
       keep.push(m);
@@ -176,14 +160,14 @@ async function replayBatch(t: IngestRedriveTarget, o: IngestRedriveOptions, fail
   return { ...base, read, put: result.sent, outcome: 'replayed' };
 }
 
-function parseInvalidRecordEntry(body: string): InvalidRecordEntry | undefined {
+function parseDeadLetterEntry(body: string): DeadLetterEntry | undefined {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
     return undefined;
   }
-  const parsed = InvalidRecordEntrySchema.safeParse(json);
+  const parsed = DeadLetterEntrySchema.safeParse(json);
   return parsed.success ? parsed.data : undefined;
 }
 

@@ -1,5 +1,5 @@
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { compareSequence } from '../merge.ts';
+import { compareSequence } from '../reading.ts';
 
 /** One record as read back from the stream: what PutRecords needs to put it again. */
 export interface StoredStreamRecord {

@@ -145,7 +145,7 @@ async function ingestLag(db: SqlSession): Promise<IngestLag> {
 
 async function outboxStatus(db: SqlSession): Promise<{ pending: number; oldestAgeSeconds: number | null }> {
   const { rows } = await db.query<{ pending: number; oldest_s: number | null }>(
-    `SELECT count(*)::bigint AS pending, extract(epoch FROM now() - min(created_at))::float8 AS oldest_s FROM event_outbox`,
+    `SELECT count(*)::bigint AS pending, extract(epoch FROM now() - min(created_at))::float8 AS oldest_s FROM outbox WHERE sent_at IS NULL`,
   );
   return { pending: rows[0]?.pending ?? 0, oldestAgeSeconds: rows[0]?.oldest_s ?? null };
 }

@@ -1,0 +1,65 @@
+import type { StreamPosition } from './checkpointStore.ts';
+import { advanceCheckpointsStatement, loadCheckpointsStatement, parseCheckpoints } from './checkpointStore.ts';
+import { createSourcesStatement, loadStatesStatements, lockedSources, lockSourcesStatement, parseSourceStates, saveStateStatements } from './derivedStateStore.ts';
+import type { CommitPlan, CommitResult, IngestStore, IngestTransaction, LoadedState, LookupResult, MinuteLookup } from '../ingest/store.ts';
+import { addedIds, addToOutboxStatements, CLAIM_OUTBOX_STATEMENT, claimedMessages, markSent, OUTBOX_STATUS_STATEMENT, outboxStatus, releaseClaims } from './outbox.ts';
+import type { SqlDatabase, SqlSession } from './session.ts';
+import { insertedCount, insertTelemetryStatements, lookupIdentitiesStatements, parseIdentities } from './telemetryStore.ts';
+
+const RAW_RETENTION_STATEMENT = `SELECT keep_days FROM warehouse_retention WHERE grain = 'raw'`;
+
+/**
+ * The ingest store on PostgreSQL, in few round trips through the simple protocol (RDS Proxy keeps
+ * multiplexing): BEGIN and every read in one message; the identity lookup in a second one only
+ * when the batch has new sources or readings at or below their series' newest; then the writes
+ * and the outbox claim, packed into messages under 16 KB.
+ */
+export function pgIngestStore(db: SqlDatabase): IngestStore {
+  return {
+    transaction: (work) => db.transaction((tx) => work(ingestTransaction(tx))),
+    markSent: (messages) => markSent(db, messages),
+    releaseClaims: (messages) => releaseClaims(db, messages),
+  };
+}
+
+function ingestTransaction(tx: SqlSession): IngestTransaction {
+  return {
+    async load(sources: readonly string[], positions: readonly StreamPosition[]): Promise<LoadedState> {
+      const lock = sources.length > 0 ? [lockSourcesStatement(sources)] : [];
+      const states = loadStatesStatements(sources);
+      const results = await tx.batch([...lock, ...states, loadCheckpointsStatement(positions), RAW_RETENTION_STATEMENT]);
+      const locked = lockedSources(lock.length > 0 ? (results[0] ?? []) : []);
+      const retention = results.at(-1)?.[0] as { keep_days: number | null } | undefined;
+      return {
+        ...parseSourceStates(sources.filter((s) => locked.has(s)), results.slice(lock.length, lock.length + states.length)),
+        newSources: sources.filter((s) => !locked.has(s)),
+        checkpoints: parseCheckpoints(results.at(-2) ?? []),
+        rawRetentionDays: retention?.keep_days ?? null,
+      };
+    },
+
+    async lookup(newSources: readonly string[], minutes: readonly MinuteLookup[]): Promise<LookupResult> {
+      const sourceStatements = newSources.length > 0 ? [createSourcesStatement(newSources), lockSourcesStatement(newSources), ...loadStatesStatements(newSources)] : [];
+      const results = await tx.batch([...sourceStatements, ...lookupIdentitiesStatements(minutes)]);
+      return {
+        ...parseSourceStates(newSources, results.slice(2, sourceStatements.length)),
+        stored: parseIdentities(results.slice(sourceStatements.length)),
+      };
+    },
+
+    async commit(plan: CommitPlan): Promise<CommitResult> {
+      const inserts = insertTelemetryStatements(plan.rows);
+      const saves = saveStateStatements(plan.changes);
+      const outbox = addToOutboxStatements(plan.outbox);
+      const advance = advanceCheckpointsStatement(plan.checkpoints);
+      const results = await tx.batch([...inserts, ...saves, ...outbox, ...(advance ? [advance] : []), OUTBOX_STATUS_STATEMENT, CLAIM_OUTBOX_STATEMENT]);
+      const outboxFrom = inserts.length + saves.length;
+      return {
+        inserted: insertedCount(results.slice(0, inserts.length)),
+        added: addedIds(results.slice(outboxFrom, outboxFrom + outbox.length)),
+        outbox: outboxStatus(results.at(-2) ?? []),
+        claimed: claimedMessages(results.at(-1) ?? []),
+      };
+    },
+  };
+}

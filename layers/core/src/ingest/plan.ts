@@ -1,0 +1,130 @@
+import { isAlreadyCommitted, type Committed } from '../db/checkpointStore.ts';
+import { fingerprint, minuteOf, seriesKey, type Reading } from '../reading.ts';
+import { decodeRecord, type DeadLetterReason, type TimeWindow } from '../record.ts';
+import type { LoadedState, LookupResult, MinuteLookup } from './store.ts';
+import type { StreamRecord } from './streamRecord.ts';
+
+/**
+ * The pure half of ingest: what each record of a batch is. Every record ends in exactly one class:
+ * a new reading (written), a duplicate (a resend of a stored reading, or of one earlier in the
+ * batch), or a rejection (dead-lettered with its reason). Whether a duplicate or a dead letter is a
+ * Lambda redelivery is told apart later, for the counters only.
+ */
+
+export interface Rejection {
+  stream: StreamRecord;
+  reason: DeadLetterReason;
+  detail: string;
+}
+
+export interface DecodedBatch {
+  readings: Reading[];
+  rejected: Rejection[];
+}
+
+export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, window: TimeWindow): DecodedBatch {
+  const readings: Reading[] = [];
+  const rejected: Rejection[] = [];
+  for (const stream of batch) {
+    const d = decodeRecord(stream.data, nowMs, window);
+    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream });
+    else rejected.push({ stream, reason: d.error.reason, detail: d.error.detail });
+  }
+  return { readings, rejected };
+}
+
+/** After the load: the readings known to be new, and those that must be checked against storage. */
+export interface Screened {
+  /** In batch order: each is new (above its series' newest stored reading) or a candidate. */
+  unique: Array<{ reading: Reading; fp: number; candidate: boolean }>;
+  duplicates: Reading[];
+  rejected: Rejection[];
+  lookups: MinuteLookup[];
+}
+
+const minuteKey = (series: string, minuteUs: number) => `${series}\u0000${minuteUs}`;
+
+export function screen(decoded: DecodedBatch, loaded: LoadedState, nowMs: number): Screened {
+  const horizonUs = loaded.rawRetentionDays === null ? -Infinity : (nowMs - loaded.rawRetentionDays * 86_400_000) * 1000;
+  const rejected = [...decoded.rejected];
+  const duplicates: Reading[] = [];
+  const unique: Screened['unique'] = [];
+  const seen = new Map<string, Map<number, { reading: Reading; fp: number }>>();
+  const lookups = new Map<string, MinuteLookup>();
+  for (const reading of decoded.readings) {
+    const { source, fact, id, value } = reading.record;
+    if (reading.tsUs < horizonUs) {
+      // Storing it would recreate a chunk (partition) retention already dropped, reaching no aggregate.
+      rejected.push({ stream: reading.stream, reason: 'ts_out_of_range', detail: `${reading.record.ts} is older than the raw retention (${loaded.rawRetentionDays} days)` });
+      continue;
+    }
+    const series = seriesKey(source, fact);
+    const fp = fingerprint(id, value);
+    let inSeries = seen.get(series);
+    if (!inSeries) seen.set(series, (inSeries = new Map()));
+    const earlier = inSeries.get(reading.tsUs);
+    if (earlier) {
+      if (earlier.fp === fp) duplicates.push(reading);
+      else rejected.push({ stream: reading.stream, reason: 'identity_conflict', detail: conflictDetail(reading, `record ${earlier.reading.stream.sequenceNumber} of this batch`) });
+      continue;
+    }
+    inSeries.set(reading.tsUs, { reading, fp });
+    const newest = loaded.newest.get(series);
+    const candidate = newest === undefined || reading.tsUs <= newest;
+    unique.push({ reading, fp, candidate });
+    if (!candidate) continue;
+    const minuteUs = minuteOf(reading.tsUs);
+    const key = minuteKey(series, minuteUs);
+    const m = lookups.get(key);
+    if (!m) lookups.set(key, { source, fact, minuteUs, loUs: reading.tsUs, hiUs: reading.tsUs });
+    else {
+      m.loUs = Math.min(m.loUs, reading.tsUs);
+      m.hiUs = Math.max(m.hiUs, reading.tsUs);
+    }
+  }
+  return { unique, duplicates, rejected, lookups: [...lookups.values()] };
+}
+
+export interface Classified {
+  /** In batch order. */
+  written: Reading[];
+  /** Of `written`: older than their series' newest stored reading (late or reordered, never seen). */
+  late: number;
+  duplicates: Reading[];
+  rejected: Rejection[];
+}
+
+/** Decides the candidates exactly, against the identities stored in their minutes. */
+export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupResult | undefined): Classified {
+  const written: Reading[] = [];
+  const duplicates = [...screened.duplicates];
+  const rejected = [...screened.rejected];
+  let late = 0;
+  for (const { reading, fp, candidate } of screened.unique) {
+    if (!candidate) {
+      written.push(reading);
+      continue;
+    }
+    const { source, fact } = reading.record;
+    const series = seriesKey(source, fact);
+    const minuteUs = minuteOf(reading.tsUs);
+    const storedFp = lookup?.stored.get(minuteKey(series, minuteUs))?.get(reading.tsUs - minuteUs);
+    if (storedFp === undefined) {
+      const newest = loaded.newest.get(series) ?? lookup?.newest.get(series);
+      if (newest !== undefined && reading.tsUs < newest) late++;
+      written.push(reading);
+    } else if (storedFp === fp) {
+      duplicates.push(reading);
+    } else {
+      rejected.push({ stream: reading.stream, reason: 'identity_conflict', detail: conflictDetail(reading, 'a stored reading') });
+    }
+  }
+  return { written, late, duplicates, rejected };
+}
+
+function conflictDetail(r: Reading, other: string): string {
+  return `source ${r.record.source}, fact ${r.record.fact}, ts ${r.record.ts}: same identity as ${other}, with a different id or value`;
+}
+
+/** Duplicates that Lambda delivered again (at or below the committed position) rather than a producer resend. */
+export const isRedelivery = (r: Reading, checkpoints: Committed): boolean => isAlreadyCommitted(r.stream, checkpoints);
