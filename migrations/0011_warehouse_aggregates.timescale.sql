@@ -170,53 +170,38 @@ WITH NO DATA;
 
 -- 1h and 1day from 1min. Sums: a minute's value_sum while it is an ordinary number, else (beyond
 -- 1e300, or +/-Infinity) its finite value_avg x numeric_count in numeric: the hour stays exact.
-CREATE MATERIALIZED VIEW telemetry_1h_v2
-WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-SELECT time_bucket(INTERVAL '1 hour', bucket) AS bucket,
-       source,
-       fact_name,
-       sum(sample_count)::bigint AS sample_count,
-       warehouse_sum(sum(value_sum) FILTER (WHERE abs(value_sum) < 1e300),
-                     sum(value_avg::text::numeric * numeric_count) FILTER (WHERE NOT abs(value_sum) < 1e300)) AS value_sum,
-       warehouse_avg(sum(value_sum) FILTER (WHERE abs(value_sum) < 1e300),
-                     sum(value_avg::text::numeric * numeric_count) FILTER (WHERE NOT abs(value_sum) < 1e300),
-                     sum(numeric_count)) AS value_avg,
-       min(value_min) AS value_min,
-       max(value_max) AS value_max,
-       last(last_value, last_ts) FILTER (WHERE last_value IS NOT NULL) AS last_value,
-       last(last_str, last_ts) AS last_str,
-       max(last_ts) AS last_ts,
-       sum(numeric_count)::bigint AS numeric_count,
-       first(first_value, first_ts) FILTER (WHERE first_value IS NOT NULL) AS first_value,
-       min(first_ts) AS first_ts,
-       warehouse_counter_rise(counter_rise, first_value, first_ts, last_value, last_ts ORDER BY bucket) AS counter_rise
-FROM telemetry_1min_v2
-GROUP BY 1, 2, 3
-WITH NO DATA;
-
-CREATE MATERIALIZED VIEW telemetry_1day_v2
-WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-SELECT time_bucket(INTERVAL '1 day', bucket) AS bucket,
-       source,
-       fact_name,
-       sum(sample_count)::bigint AS sample_count,
-       warehouse_sum(sum(value_sum) FILTER (WHERE abs(value_sum) < 1e300),
-                     sum(value_avg::text::numeric * numeric_count) FILTER (WHERE NOT abs(value_sum) < 1e300)) AS value_sum,
-       warehouse_avg(sum(value_sum) FILTER (WHERE abs(value_sum) < 1e300),
-                     sum(value_avg::text::numeric * numeric_count) FILTER (WHERE NOT abs(value_sum) < 1e300),
-                     sum(numeric_count)) AS value_avg,
-       min(value_min) AS value_min,
-       max(value_max) AS value_max,
-       last(last_value, last_ts) FILTER (WHERE last_value IS NOT NULL) AS last_value,
-       last(last_str, last_ts) AS last_str,
-       max(last_ts) AS last_ts,
-       sum(numeric_count)::bigint AS numeric_count,
-       first(first_value, first_ts) FILTER (WHERE first_value IS NOT NULL) AS first_value,
-       min(first_ts) AS first_ts,
-       warehouse_counter_rise(counter_rise, first_value, first_ts, last_value, last_ts ORDER BY bucket) AS counter_rise
-FROM telemetry_1min_v2
-GROUP BY 1, 2, 3
-WITH NO DATA;
+DO $$
+DECLARE
+  g record;
+BEGIN
+  FOR g IN SELECT * FROM (VALUES ('telemetry_1h_v2', INTERVAL '1 hour'), ('telemetry_1day_v2', INTERVAL '1 day')) AS v (name, width) LOOP
+    EXECUTE format($cagg$
+      CREATE MATERIALIZED VIEW %1$I
+      WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+      SELECT time_bucket(%2$L::interval, bucket) AS bucket,
+             source,
+             fact_name,
+             sum(sample_count)::bigint AS sample_count,
+             warehouse_sum(sum(value_sum) FILTER (WHERE abs(value_sum) < 1e300),
+                           sum(value_avg::text::numeric * numeric_count) FILTER (WHERE NOT abs(value_sum) < 1e300)) AS value_sum,
+             warehouse_avg(sum(value_sum) FILTER (WHERE abs(value_sum) < 1e300),
+                           sum(value_avg::text::numeric * numeric_count) FILTER (WHERE NOT abs(value_sum) < 1e300),
+                           sum(numeric_count)) AS value_avg,
+             min(value_min) AS value_min,
+             max(value_max) AS value_max,
+             last(last_value, last_ts) FILTER (WHERE last_value IS NOT NULL) AS last_value,
+             last(last_str, last_ts) AS last_str,
+             max(last_ts) AS last_ts,
+             sum(numeric_count)::bigint AS numeric_count,
+             first(first_value, first_ts) FILTER (WHERE first_value IS NOT NULL) AS first_value,
+             min(first_ts) AS first_ts,
+             warehouse_counter_rise(counter_rise, first_value, first_ts, last_value, last_ts ORDER BY bucket) AS counter_rise
+      FROM telemetry_1min_v2
+      GROUP BY 1, 2, 3
+      WITH NO DATA
+    $cagg$, g.name, g.width);
+  END LOOP;
+END $$;
 
 -- Copy every materialized row of each old aggregate into its new one and carry its watermark over.
 DO $$

@@ -9,57 +9,34 @@
 -- fact_oee: oee_snapshots with the equipment's names.
 DROP VIEW IF EXISTS fact_telemetry_1min, fact_telemetry_1h, fact_telemetry_1day;
 
-CREATE VIEW fact_telemetry_1min AS
-SELECT t.bucket, t.source, e.equipment_name, e.equipment_kind, t.fact_name, v.description AS variable_description,
-       v.unit, v.value_kind, t.sample_count, t.value_avg, t.value_min, t.value_max, t.last_value, t.last_str,
-       t.numeric_count, t.value_sum, t.first_value, t.first_ts, t.last_ts,
-       CASE WHEN v.value_kind = 'counter' AND t.first_ts IS NOT NULL THEN
-         (SELECT warehouse_counter_rise(g.rise, g.first_v, g.first_ts, g.last_v, g.last_ts ORDER BY g.first_ts)
-          FROM (VALUES (NULL::float8, p.last_value, p.last_ts, p.last_value, p.last_ts),
-                       (t.counter_rise, t.first_value, t.first_ts, t.last_value, t.last_ts)) AS g (rise, first_v, first_ts, last_v, last_ts))
-       END AS increase
-FROM telemetry_1min t
-LEFT JOIN dim_equipment e ON e.source = t.source
-LEFT JOIN dim_variable v ON v.fact_name = t.fact_name
-LEFT JOIN LATERAL (
-  SELECT q.last_value, q.last_ts FROM telemetry_1min q
-  WHERE v.value_kind = 'counter' AND q.source = t.source AND q.fact_name = t.fact_name
-    AND q.bucket < t.bucket AND q.bucket >= t.bucket - INTERVAL '1 hour'
-  ORDER BY q.bucket DESC LIMIT 1) p ON true;
-
-CREATE VIEW fact_telemetry_1h AS
-SELECT t.bucket, t.source, e.equipment_name, e.equipment_kind, t.fact_name, v.description AS variable_description,
-       v.unit, v.value_kind, t.sample_count, t.value_avg, t.value_min, t.value_max, t.last_value, t.last_str,
-       t.numeric_count, t.value_sum, t.first_value, t.first_ts, t.last_ts,
-       CASE WHEN v.value_kind = 'counter' AND t.first_ts IS NOT NULL THEN
-         (SELECT warehouse_counter_rise(g.rise, g.first_v, g.first_ts, g.last_v, g.last_ts ORDER BY g.first_ts)
-          FROM (VALUES (NULL::float8, p.last_value, p.last_ts, p.last_value, p.last_ts),
-                       (t.counter_rise, t.first_value, t.first_ts, t.last_value, t.last_ts)) AS g (rise, first_v, first_ts, last_v, last_ts))
-       END AS increase
-FROM telemetry_1h t
-LEFT JOIN dim_equipment e ON e.source = t.source
-LEFT JOIN dim_variable v ON v.fact_name = t.fact_name
-LEFT JOIN LATERAL (
-  SELECT q.last_value, q.last_ts FROM telemetry_1h q
-  WHERE v.value_kind = 'counter' AND q.source = t.source AND q.fact_name = t.fact_name
-    AND q.bucket = t.bucket - INTERVAL '1 hour') p ON true;
-
-CREATE VIEW fact_telemetry_1day AS
-SELECT t.bucket, t.source, e.equipment_name, e.equipment_kind, t.fact_name, v.description AS variable_description,
-       v.unit, v.value_kind, t.sample_count, t.value_avg, t.value_min, t.value_max, t.last_value, t.last_str,
-       t.numeric_count, t.value_sum, t.first_value, t.first_ts, t.last_ts,
-       CASE WHEN v.value_kind = 'counter' AND t.first_ts IS NOT NULL THEN
-         (SELECT warehouse_counter_rise(g.rise, g.first_v, g.first_ts, g.last_v, g.last_ts ORDER BY g.first_ts)
-          FROM (VALUES (NULL::float8, p.last_value, p.last_ts, p.last_value, p.last_ts),
-                       (t.counter_rise, t.first_value, t.first_ts, t.last_value, t.last_ts)) AS g (rise, first_v, first_ts, last_v, last_ts))
-       END AS increase
-FROM telemetry_1day t
-LEFT JOIN dim_equipment e ON e.source = t.source
-LEFT JOIN dim_variable v ON v.fact_name = t.fact_name
-LEFT JOIN LATERAL (
-  SELECT q.last_value, q.last_ts FROM telemetry_1day q
-  WHERE v.value_kind = 'counter' AND q.source = t.source AND q.fact_name = t.fact_name
-    AND q.bucket = t.bucket - INTERVAL '1 day') p ON true;
+-- The previous bucket of the series within the look-back: any of the last hour's minutes, the
+-- previous hour, the previous day.
+DO $$
+DECLARE
+  g record;
+BEGIN
+  FOR g IN SELECT * FROM (VALUES ('1min', INTERVAL '1 minute'), ('1h', INTERVAL '1 hour'), ('1day', INTERVAL '1 day')) AS v (grain, width) LOOP
+    EXECUTE format($view$
+      CREATE VIEW %1$I AS
+      SELECT t.bucket, t.source, e.equipment_name, e.equipment_kind, t.fact_name, v.description AS variable_description,
+             v.unit, v.value_kind, t.sample_count, t.value_avg, t.value_min, t.value_max, t.last_value, t.last_str,
+             t.numeric_count, t.value_sum, t.first_value, t.first_ts, t.last_ts,
+             CASE WHEN v.value_kind = 'counter' AND t.first_ts IS NOT NULL THEN
+               (SELECT warehouse_counter_rise(s.rise, s.first_v, s.first_ts, s.last_v, s.last_ts ORDER BY s.first_ts)
+                FROM (VALUES (NULL::float8, p.last_value, p.last_ts, p.last_value, p.last_ts),
+                             (t.counter_rise, t.first_value, t.first_ts, t.last_value, t.last_ts)) AS s (rise, first_v, first_ts, last_v, last_ts))
+             END AS increase
+      FROM %2$I t
+      LEFT JOIN dim_equipment e ON e.source = t.source
+      LEFT JOIN dim_variable v ON v.fact_name = t.fact_name
+      LEFT JOIN LATERAL (
+        SELECT q.last_value, q.last_ts FROM %2$I q
+        WHERE v.value_kind = 'counter' AND q.source = t.source AND q.fact_name = t.fact_name
+          AND q.bucket < t.bucket AND q.bucket >= t.bucket - greatest(%3$L::interval, INTERVAL '1 hour')
+        ORDER BY q.bucket DESC LIMIT 1) p ON true
+    $view$, 'fact_telemetry_' || g.grain, 'telemetry_' || g.grain, g.width);
+  END LOOP;
+END $$;
 
 CREATE VIEW fact_oee AS
 SELECT o.ts, o.source, e.equipment_name, e.equipment_kind, o.availability_pct, o.performance_pct, o.quality_pct,

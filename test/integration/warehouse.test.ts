@@ -16,7 +16,7 @@ import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
 import { lambdaContext } from '../helpers/pipeline.ts';
 import {
   completeIntervalStart, directAggregate, generateTelemetry, hoursAgo, insertTelemetry, oeeScenario, readbackDdl, readbackSelect,
-  sortRows, storedAggregate, tableSnapshot,
+  saveRetention, sortRows, storedAggregate, tableSnapshot,
 } from '../timescale/warehouseFixtures.ts';
 import { exportToFile, readParquet } from '../timescale/warehouseExport.ts';
 
@@ -80,13 +80,7 @@ async function partitions(): Promise<string[]> {
   return rows.map((r) => r.relname);
 }
 const count = async (sql: string, params: unknown[] = []) => (await pg.db.query<{ n: number }>(sql, params)).rows[0]?.n;
-async function restoreRetention(rows: Array<Record<string, unknown>>): Promise<void> {
-  await pg.db.query(
-    `UPDATE warehouse_retention r SET keep_days = s.keep_days, dropped_before = s.dropped_before
-     FROM json_to_recordset($1::json) AS s (grain text, keep_days int, dropped_before timestamptz) WHERE r.grain = s.grain`,
-    [JSON.stringify(rows)],
-  );
-}
+
 
 async function expectRollupsMatchRaw(sources: string[]): Promise<void> {
   for (const [table, width] of Object.entries(GRAIN_WIDTH)) {
@@ -310,7 +304,7 @@ describe('plain PostgreSQL warehouse', () => {
   });
 
   it('npm run retention replaces the setting, and refuses one that would erase aggregates', async () => {
-    const saved = await pg.db.query(`SELECT grain, keep_days, dropped_before FROM warehouse_retention`);
+    const restoreRetention = await saveRetention(pg.db);
     try {
       const ok = await cli('retention.ts', ['--days', '10']);
       const refused = await cli('retention.ts', ['--days', '2', '--table', '1min']);
@@ -319,7 +313,7 @@ describe('plain PostgreSQL warehouse', () => {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/1min retention \(2 days\) must be at least the raw retention \(10 days\)/);
     } finally {
-      await restoreRetention(saved.rows);
+      await restoreRetention();
     }
   });
 

@@ -3,7 +3,7 @@ import { runMaintenance } from '#core/warehouse/maintenance';
 import { setRetention } from '#core/warehouse/retention';
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
-import { directAggregate, generateTelemetry, insertTelemetry, storedAggregate, type AggregateRow } from '../timescale/warehouseFixtures.ts';
+import { directAggregate, generateTelemetry, insertTelemetry, saveRetention, storedAggregate, type AggregateRow } from '../timescale/warehouseFixtures.ts';
 
 // Retention changes on plain PostgreSQL, on a database of their own (they drop partitions). The
 // clock is explicit: noon UTC of the day the suite starts, so "days ago" never straddles a
@@ -16,18 +16,14 @@ const GRAINS = ['telemetry_1min', 'telemetry_1h', 'telemetry_1day'] as const;
 const aggregates = (source: string): Promise<AggregateRow[][]> => Promise.all(GRAINS.map((t) => storedAggregate(pg.db, t, [source])));
 const count = async (sql: string, params: unknown[] = []) => (await pg.db.query<{ n: number }>(sql, params)).rows[0]?.n;
 const utcDay = (offsetDays: number, from = NOW) => new Date(from.getTime() + offsetDays * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
-let saved: unknown[] = [];
+let restoreRetention: () => Promise<void>;
 
 beforeAll(async () => {
   pg = await startMigratedPostgres();
-  saved = (await pg.db.query('SELECT grain, keep_days, dropped_before FROM warehouse_retention')).rows;
+  restoreRetention = await saveRetention(pg.db);
 });
 afterEach(async () => {
-  await pg.db.query(
-    `UPDATE warehouse_retention r SET keep_days = s.keep_days, dropped_before = s.dropped_before
-     FROM json_to_recordset($1::json) AS s (grain text, keep_days int, dropped_before timestamptz) WHERE r.grain = s.grain`,
-    [JSON.stringify(saved)],
-  );
+  await restoreRetention();
   await maintain(); // partitions back for the whole retention
 });
 afterAll(async () => {

@@ -173,6 +173,18 @@ export async function viewIncrease(db: SqlSession, view: string, source: string,
   return rows;
 }
 
+/** Saves warehouse_retention (keep_days and dropped_before); the returned function puts it back. */
+export async function saveRetention(db: SqlSession): Promise<() => Promise<void>> {
+  const { rows } = await db.query('SELECT grain, keep_days, dropped_before FROM warehouse_retention');
+  return async () => {
+    await db.query(
+      `UPDATE warehouse_retention r SET keep_days = s.keep_days, dropped_before = s.dropped_before
+       FROM json_to_recordset($1::json) AS s (grain text, keep_days int, dropped_before timestamptz) WHERE r.grain = s.grain`,
+      [JSON.stringify(rows)],
+    );
+  };
+}
+
 /** Every row of a table, ordered, for "a second run changes nothing" comparisons. */
 export async function tableSnapshot(db: SqlSession, table: string, orderBy: string, columns = '*'): Promise<unknown[]> {
   const { rows } = await db.query(`SELECT ${columns} FROM ${table} ORDER BY ${orderBy}`);

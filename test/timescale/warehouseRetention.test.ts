@@ -5,14 +5,14 @@ import { runMaintenance } from '#core/warehouse/maintenance';
 import { applyPolicies } from '#core/warehouse/policies';
 import { readRetention, RetentionError, setRetention } from '#core/warehouse/retention';
 import { startTimescale, type TimescaleTestDb } from '../helpers/pglite.ts';
-import { directAggregate, generateTelemetry, hoursAgo, insertTelemetry, storedAggregate, type AggregateRow } from './warehouseFixtures.ts';
+import { directAggregate, generateTelemetry, hoursAgo, insertTelemetry, saveRetention, storedAggregate, type AggregateRow } from './warehouseFixtures.ts';
 import { jobFor, policyJobs, refreshAll, type PolicyJobRow } from './warehouseJobs.ts';
 
 // Retention changes on TimescaleDB, with `CALL run_job` standing in for the scheduler, on a
 // database of their own (they drop chunks). Every test puts warehouse_retention back, keep_days
 // and dropped_before, and the policies with it.
 let tsdb: TimescaleTestDb;
-let saved: unknown[] = [];
+let restoreRetention: () => Promise<void>;
 const GRAINS = ['telemetry_1min', 'telemetry_1h', 'telemetry_1day'] as const;
 const aggregates = (source: string): Promise<AggregateRow[][]> => Promise.all(GRAINS.map((t) => storedAggregate(tsdb.db, t, [source])));
 const byTarget = (jobs: PolicyJobRow[]) => Object.fromEntries(jobs.map((j) => [`${j.proc_name} ${j.target}`, j]));
@@ -20,14 +20,10 @@ const byTarget = (jobs: PolicyJobRow[]) => Object.fromEntries(jobs.map((j) => [`
 beforeAll(async () => {
   tsdb = await startTimescale();
   await migrate(tsdb.db, await readMigrations('migrations'));
-  saved = (await tsdb.db.query('SELECT grain, keep_days, dropped_before FROM warehouse_retention')).rows;
+  restoreRetention = await saveRetention(tsdb.db);
 });
 afterEach(async () => {
-  await tsdb.db.query(
-    `UPDATE warehouse_retention r SET keep_days = s.keep_days, dropped_before = s.dropped_before
-     FROM json_to_recordset($1::json) AS s (grain text, keep_days int, dropped_before timestamptz) WHERE r.grain = s.grain`,
-    [JSON.stringify(saved)],
-  );
+  await restoreRetention();
   await applyPolicies(tsdb.db, { repair: true });
 });
 afterAll(async () => {
