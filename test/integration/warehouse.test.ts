@@ -66,9 +66,11 @@ const utcDay = (offsetDays: number, from = NOW) => new Date(from.getTime() + off
 const maintain = () => runMaintenance(pg.db, { now: NOW });
 const hoursBefore = (h: number) => hoursAgo(h, NOW.getTime());
 
-/** Recent data and a maintenance run: what a healthy warehouse has (for tests that start green). */
+/** Data of today and yesterday, and a maintenance run: a healthy warehouse (for tests that start green). */
 async function healthy(): Promise<void> {
-  await insertTelemetry(pg.db, generateTelemetry({ sources: ['FBE_08'], from: hoursBefore(2), to: hoursBefore(1), stepSeconds: 120 }));
+  for (const h of [2, 30]) {
+    await insertTelemetry(pg.db, generateTelemetry({ sources: ['FBE_08'], from: hoursBefore(h), to: hoursBefore(h - 1), stepSeconds: 120 }));
+  }
   await maintain();
 }
 
