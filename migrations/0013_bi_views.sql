@@ -2,10 +2,10 @@
 -- dimensions (LEFT JOIN: an unknown unit or fact still shows), with every aggregate column and,
 -- for counter facts (dim_variable.value_kind = 'counter'), `increase`: the reset-aware rise over
 -- the bucket, i.e. the rises inside it (counter_rise) plus the rise from the series' last reading
--- before the bucket (warehouse_counter_rise over the two, so the 1-hour look-back and the reset
--- rule are the ones of 0010). That last term needs the previous bucket, which a continuous
--- aggregate cannot read, so the view looks it up (one index probe per counter row). NULL for
--- other facts and for buckets written before first_ts existed.
+-- before the bucket (warehouse_counter_rise's own step over the two, so the 1-hour look-back and
+-- the reset rule are the ones of 0010). That last term needs the previous bucket, which a
+-- continuous aggregate cannot read, so the view looks it up (one index probe per counter row).
+-- NULL for other facts and for buckets written before first_ts existed.
 -- fact_oee: oee_snapshots with the equipment's names.
 DROP VIEW IF EXISTS fact_telemetry_1min, fact_telemetry_1h, fact_telemetry_1day;
 
@@ -22,9 +22,9 @@ BEGIN
              v.unit, v.value_kind, t.sample_count, t.value_avg, t.value_min, t.value_max, t.last_value, t.last_str,
              t.numeric_count, t.value_sum, t.first_value, t.first_ts, t.last_ts,
              CASE WHEN v.value_kind = 'counter' AND t.first_ts IS NOT NULL THEN
-               (SELECT warehouse_counter_rise(s.rise, s.first_v, s.first_ts, s.last_v, s.last_ts ORDER BY s.first_ts)
-                FROM (VALUES (NULL::float8, p.last_value, p.last_ts, p.last_value, p.last_ts),
-                             (t.counter_rise, t.first_value, t.first_ts, t.last_value, t.last_ts)) AS s (rise, first_v, first_ts, last_v, last_ts))
+               warehouse_counter_final(warehouse_counter_step(
+                 warehouse_counter_step(NULL::float8[], NULL, p.last_value, p.last_ts, p.last_value, p.last_ts),
+                 t.counter_rise, t.first_value, t.first_ts, t.last_value, t.last_ts))
              END AS increase
       FROM %2$I t
       LEFT JOIN dim_equipment e ON e.source = t.source
