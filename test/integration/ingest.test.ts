@@ -153,6 +153,25 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     expect(await count('SELECT sum(sample_count)::int AS n FROM telemetry_events')).toBe(1);
   });
 
+  it('dead-letters a reading older than the warehouse still aggregates, as set by npm run retention', async () => {
+    // Prepare: raw retention cut to one day; a two-day-old reading would recreate a dropped range.
+    const ingest = await loadHandler();
+    await drainQueue(env.sqs, env.queues.ingestDlq);
+    await env.db.query(`SELECT warehouse_set_retention('raw', 1)`);
+    try {
+      const old = telemetry({ fact: 'ph', value: 4 }, -2 * 86_400_000);
+      // Act
+      await invoke(ingest, kinesisEvent([old, telemetry({ fact: 'ph', value: 5 })], { firstSequence: 10n ** 31n }));
+      // Assess
+      const [entry] = (await drainQueue(env.sqs, env.queues.ingestDlq)) as Array<{ reason: string; detail: string }>;
+      expect(entry).toMatchObject({ reason: 'ts_out_of_range' });
+      expect(entry?.detail).toMatch(/older than the warehouse keeps and aggregates/);
+      expect(await count("SELECT count(*)::int AS n FROM telemetry_events WHERE fact_name = 'ph'")).toBe(1);
+    } finally {
+      await env.db.query(`SELECT warehouse_set_retention('raw', 7)`);
+    }
+  });
+
   it('keeps rule state across containers: no re-fire while true, fires again after clearing', async () => {
     // Prepare
     const fermenting = (value: number, offset: number) => [

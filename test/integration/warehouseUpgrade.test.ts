@@ -7,7 +7,7 @@ import { runMaintenance } from '#core/warehouse/maintenance';
 import { startPostgres, type LocalPostgres } from '../../local/services/postgres.ts';
 import { directAggregate, generateTelemetry, hoursAgo, insertTelemetry, storedAggregate } from '../timescale/warehouseFixtures.ts';
 
-// Upgrading a plain PostgreSQL database whose rollup tables hold rows (0011 adds columns).
+// Upgrading a plain PostgreSQL database whose rollup tables hold rows (0008 adds columns).
 let server: LocalPostgres;
 let db: Database;
 const NOW = new Date();
@@ -15,7 +15,7 @@ const NOW = new Date();
 beforeAll(async () => {
   server = await startPostgres();
   db = await connectDatabase(readEnv({ DATABASE_URL: server.url }));
-  await migrate(db, (await readMigrations('migrations')).filter((m) => m.name < '0010'));
+  await migrate(db, (await readMigrations('migrations')).filter((m) => m.name < '0007'));
 });
 afterAll(async () => {
   await db?.end();

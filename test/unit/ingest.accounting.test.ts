@@ -109,7 +109,7 @@ describe.each(['merge', 'raw'] as const)('ingest accounting in %s mode (in-memor
     const report = await ingest([put(telemetry({}, -2 * 86_400_000)), put(telemetry({}, -1_000))]);
     expect(report).toMatchObject({ written: 1, deadLettered: 1 });
     expect(deadLetters()[0]).toMatchObject({ reason: 'ts_out_of_range' });
-    expect(deadLetters()[0]?.detail).toContain('raw retention (1 days)');
+    expect(deadLetters()[0]?.detail).toContain('raw retention 1 days');
   });
 
   it('accounts for every record of a batch in exactly one class', async () => {

@@ -7,7 +7,10 @@ import type { SqlDatabase, SqlSession } from './session.ts';
 import { TELEMETRY_COPY, telemetryCopyData } from './telemetryCopy.ts';
 import { lookupIdentitiesStatements, parseIdentities } from './telemetryStore.ts';
 
-const RAW_RETENTION_STATEMENT = `SELECT keep_days FROM warehouse_retention WHERE grain = 'raw'`;
+// The oldest event time still folded into every aggregate (migration 0007): older readings would
+// land in a range retention dropped, or one no aggregate refresh reaches again.
+const INGEST_HORIZON_STATEMENT = `SELECT (extract(epoch FROM warehouse_ingest_horizon()) * 1000000)::int8 AS horizon_us,
+  (SELECT keep_days FROM warehouse_retention WHERE grain = 'raw') AS keep_days`;
 
 /**
  * The ingest store on PostgreSQL, in few round trips through the simple protocol (RDS Proxy keeps
@@ -28,14 +31,14 @@ function ingestTransaction(tx: SqlSession): IngestTransaction {
     async load(sources: readonly string[], positions: readonly StreamPosition[]): Promise<LoadedState> {
       const lock = sources.length > 0 ? [lockSourcesStatement(sources)] : [];
       const states = loadStatesStatements(sources);
-      const results = await tx.batch([...lock, ...states, loadCheckpointsStatement(positions), RAW_RETENTION_STATEMENT]);
+      const results = await tx.batch([...lock, ...states, loadCheckpointsStatement(positions), INGEST_HORIZON_STATEMENT]);
       const locked = lockedSources(lock.length > 0 ? (results[0] ?? []) : []);
-      const retention = results.at(-1)?.[0] as { keep_days: number | null } | undefined;
+      const horizon = results.at(-1)?.[0] as { horizon_us: number | null; keep_days: number | null } | undefined;
       return {
         ...parseSourceStates(sources.filter((s) => locked.has(s)), results.slice(lock.length, lock.length + states.length)),
         newSources: sources.filter((s) => !locked.has(s)),
         checkpoints: parseCheckpoints(results.at(-2) ?? []),
-        rawRetentionDays: retention?.keep_days ?? null,
+        horizon: { us: horizon?.horizon_us ?? null, rawRetentionDays: horizon?.keep_days ?? null },
       };
     },
 

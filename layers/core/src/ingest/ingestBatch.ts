@@ -85,7 +85,7 @@ async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord
   const positions = highestPositions(batch);
   const sources = [...new Set(decoded.readings.map((r) => r.record.source))].sort();
   const loaded = await tx.load(sources, positions);
-  const screened = screen(decoded, loaded, nowMs);
+  const screened = screen(decoded, loaded);
   const lookup = loaded.newSources.length > 0 || screened.lookups.length > 0 ? await tx.lookup(loaded.newSources, screened.lookups) : undefined;
   const classified = resolve(screened, loaded, lookup);
 

@@ -44,8 +44,8 @@ export interface Screened {
 
 const minuteKey = (series: string, minuteUs: number) => `${series}\u0000${minuteUs}`;
 
-export function screen(decoded: DecodedBatch, loaded: LoadedState, nowMs: number): Screened {
-  const horizonUs = loaded.rawRetentionDays === null ? -Infinity : (nowMs - loaded.rawRetentionDays * 86_400_000) * 1000;
+export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
+  const horizonUs = loaded.horizon.us ?? -Infinity;
   const rejected = [...decoded.rejected];
   const duplicates: Reading[] = [];
   const unique: Screened['unique'] = [];
@@ -53,8 +53,13 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState, nowMs: number
   const lookups = new Map<string, MinuteLookup>();
   for (const reading of decoded.readings) {
     if (reading.tsUs < horizonUs) {
-      // Storing it would recreate a chunk (partition) retention already dropped, reaching no aggregate.
-      rejected.push({ stream: reading.stream, reason: 'ts_out_of_range', detail: `${reading.record.ts} is older than the raw retention (${loaded.rawRetentionDays} days)` });
+      // Storing it would recreate a chunk (partition) retention already dropped, or land where no
+      // aggregate refresh reaches any more: it would be in no rollup and soon gone again.
+      rejected.push({
+        stream: reading.stream,
+        reason: 'ts_out_of_range',
+        detail: `${reading.record.ts} is older than the warehouse keeps and aggregates (raw retention ${loaded.horizon.rawRetentionDays ?? '-'} days)`,
+      });
       continue;
     }
     const { series } = reading;

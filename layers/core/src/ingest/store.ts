@@ -41,8 +41,11 @@ export interface LoadedState extends SourceStates {
   /** Sources seen for the first time: not locked yet, their state comes with the lookup. */
   newSources: string[];
   checkpoints: Committed;
-  /** Raw retention in days (warehouse_retention): readings older than that are not stored. */
-  rawRetentionDays: number | null;
+  /**
+   * Readings older than `us` (epoch microseconds) are not stored: retention dropped their range, or
+   * no aggregate refresh reaches it again (warehouse_ingest_horizon). null: no such limit.
+   */
+  horizon: { us: number | null; rawRetentionDays: number | null };
 }
 
 /** Stored identities per minute key (`${seriesKey}\u0000${minuteUs}`): microsecond offset -> fingerprint. */

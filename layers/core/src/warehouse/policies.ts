@@ -11,7 +11,7 @@ export interface PolicyChange {
 
 /**
  * TimescaleDB only: brings the policy jobs in line with warehouse_retention through the
- * database's warehouse_apply_policies() (migration 0011): alters only the jobs whose settings
+ * database's warehouse_apply_policies() (migration 0008): alters only the jobs whose settings
  * differ, and with `repair` adds missing policies (first runs 20 s apart) and re-enables paused
  * jobs. The repair behind `npm run maintenance -- --repair`.
  */

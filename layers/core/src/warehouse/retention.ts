@@ -23,7 +23,7 @@ export async function readRetention(db: SqlSession): Promise<RetentionSettings> 
 
 /**
  * Replaces a grain's retention on either engine through the database's own
- * warehouse_set_retention() (migration 0010): it records how far the old setting may have dropped
+ * warehouse_set_retention() (migration 0007): it records how far the old setting may have dropped
  * (so no longer setting ever folds dropped rows again), and on TimescaleDB alters, in the same
  * transaction, only the policies the setting changes; on plain PostgreSQL the next maintenance run
  * applies it. The database refuses settings that would let a refresh erase aggregates (0002).

@@ -4,11 +4,11 @@ import { withWatermark, type IncrementalRun } from './watermark.ts';
 
 /**
  * Plain PostgreSQL stand-in for the continuous aggregates: rollup tables with the same names,
- * columns and definitions (migrations/0011_warehouse_aggregates.timescale.sql), kept
+ * columns and definitions (migrations/0008_warehouse_aggregates.timescale.sql), kept
  * incrementally: only buckets that received rows since the last run are recomputed, each from all
  * of its input rows, and upserted. Re-running is therefore harmless (same rows), and late rows
  * simply make their bucket dirty again. Like the hierarchical aggregates, 1h and 1day are computed
- * from telemetry_1min. Sums go through the overflow-safe helpers of migration 0010.
+ * from telemetry_1min. Sums go through the overflow-safe helpers of migration 0007.
  */
 
 export interface RollupCounts {
@@ -126,7 +126,7 @@ async function count(tx: SqlSession, sql: string, params: unknown[]): Promise<nu
   return rows[0]?.n ?? 0;
 }
 
-/** Where each input is folded from at `now` (warehouse_fold_from, migration 0010). */
+/** Where each input is folded from at `now` (warehouse_fold_from, migration 0007). */
 export async function foldWindow(db: SqlSession, now: Date): Promise<FoldWindow> {
   const { rows } = await db.query<{ raw: string; one_minute: string }>(
     `SELECT warehouse_fold_from('raw', $1)::text AS raw, warehouse_fold_from('1min', $1)::text AS one_minute`,

@@ -4,10 +4,10 @@ import type { SqlSession } from '../db/session.ts';
 /**
  * The oldest servers the warehouse migrations run on, checked before any migration is applied so
  * an old server fails with one clear sentence instead of a function that does not exist halfway.
- *   TimescaleDB 2.19: refresh policies with buckets_per_batch (0003, 0011); 2.18 added the
+ *   TimescaleDB 2.19: refresh policies with buckets_per_batch (0003, 0008); 2.18 added the
  *     columnstore API (add_columnstore_policy). Tested: 2.23 (PGlite, the test suite) and 2.28.3
  *     on PostgreSQL 15 (a real server; see docs/warehouse.md for its known upstream bug).
- *   PostgreSQL 14: SQL-standard function bodies and numeric Infinity (0010).
+ *   PostgreSQL 14: SQL-standard function bodies and numeric Infinity (0007).
  */
 export const MIN_TIMESCALEDB = [2, 19, 0] as const;
 export const MIN_POSTGRES = 14;

@@ -1,7 +1,7 @@
 -- Continuous aggregates v2 and policies that never erase an aggregate (docs/warehouse.md).
 --
 -- The aggregates are recreated because their definition changes (a cagg's query cannot be altered):
---   * overflow-safe sums (0010): the old sum(value_avg * sample_count) failed every refresh, for
+--   * overflow-safe sums (0007): the old sum(value_avg * sample_count) failed every refresh, for
 --     every series, once one bucket's sum passed float8's range;
 --   * numeric_count: sums and averages count the numeric samples only (mixed-type facts);
 --   * first_value, first_ts, counter_rise: what a counter's reset-aware `increase` is built from;
@@ -230,7 +230,7 @@ BEGIN
   END LOOP;
 END $$;
 
--- The fact views read the aggregates; 0013 recreates them with their new columns.
+-- The fact views read the aggregates; 0010 recreates them with their new columns.
 DROP VIEW fact_telemetry_1min, fact_telemetry_1h, fact_telemetry_1day;
 DROP MATERIALIZED VIEW telemetry_1day;
 DROP MATERIALIZED VIEW telemetry_1h;

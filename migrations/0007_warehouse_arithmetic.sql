@@ -103,7 +103,7 @@ RETURN (SELECT greatest(coalesce(p_now - make_interval(days => r.keep_days) + IN
 -- The oldest event time ingest should accept: readings older than this would reach no aggregate
 -- (or be dropped again soon). 10 minutes inside the fold window, so an accepted reading is still
 -- inside it when the next refresh or maintenance run comes. TimescaleDB replaces this function
--- (0011) to also stay inside the 1min refresh policy's window.
+-- (0008) to also stay inside the 1min refresh policy's window.
 CREATE FUNCTION warehouse_ingest_horizon(p_now timestamptz DEFAULT now()) RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN warehouse_fold_from('raw', p_now) + INTERVAL '10 minutes';
@@ -111,7 +111,7 @@ RETURN warehouse_fold_from('raw', p_now) + INTERVAL '10 minutes';
 -- Records the floor of the setting it replaces, so a later, longer setting does not reach into
 -- what the shorter one dropped: with 1-day chunks / daily partitions (UTC), everything from the
 -- start of the day holding the old horizon is still there. On TimescaleDB it then brings the
--- policies in line (warehouse_apply_policies, 0011): only what the setting changes is altered.
+-- policies in line (warehouse_apply_policies, 0008): only what the setting changes is altered.
 DROP FUNCTION warehouse_set_retention(text, integer);
 CREATE FUNCTION warehouse_set_retention(p_grain text, p_days integer, p_now timestamptz DEFAULT now()) RETURNS void
 LANGUAGE plpgsql AS $$

@@ -1,6 +1,6 @@
--- Rollup tables v2: the same new columns as the TimescaleDB aggregates (0011_*.timescale.sql),
+-- Rollup tables v2: the same new columns as the TimescaleDB aggregates (0008_*.timescale.sql),
 -- computed by maintenance (layers/core/src/warehouse/rollups.ts) with the overflow-safe
--- arithmetic of 0010. Existing rows keep their values; numeric_count is filled for them as the
+-- arithmetic of 0007. Existing rows keep their values; numeric_count is filled for them as the
 -- aggregates fill it for copied rows, and the rollup watermark goes back so the next maintenance
 -- run recomputes every bucket that still has raw rows with the new definition.
 ALTER TABLE telemetry_1min

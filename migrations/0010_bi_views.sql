@@ -3,7 +3,7 @@
 -- for counter facts (dim_variable.value_kind = 'counter'), `increase`: the reset-aware rise over
 -- the bucket, i.e. the rises inside it (counter_rise) plus the rise from the series' last reading
 -- before the bucket (warehouse_counter_rise's own step over the two, so the 1-hour look-back and
--- the reset rule are the ones of 0010). That last term needs the previous bucket, which a
+-- the reset rule are the ones of 0007). That last term needs the previous bucket, which a
 -- continuous aggregate cannot read, so the view looks it up (one index probe per counter row).
 -- NULL for other facts and for buckets written before first_ts existed.
 -- fact_oee: oee_snapshots with the equipment's names.
