@@ -32,9 +32,11 @@ afterAll(async () => {
 
 describe('TimescaleDB retention changes', () => {
   it('keeps every aggregate row whose raw rows were dropped when raw retention goes to 1 day and back to 7 (retention --days 1, then --days 7)', async () => {
-    // Prepare: RET_A from 47.5 to 24.5 hours back, materialized under the default 7 days: some of
-    // it lies in 1-day chunks that a 1-day retention drops, inside the old 2-day 1min window
-    const rows = generateTelemetry({ sources: ['RET_A'], from: hoursAgo(47.5), to: hoursAgo(24.5), stepSeconds: 120 });
+    // Prepare: RET_A from just inside the old 2-day 1min window to 24.5 hours back, materialized
+    // under the default 7 days. Rows before the UTC midnight ahead of now - 24 h lie in 1-day
+    // chunks that a 1-day retention drops; starting at now - 47 h 58 min keeps such rows at any
+    // time of day (starting at 47.5 h missed them between 23:30 and 24:00 UTC).
+    const rows = generateTelemetry({ sources: ['RET_A'], from: hoursAgo(47 + 58 / 60), to: hoursAgo(24.5), stepSeconds: 120 });
     await insertTelemetry(tsdb.db, rows);
     await refreshAll(tsdb);
     const before = await aggregates('RET_A');
