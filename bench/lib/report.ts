@@ -131,7 +131,7 @@ export function renderTable(r: BenchResult): string {
   );
   const ing = r.ingest;
   if (ing) {
-    out.push(`\nIngest: ${int(ing.batchSize)}-record Kinesis batches, embedded PostgreSQL 18, one process`);
+    out.push(`\nIngest: ${int(ing.batchSize)}-record Kinesis batches, embedded PostgreSQL 17, one process`);
     out.push(
       formatColumns([
         ['scenario', 'records/s', 'rows/s', 'ms/batch', 'rows/batch'],
