@@ -3,6 +3,7 @@ import type { EndToEndResult } from '../scenarios/endToEnd.ts';
 import type { Breakdown, IngestBenchResult, ModeResult } from '../scenarios/ingest.ts';
 import type { MemoryResult } from '../scenarios/memory.ts';
 import type { PathWire } from '../scenarios/proxy.ts';
+import { median } from './stats.ts';
 
 export interface BenchMeta {
   date: string;
@@ -143,6 +144,10 @@ export function renderTable(r: BenchResult): string {
         ['tapline ingest, merge mode', int(ing.merge.recordsPerSec), int(ing.merge.rowsPerSec), ms1(ing.merge.msPerBatch), int(ing.merge.rowsPerBatch)],
         ['tapline ingest, raw mode', int(ing.raw.recordsPerSec), int(ing.raw.rowsPerSec), ms1(ing.raw.msPerBatch), int(ing.raw.rowsPerBatch)],
       ]),
+    );
+    const rl = ing.resendsAndLate;
+    out.push(
+      `  exactness: a merge batch with 5% resends and 5% late readings takes ${ms1(rl.msPerBatch)} ms against ${ms1(rl.inOrderMsPerBatch)} ms in order (x${median(rl.perRoundRatio).toFixed(2)})`,
     );
     out.push('\nWhere a batch goes (ms, share of the batch)');
     out.push(formatColumns([['mode', ...BREAKDOWN_PARTS, 'total'], breakdownRow('merge', ing.merge), breakdownRow('raw', ing.raw)]));

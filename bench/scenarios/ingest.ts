@@ -95,6 +95,11 @@ export interface IngestBenchResult {
   /** The hand-written Powertools + zod + unnest handlers (peers.ts), on the same batches' twins. */
   peers: { raw: PeerResult; compacted: PeerResult };
   merge: ModeResult;
+  /**
+   * The price of exactness: merge batches holding 5% producer resends of stored readings and 5%
+   * late readings (held back from the batch before), against in-order ones, same rounds.
+   */
+  resendsAndLate: { msPerBatch: number; inOrderMsPerBatch: number; perRoundRatio: number[] };
   raw: ModeResult & {
     /** The state save of the batch's changes (derive emits one per key, the newest). */
     stateSaveMs: number;
@@ -177,6 +182,25 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     }
   };
 
+  /**
+   * Ingests `first` without its last 5% (held back) and `second` whole (the in-order reference),
+   * then `third` with the held-back 5% (late now: newer readings of their series are stored) and 5%
+   * of `second` resent under new sequence numbers, in place of as many of its own.
+   */
+  const resendsAndLate = async (first: SyntheticBatch, second: SyntheticBatch, third: SyntheticBatch) => {
+    const cut = Math.floor(first.records.length * 0.95);
+    const share = first.records.length - cut;
+    await ingestBatch(first.records.slice(0, cut), deps('merge'));
+    const inOrderMs = await timeAsyncMs(() => ingestBatch(second.records, deps('merge')));
+    const last = BigInt(third.records.at(-1)!.sequenceNumber);
+    const extra = [...first.records.slice(cut), ...second.records.slice(0, share)].map((r, i) => ({ ...r, sequenceNumber: String(last + BigInt(i + 1)) }));
+    const mixed = [...third.records.slice(0, third.records.length - 2 * share), ...extra];
+    let report: Awaited<ReturnType<typeof ingestBatch>> | undefined;
+    const mixedMs = await timeAsyncMs(async () => (report = await ingestBatch(mixed, deps('merge'))));
+    if (report?.duplicates !== share || report.late !== share) throw new Error(`resend/late batch miscounted: ${JSON.stringify(report)}`);
+    return { mixedMs, inOrderMs };
+  };
+
   try {
     // Warm-up: JIT, pool connections, first partitions touched. Not measured.
     o.progress('ingest: warm-up');
@@ -194,6 +218,8 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     const peerCompactedMs: number[] = [];
     const peerRawMs: number[] = [];
     const stateFullMs: number[] = [];
+    const mixedMs: number[] = [];
+    const inOrderMs: number[] = [];
     const next = () => o.batches.next(o.batchSize, SHARD);
     for (let round = 0; round < o.rounds; round++) {
       o.progress(`ingest: round ${round + 1}/${o.rounds}`);
@@ -210,6 +236,9 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       const samples: BatchSample[] = [];
       for (const b of mergeBatches) samples.push(await measure(b.records, 'merge'));
       merge.push(samples);
+      const mixed = await resendsAndLate(next(), next(), next());
+      mixedMs.push(mixed.mixedMs);
+      inOrderMs.push(mixed.inOrderMs);
       await truncate();
       const compactedMs = [];
       for (const b of peerBatches) compactedMs.push(await peer(true, b));
@@ -257,6 +286,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
         compacted: { recordsPerSec: median(peerCompactedPerSec), msPerBatch: median(peerCompactedMs), perRoundPerSec: peerCompactedPerSec },
       },
       merge: mergeResult,
+      resendsAndLate: { msPerBatch: median(mixedMs), inOrderMsPerBatch: median(inOrderMs), perRoundRatio: mixedMs.map((m, i) => m / inOrderMs[i]!) },
       raw: { ...rawResult, stateSaveMs: median(stateFullMs) },
       ratios: {
         mergeVsCeilingA: pairedRatio(mergeResult.perRoundPerSec, ceilingAPerSec),

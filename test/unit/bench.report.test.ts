@@ -25,6 +25,7 @@ const ingest = (mergeVsCeilingA: number): IngestBenchResult => ({
     compacted: { recordsPerSec: 100_000, msPerBatch: 100, perRoundPerSec: [100_000] },
   },
   merge: mode(400_000 * mergeVsCeilingA),
+  resendsAndLate: { msPerBatch: 30, inOrderMsPerBatch: 25, perRoundRatio: [1.2] },
   raw: { ...mode(20_000), stateSaveMs: 150 },
   ratios: {
     mergeVsCeilingA,
