@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AGGREGATE_MAX_BYTES, aggregate, type Aggregate } from '#core/kpl/aggregate';
+import { AGGREGATE_MAX_BYTES, aggregate, aggregateDataBytes, recordsPerAggregate, type Aggregate } from '#core/kpl/aggregate';
 import { deaggregate } from '#core/kpl/deaggregate';
 import type { UserRecord } from '#core/kpl/format';
 import { encodeRecord } from '#core/record';
@@ -130,5 +130,24 @@ describe('aggregate', () => {
       { partitionKey: 'a', explicitHashKey: undefined, members: [1] },
     ]);
     expect(aggregate([])).toEqual([]);
+  });
+
+  it('predicts the size of an aggregate and how many records fit one, as aggregate() packs them', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 30_000 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 64 }), (dataBytes, partitionKey) => {
+        // Prepare
+        const keyBytes = Buffer.byteLength(partitionKey, 'utf8');
+        const fit = recordsPerAggregate(dataBytes, keyBytes);
+        const input = Array.from({ length: fit + 1 }, () => ({ partitionKey, data: new Uint8Array(dataBytes) }));
+
+        // Act
+        const packed = aggregate(input);
+
+        // Assess: exactly `fit` go in the first aggregate (one alone when even one is too large)
+        expect(packed[0]!.members).toHaveLength(fit);
+        expect(packed[0]!.data.length).toBe(aggregateDataBytes(fit, dataBytes, keyBytes));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -47,7 +47,7 @@ export function aggregate(records: readonly UserRecord[], options: AggregateOpti
   const current = new Map<string, Open>();
   records.forEach((record, index) => {
     const groupKey = record.explicitHashKey === undefined ? `p${record.partitionKey}` : `e${record.explicitHashKey}\u0000${record.partitionKey}`;
-    const size = recordFieldBytes(record);
+    const size = recordFieldBytes(record.data.byteLength, record.explicitHashKey !== undefined);
     let group = current.get(groupKey);
     if (group && aggregateBytes(group, group.recordsBytes + size) > maxBytes) group = undefined;
     if (!group) {
@@ -72,6 +72,20 @@ export function aggregate(records: readonly UserRecord[], options: AggregateOpti
   }));
 }
 
+/**
+ * The data bytes of an aggregate of `count` records of `dataBytes` each under one partition key of
+ * `keyBytes` (no explicit hash key): what the cost model prices, computed as aggregate() encodes.
+ */
+export function aggregateDataBytes(count: number, dataBytes: number, keyBytes: number): number {
+  return KPL_MAGIC.length + lengthDelimitedBytes(keyBytes) + count * recordFieldBytes(dataBytes, false) + KPL_DIGEST_BYTES;
+}
+
+/** How many records of `dataBytes` one aggregate under a key of `keyBytes` holds within `maxBytes` (at least 1). */
+export function recordsPerAggregate(dataBytes: number, keyBytes: number, maxBytes = AGGREGATE_MAX_BYTES): number {
+  const fixed = aggregateDataBytes(0, dataBytes, keyBytes) + keyBytes;
+  return Math.max(1, Math.floor((maxBytes - fixed) / recordFieldBytes(dataBytes, false)));
+}
+
 /** Bytes of the aggregate's data plus its partition key, with records fields of `recordsBytes`. */
 function aggregateBytes(g: Open, recordsBytes: number): number {
   return KPL_MAGIC.length + tablesBytes(g) + recordsBytes + KPL_DIGEST_BYTES + g.keyBytes;
@@ -82,12 +96,10 @@ function tablesBytes(g: Open): number {
   return lengthDelimitedBytes(g.keyBytes) + ehk;
 }
 
-/** Every record of a group uses index 0 of both tables (one byte each). */
-function recordBodyBytes(r: UserRecord): number {
-  return 2 + (r.explicitHashKey === undefined ? 0 : 2) + lengthDelimitedBytes(r.data.byteLength);
-}
+/** Every record of a group uses index 0 of both tables (key and value, one byte each). */
+const recordBodyBytes = (dataBytes: number, explicitHashKey: boolean): number => 2 + (explicitHashKey ? 2 : 0) + lengthDelimitedBytes(dataBytes);
 
-const recordFieldBytes = (r: UserRecord): number => lengthDelimitedBytes(recordBodyBytes(r));
+const recordFieldBytes = (dataBytes: number, explicitHashKey: boolean): number => lengthDelimitedBytes(recordBodyBytes(dataBytes, explicitHashKey));
 
 /** key byte + length varint + payload */
 const lengthDelimitedBytes = (len: number): number => 1 + varintBytes(len) + len;
@@ -123,7 +135,7 @@ function encode(g: Open, records: readonly UserRecord[]): Buffer {
   for (const index of g.members) {
     const r = records[index] as UserRecord;
     out[pos++] = KEY.records;
-    varint(recordBodyBytes(r));
+    varint(recordBodyBytes(r.data.byteLength, r.explicitHashKey !== undefined));
     out[pos++] = KEY.partitionKeyIndex;
     out[pos++] = 0;
     if (r.explicitHashKey !== undefined) {

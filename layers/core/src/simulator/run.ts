@@ -50,6 +50,9 @@ export interface SimulationReport {
   failureCodes: Record<string, number>;
 }
 
+/** How often the simulator puts what is due: with aggregation, each source's readings of one tick share a Kinesis record. */
+export const SIMULATOR_TICK_MS = 100;
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -57,7 +60,7 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  * is due by the clock, so timer drift or a slow put is caught up rather than lost.
  */
 export async function runSimulation(plan: SimulationPlan, deps: SimulationDeps): Promise<SimulationReport> {
-  const { client, streamName, remainingMs, safetyMarginMs = 8_000, tickMs = 100, maxInFlight = 4 } = deps;
+  const { client, streamName, remainingMs, safetyMarginMs = 8_000, tickMs = SIMULATOR_TICK_MS, maxInFlight = 4 } = deps;
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? realSleep;
   const brewery = createBrewery({ seed: plan.seed });
