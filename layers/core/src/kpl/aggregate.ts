@@ -44,13 +44,15 @@ interface Open {
 export function aggregate(records: readonly UserRecord[], options: AggregateOptions = {}): Aggregate[] {
   const maxBytes = options.maxBytes ?? AGGREGATE_MAX_BYTES;
   const groups: Open[] = [];
-  const current = new Map<string, Open>();
+  // The open aggregate of each partition key, per explicit hash key ('' for none: a real one is a decimal number).
+  const current = new Map<string, Map<string, Open>>();
   records.forEach((record, index) => {
-    const groupKey = record.explicitHashKey === undefined ? `p${record.partitionKey}` : `e${record.explicitHashKey}\u0000${record.partitionKey}`;
+    const hashKey = record.explicitHashKey ?? '';
+    let byKey = current.get(hashKey);
+    if (!byKey) current.set(hashKey, (byKey = new Map()));
     const size = recordFieldBytes(record.data.byteLength, record.explicitHashKey !== undefined);
-    let group = current.get(groupKey);
-    if (group && aggregateBytes(group, group.recordsBytes + size) > maxBytes) group = undefined;
-    if (!group) {
+    let group = byKey.get(record.partitionKey);
+    if (!group || aggregateBytes(group, group.recordsBytes + size) > maxBytes) {
       group = {
         partitionKey: record.partitionKey,
         explicitHashKey: record.explicitHashKey,
@@ -59,7 +61,7 @@ export function aggregate(records: readonly UserRecord[], options: AggregateOpti
         recordsBytes: 0,
       };
       groups.push(group);
-      current.set(groupKey, group);
+      byKey.set(record.partitionKey, group);
     }
     group.members.push(index);
     group.recordsBytes += size;
