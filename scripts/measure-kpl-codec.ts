@@ -5,16 +5,18 @@
  *
  *   npx tsx scripts/measure-kpl-codec.ts [--aggregates 10000] [--readings 150] [--rounds 5]
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import { REQUIRE_SHIM } from '../infra/constructs/esbuild-bundling.ts';
+import { median } from '../bench/lib/stats.ts';
+import { runProbe } from '../bench/scenarios/coldStart.ts';
+import { FUNCTION_BUNDLE_OPTIONS } from '../infra/constructs/esbuild-bundling.ts';
 import { aggregate } from '#core/kpl/aggregate';
 import { deaggregate } from '#core/kpl/deaggregate';
 import { encodeRecord } from '#core/record';
@@ -130,35 +132,35 @@ function time(variants: Record<string, () => number>, expected: (name: string, n
       samples.get(name)!.push((used.user + used.system) / 1000);
     }
   }
-  return [...samples].map(([name, s]) => ({ name, ms: s.sort((a, b) => a - b)[Math.floor(s.length / 2)] as number }));
+  return [...samples].map(([name, s]) => ({ name, ms: median(s) }));
 }
 
 async function bundle(contents: string): Promise<Uint8Array> {
-  // The options of infra/constructs/esbuild-bundling.ts (require shim included), minus the source map.
   const out = await build({
+    ...FUNCTION_BUNDLE_OPTIONS,
+    mainFields: [...FUNCTION_BUNDLE_OPTIONS.mainFields],
     stdin: { contents, resolveDir: process.cwd(), loader: 'ts' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    minify: true,
-    banner: { js: REQUIRE_SHIM },
     write: false,
     logLevel: 'error',
   });
   return out.outputFiles[0]?.contents ?? new Uint8Array();
 }
 
+const IMPORT_PROBE = `
+const t0 = performance.now();
+await import(process.env.BUNDLE_URL);
+process.stdout.write('\\nIMPORT ' + JSON.stringify(performance.now() - t0) + '\\n');
+`;
+
 /** Median time to import the bundle in a fresh node process: what it adds to a cold start. */
-function importMs(code: Uint8Array): number {
+async function importMs(code: Uint8Array): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'kpl-bundle-'));
   try {
     const file = join(dir, 'bundle.mjs');
     writeFileSync(file, code);
-    const script = `const t = process.hrtime.bigint(); await import(${JSON.stringify(file)}); console.log(Number(process.hrtime.bigint() - t) / 1e6);`;
-    const runs = Array.from({ length: 7 }, () => Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })));
-    return runs.sort((a, b) => a - b)[3] as number;
+    const runs: number[] = [];
+    for (let i = 0; i < 7; i++) runs.push(await runProbe<number>(IMPORT_PROBE, 'IMPORT', { BUNDLE_URL: pathToFileURL(file).href }));
+    return median(runs);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -185,5 +187,5 @@ const bundles = {
 };
 for (const [name, contents] of Object.entries(bundles)) {
   const code = await bundle(contents);
-  console.log(`  ${name.padEnd(42)} ${fmt(code.byteLength).padStart(8)} B  (${fmt(gzipSync(code).byteLength)} B gzipped), import ${importMs(code).toFixed(1)} ms`);
+  console.log(`  ${name.padEnd(42)} ${fmt(code.byteLength).padStart(8)} B  (${fmt(gzipSync(code).byteLength)} B gzipped), import ${(await importMs(code)).toFixed(1)} ms`);
 }
