@@ -107,6 +107,7 @@ export async function startLocalEnvironment(o: EnvironmentOptions): Promise<Loca
       SIMULATOR_RATE: String(o.config.simulator.ratePerSecond),
       SIMULATOR_DURATION_SECONDS: String(o.config.simulator.durationSeconds),
       SIMULATOR_SEED: String(o.config.simulator.seed),
+      SIMULATOR_AGGREGATE: String(o.config.simulator.aggregate),
     };
     return {
       config: o.config,

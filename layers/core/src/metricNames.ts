@@ -39,10 +39,12 @@ export const MetricName = {
   DerivedEventsDuplicate: 'DerivedEventsDuplicate',
   DerivedEventsInvalid: 'DerivedEventsInvalid',
   DerivedEventsWriteFailed: 'DerivedEventsWriteFailed',
-  // simulator
+  // simulator: Produced, Sent and Failed count readings; KinesisRecordsPut, Retried and Throttled count
+  // Kinesis records (one per aggregate when the simulator aggregates)
   SimulatorRecordsProduced: 'SimulatorRecordsProduced',
   SimulatorRecordsSent: 'SimulatorRecordsSent',
   SimulatorRecordsFailed: 'SimulatorRecordsFailed',
+  SimulatorKinesisRecordsPut: 'SimulatorKinesisRecordsPut',
   SimulatorRecordsRetried: 'SimulatorRecordsRetried',
   SimulatorRecordsThrottled: 'SimulatorRecordsThrottled',
   // maintenance
