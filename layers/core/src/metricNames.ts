@@ -12,7 +12,10 @@ export const MetricName = {
   // ingest: one value per batch
   // Every record lands in exactly one of ReadingsWritten, DuplicateReadings, RedeliveredRecords
   // and DeadLetteredRecords (docs/guarantees.md).
+  /** Records after unpacking KPL aggregates: the readings a batch held (a corrupt aggregate is one). */
   RecordsIn: 'RecordsIn',
+  /** Kinesis records as Lambda delivered them (an aggregate is one). */
+  KinesisRecordsIn: 'KinesisRecordsIn',
   /** Distinct readings stored. */
   ReadingsWritten: 'ReadingsWritten',
   /** Of ReadingsWritten: older than their series' newest stored reading. */

@@ -1,4 +1,4 @@
-import type { StreamRecord } from './ingest/streamRecord.ts';
+import type { StreamRecord, SubRecord } from './ingest/streamRecord.ts';
 import type { FactValue, TelemetryRecord } from './record.ts';
 
 /**
@@ -12,6 +12,8 @@ export interface Reading {
   tsUs: number;
   /** The stream record that carried it: duplicates are classified and conflicts dead-lettered by it. */
   stream: StreamRecord;
+  /** Its place in the KPL aggregate that carried it, when one did. */
+  sub?: SubRecord;
   /** seriesKey(source, fact), built once per reading. */
   series: string;
   /** fingerprint(id, value), computed on first use (fingerprintOf). */

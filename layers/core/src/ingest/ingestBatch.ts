@@ -30,7 +30,9 @@ export interface IngestDeps {
 
 /** Every record of the batch lands in exactly one of written, duplicates, redelivered, deadLettered. */
 export interface IngestReport {
+  /** Records after unpacking KPL aggregates (a corrupt aggregate is one). */
   records: number;
+  kinesisRecords: number;
   /** Distinct readings stored (in merged rows, or as raw rows). */
   written: number;
   /** Of written: older than the newest reading stored for their series (late or reordered). */
@@ -70,7 +72,8 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   const t3 = performance.now();
   const { claimed: _, ...counts } = outcome;
   return {
-    records: batch.length,
+    records: decoded.records,
+    kinesisRecords: batch.length,
     ...counts,
     published: published.sent,
     publishFailed: published.failed,
@@ -78,7 +81,7 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   };
 }
 
-type Committed = Omit<IngestReport, 'records' | 'published' | 'publishFailed' | 'timings'> & { claimed: OutboxMessage[] };
+type Committed = Omit<IngestReport, 'records' | 'kinesisRecords' | 'published' | 'publishFailed' | 'timings'> & { claimed: OutboxMessage[] };
 
 /** One transaction: lock and load, classify every record, look up only what must be, write. */
 async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord[], decoded: DecodedBatch, deps: IngestDeps, nowMs: number): Promise<Committed> {
@@ -95,7 +98,7 @@ async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord
   inserting.catch(() => undefined);
   const states = new Map([...loaded.states, ...(lookup?.states ?? [])]);
   const { events, changes } = derive(rows, states, deps.ruleSet);
-  const deadLetters = classified.rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs), conflict: r.reason === 'identity_conflict' }));
+  const deadLetters = classified.rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs, r.sub), conflict: r.reason === 'identity_conflict' }));
   const committing = tx.commit({
     changes,
     outbox: [

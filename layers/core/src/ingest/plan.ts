@@ -1,8 +1,9 @@
 import { isAlreadyCommitted, type Committed } from '../db/checkpointStore.ts';
 import { fingerprintOf, minuteOf, seriesKey, type Reading } from '../reading.ts';
-import { decodeRecord, type DeadLetterReason, type TimeWindow } from '../record.ts';
+import { deaggregate } from '../kpl/deaggregate.ts';
+import { decodeRecord, decodeRecordBytes, isCanonicalBase64, type Decoded, type DeadLetterReason, type TimeWindow } from '../record.ts';
 import type { LoadedState, LookupResult, MinuteLookup } from './store.ts';
-import type { StreamRecord } from './streamRecord.ts';
+import type { StreamRecord, SubRecord } from './streamRecord.ts';
 
 /**
  * The pure half of ingest: what each record of a batch is. Every record ends in exactly one class:
@@ -13,6 +14,8 @@ import type { StreamRecord } from './streamRecord.ts';
 
 export interface Rejection {
   stream: StreamRecord;
+  /** The user record, when the rejected one came out of a KPL aggregate. */
+  sub?: SubRecord;
   reason: DeadLetterReason;
   detail: string;
 }
@@ -20,18 +23,40 @@ export interface Rejection {
 export interface DecodedBatch {
   readings: Reading[];
   rejected: Rejection[];
+  /** Records after unpacking aggregates (a corrupt aggregate counts as one): readings + rejected. */
+  records: number;
 }
+
+/** base64 of the KPL magic's first three bytes (F3 89 9A): only such data can be an aggregate. */
+const KPL_BASE64_PREFIX = '84ma';
 
 export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, window: TimeWindow): DecodedBatch {
   const readings: Reading[] = [];
   const rejected: Rejection[] = [];
+  const take = (stream: StreamRecord, d: Decoded, sub?: SubRecord) => {
+    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream, series: seriesKey(d.record.source, d.record.fact), ...(sub ? { sub } : {}) });
+    else rejected.push({ stream, ...(sub ? { sub } : {}), reason: d.error.reason, detail: d.error.detail });
+  };
   for (const stream of batch) {
-    const d = decodeRecord(stream.data, nowMs, window);
-    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream, series: seriesKey(d.record.source, d.record.fact) });
-    else rejected.push({ stream, reason: d.error.reason, detail: d.error.detail });
+    if (stream.data.startsWith(KPL_BASE64_PREFIX) && isCanonicalBase64(stream.data)) {
+      const unpacked = deaggregate(Buffer.from(stream.data, 'base64'));
+      if (unpacked.kind === 'corrupt') {
+        // Set aside whole: which user records it held cannot be known.
+        rejected.push({ stream, reason: 'bad_aggregate', detail: `${unpacked.reason}: ${unpacked.detail}` });
+        continue;
+      }
+      if (unpacked.kind === 'aggregate') {
+        unpacked.records.forEach((u, subSequenceNumber) => take(stream, decodeRecordBytes(u.data, nowMs, window), { subSequenceNumber, partitionKey: u.partitionKey, data: u.data }));
+        continue;
+      }
+    }
+    take(stream, decodeRecord(stream.data, nowMs, window));
   }
-  return { readings, rejected };
+  return { readings, rejected, records: readings.length + rejected.length };
 }
+
+/** Where a record sits in the stream, for a person: sequence number, and sub-sequence in an aggregate. */
+export const positionOf = (stream: StreamRecord, sub?: SubRecord): string => (sub ? `${stream.sequenceNumber}/${sub.subSequenceNumber}` : stream.sequenceNumber);
 
 /** After the load: the readings known to be new, and those that must be checked against storage. */
 export interface Screened {
@@ -57,6 +82,7 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
       // aggregate refresh reaches any more: it would be in no rollup and soon gone again.
       rejected.push({
         stream: reading.stream,
+        ...(reading.sub ? { sub: reading.sub } : {}),
         reason: 'ts_out_of_range',
         detail: `${reading.record.ts} is older than the warehouse keeps and aggregates (raw retention ${loaded.horizon.rawRetentionDays ?? '-'} days)`,
       });
@@ -68,7 +94,7 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
     const earlier = inSeries.get(reading.tsUs);
     if (earlier) {
       if (fingerprintOf(earlier) === fingerprintOf(reading)) duplicates.push(reading);
-      else rejected.push({ stream: reading.stream, reason: 'identity_conflict', detail: conflictDetail(reading, `record ${earlier.stream.sequenceNumber} of this batch`) });
+      else rejected.push({ ...rejectionOf(reading), reason: 'identity_conflict', detail: conflictDetail(reading, `record ${positionOf(earlier.stream, earlier.sub)} of this batch`) });
       continue;
     }
     inSeries.set(reading.tsUs, reading);
@@ -118,11 +144,13 @@ export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupR
     } else if (storedFp === fingerprintOf(reading)) {
       duplicates.push(reading);
     } else {
-      rejected.push({ stream: reading.stream, reason: 'identity_conflict', detail: conflictDetail(reading, 'a stored reading') });
+      rejected.push({ ...rejectionOf(reading), reason: 'identity_conflict', detail: conflictDetail(reading, 'a stored reading') });
     }
   }
   return { written, late, duplicates, rejected };
 }
+
+const rejectionOf = (r: Reading): Pick<Rejection, 'stream' | 'sub'> => ({ stream: r.stream, ...(r.sub ? { sub: r.sub } : {}) });
 
 function conflictDetail(r: Reading, other: string): string {
   return `source ${r.record.source}, fact ${r.record.fact}, ts ${r.record.ts}: same identity as ${other}, with a different id or value`;
