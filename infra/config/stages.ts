@@ -240,8 +240,7 @@ export const STAGE_DATA: Record<StageName, unknown> = {
     ...base,
     stage: 'local',
     stream: { mode: 'provisioned', shards: 2, retentionHours: 24 },
-    // Plain records until ingest deaggregates (the local pipeline reads what the local stage puts).
-    simulator: { ...base.simulator, ratePerSecond: 1_000, scheduleMinutes: 0, aggregate: false },
+    simulator: { ...base.simulator, ratePerSecond: 1_000, scheduleMinutes: 0 },
     database: { mode: 'embedded' },
     logRetentionDays: 1,
     dependencyLayer: false,
