@@ -4,6 +4,7 @@ import type { LocalEnvironment } from '../../local/environment.ts';
 import { kinesisEvent } from '../../local/events/kinesisEvent.ts';
 import { breweryRuleSet } from '#core/rules/brewery';
 import { pgIngestStore } from '#core/db/pgIngestStore';
+import { aggregate } from '#core/kpl/aggregate';
 import { ingestBatch } from '#core/ingest/ingestBatch';
 import { fromKinesisEvent } from '#core/ingest/streamRecord';
 import { telemetry } from '../helpers/records.ts';
@@ -170,6 +171,30 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     } finally {
       await env.db.query(`SELECT warehouse_set_retention('raw', 7)`);
     }
+  });
+
+  it('takes plain records and KPL aggregates in one batch: each user record a reading, an invalid one and a corrupt aggregate dead-lettered', async () => {
+    // Prepare
+    const ingest = await loadHandler();
+    await drainQueue(env.sqs, env.queues.ingestDlq);
+    const users = [telemetry({ fact: 'ph', value: 5.1 }, -3_000), '{"v":1,', telemetry({ fact: 'ph', value: 5.2 }, -2_000)].map((r) => ({
+      partitionKey: 'FBE_01',
+      data: Buffer.from(typeof r === 'string' ? r : JSON.stringify(r)),
+    }));
+    const [packed] = aggregate(users);
+    const corrupt = Buffer.from(packed!.data);
+    corrupt[10]! ^= 0xff;
+    const event = kinesisEvent([packed!.data, telemetry({ fact: 'ph', value: 5.3 }, -1_000), corrupt], { firstSequence: 10n ** 32n });
+    // Act
+    const response = await invoke(ingest, event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await count("SELECT sum(sample_count)::int AS n FROM telemetry_events WHERE fact_name = 'ph'")).toBe(3);
+    const entries = (await drainQueue(env.sqs, env.queues.ingestDlq)) as Array<{ reason: string; sequenceNumber: string; subSequenceNumber?: number }>;
+    expect(entries.map((e) => [e.reason, e.sequenceNumber, e.subSequenceNumber]).sort()).toEqual([
+      ['bad_aggregate', event.Records[2]!.kinesis.sequenceNumber, undefined],
+      ['not_json', event.Records[0]!.kinesis.sequenceNumber, 1],
+    ]);
   });
 
   it('keeps rule state across containers: no re-fire while true, fires again after clearing', async () => {
