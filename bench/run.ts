@@ -36,8 +36,8 @@ const workDir = resolve('.tapline/bench');
 mkdirSync(workDir, { recursive: true });
 
 const config = loadStageConfig('local');
-progress('starting embedded PostgreSQL, kinesalite and fauxqs (in its own process, as SQS is remote in AWS)');
-const env = await startLocalEnvironment({ config, sqsProcess: true });
+progress('starting embedded PostgreSQL, and kinesalite and fauxqs in processes of their own (as Kinesis and SQS are remote in AWS)');
+const env = await startLocalEnvironment({ config, emulatorProcesses: true });
 const window = { maxPastSeconds: config.validation.maxPastSeconds, maxFutureSeconds: config.validation.maxFutureSeconds };
 // One simulated plant for every scenario: event times keep advancing, so each batch is new to the
 // derived state, as in production. An hour back leaves room for every batch the bench takes.
@@ -92,7 +92,7 @@ try {
   if (runs('e2e')) {
     result.e2e = await runEndToEnd({
       env,
-      events: args.quick ? 20_000 : 40_000,
+      events: args.quick ? 100_000 : 200_000,
       latencySeconds: args.quick ? 5 : 10,
       logFile: join(workDir, 'functions.log'),
       progress,

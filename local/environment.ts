@@ -9,7 +9,7 @@ import { readEnv } from '#core/env';
 import { startKinesis } from './services/kinesis.ts';
 import { startPostgres, type LocalPostgres } from './services/postgres.ts';
 import { startSqs } from './services/sqs.ts';
-import { startSqsProcess } from './services/sqsProcess.ts';
+import { startServiceProcess } from './services/serviceProcess.ts';
 
 export interface Queue {
   url: string;
@@ -44,8 +44,8 @@ export interface EnvironmentOptions {
   databaseUrl?: string;
   /** Use this AWS endpoint instead of starting the emulators (e.g. LocalStack). */
   awsEndpoint?: string;
-  /** Run the local SQS in a child process (the bench: SQS's own work is not the function's). */
-  sqsProcess?: boolean;
+  /** Run the emulators in child processes (the bench: the stream's and the queue's work is not the functions'). */
+  emulatorProcesses?: boolean;
   /** Keep the embedded database here between runs. */
   pgDataDir?: string;
 }
@@ -62,8 +62,8 @@ export async function startLocalEnvironment(o: EnvironmentOptions): Promise<Loca
   try {
     const [postgres, kinesisEmu, sqsEmu] = await Promise.all([
       o.databaseUrl ? undefined : startPostgres(o.pgDataDir ? { dataDir: o.pgDataDir } : {}),
-      o.awsEndpoint ? undefined : startKinesis(),
-      o.awsEndpoint ? undefined : o.sqsProcess ? startSqsProcess() : startSqs(),
+      o.awsEndpoint ? undefined : o.emulatorProcesses ? startServiceProcess('kinesis') : startKinesis(),
+      o.awsEndpoint ? undefined : o.emulatorProcesses ? startServiceProcess('sqs') : startSqs(),
     ]);
     for (const s of [postgres, kinesisEmu, sqsEmu]) if (s) stops.unshift(() => s.stop());
     const databaseUrl = o.databaseUrl ?? postgres!.url;
