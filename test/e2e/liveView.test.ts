@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,16 +11,8 @@ import { startView, type RunningView } from '../../local/live/startView.ts';
 import { putRecords } from '#core/producer';
 import { encodeRecord } from '#core/record';
 import type { Page } from 'playwright-core';
+import { stalledViewer } from '../../bench/lib/viewers.ts';
 import { launchChromium, type Browser } from '../helpers/browser.ts';
-
-/** Asks for the event stream and then never reads: the kernel buffers fill, no frame is acknowledged. */
-function stalledViewer(url: string): Socket {
-  const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
-  socket.write(`GET /live HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`);
-  socket.pause();
-  return socket;
-}
 
 const number = (text: string | null) => Number((text ?? '').replace(/,/g, ''));
 
