@@ -16,15 +16,17 @@ export interface Watcher {
   close(): void;
 }
 
-const ACK_EVERY_MS = 250;
+const ACK_EVERY_MS = 1_000;
 
 /**
  * A viewer of the live view as the page is one, without a browser: reads GET /live and
- * acknowledges what it read (POST /ack) at most every 250 ms, so the server never drops its frames
- * unless it falls behind.
+ * acknowledges what it read (POST /ack) as the page does, within a second or once a quarter of the
+ * window is unacknowledged, so the server never drops its frames unless it falls behind.
  */
 export function watch(url: string, onFrame: (frame: SseFrame) => void = () => undefined): Watcher {
   let viewer = '';
+  let windowBytes = 0;
+  let unacked = 0;
   let lastSeq = 0;
   let acked = 0;
   let lastAckAt = 0;
@@ -38,6 +40,7 @@ export function watch(url: string, onFrame: (frame: SseFrame) => void = () => un
     if (!viewer || lastSeq <= acked) return;
     acked = lastSeq;
     lastAckAt = Date.now();
+    unacked = 0;
     request(new URL(`/ack?viewer=${viewer}&seq=${lastSeq}`, url), { method: 'POST' }, (res) => res.resume()).on('error', () => undefined).end();
   };
   w.ended = new Promise<void>((ended, failed) => {
@@ -45,6 +48,7 @@ export function watch(url: string, onFrame: (frame: SseFrame) => void = () => un
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         w.bytes += Buffer.byteLength(chunk);
+        unacked += Buffer.byteLength(chunk);
         pending += chunk;
         let end: number;
         while ((end = pending.indexOf('\n\n')) >= 0) {
@@ -53,10 +57,10 @@ export function watch(url: string, onFrame: (frame: SseFrame) => void = () => un
           if (!frame) continue;
           w.frames++;
           lastSeq = frame.id;
-          if (frame.event === 'hello') viewer = (JSON.parse(frame.data) as { viewer: string }).viewer;
+          if (frame.event === 'hello') ({ viewer, windowBytes } = JSON.parse(frame.data) as { viewer: string; windowBytes: number });
           onFrame(frame);
         }
-        if (Date.now() - lastAckAt >= ACK_EVERY_MS) acknowledge();
+        if (Date.now() - lastAckAt >= ACK_EVERY_MS || unacked >= windowBytes / 4) acknowledge();
         else timer ??= setTimeout(acknowledge, ACK_EVERY_MS);
       });
       res.on('end', () => {

@@ -13,7 +13,7 @@ export interface ViewOptions {
   mode: 'live' | 'dashboard';
   db: SqlSession;
   pipeline?: LocalPipeline;
-  /** How often the pipeline's snapshot and the feed's points go out. */
+  /** How often the feed's points and events go out; the pipeline's snapshot every other tick. */
   tickMs?: number;
   /** How often the one shared warehouse query runs (rollups, OEE; in a dashboard also events and delay). */
   pollMs?: number;
@@ -35,7 +35,8 @@ export interface ViewState {
   problems: Record<string, string>;
 }
 
-export const DEFAULT_WINDOW_BYTES = 64 * 1024;
+/** About five seconds of frames at the local stage's rates: a page that acknowledges once a second never gets near it. */
+export const DEFAULT_WINDOW_BYTES = 128 * 1024;
 const ROLLUP_MINUTES = 60;
 const DELAY_MINUTES = 30;
 const RECENT_DERIVED = 100;
@@ -63,6 +64,7 @@ export class View {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<void>>();
   private unsubscribe?: () => void;
+  private ticks = 0;
 
   constructor(private readonly o: ViewOptions) {
     this.hub = new Hub(o.windowBytes ?? DEFAULT_WINDOW_BYTES);
@@ -87,7 +89,7 @@ export class View {
   /** Sends the last points and the run's summary, which the page keeps showing after the run. */
   async finish(summary: PipelineSummary): Promise<void> {
     await Promise.all(this.running);
-    await this.tick();
+    await this.tick(true);
     await this.poll();
     this.summary = summary;
     this.hub.broadcast('summary', summary);
@@ -100,10 +102,10 @@ export class View {
     this.hub.closeAll();
   }
 
-  /** What a viewer is sent on connecting: hello (its id, for acknowledgements), then the state. */
+  /** What a viewer is sent on connecting: hello (its id, for acknowledgements and the viewers list), then the state. */
   welcome(viewer: Viewer): void {
     this.hub.sendTo(viewer, 'hello', { viewer: viewer.id, mode: this.o.mode, windowBytes: this.hub.windowBytes });
-    this.hub.sendTo(viewer, 'state', this.stateFor(viewer));
+    this.hub.sendState(viewer, this.stateFor(viewer));
   }
 
   stateFor(viewer: Viewer): ViewState {
@@ -142,21 +144,23 @@ export class View {
     void p.finally(() => this.running.delete(p));
   }
 
-  private async tick(): Promise<void> {
-    if (this.o.pipeline) await this.report('pipeline', () => this.sample(this.o.pipeline!));
+  private async tick(final = false): Promise<void> {
+    // The snapshot asks the queues for their depths: every other tick is live enough (the
+    // terminal's progress line has one every two seconds).
+    if (this.o.pipeline && (final || this.ticks++ % 2 === 0)) await this.report('pipeline', () => this.sample(this.o.pipeline!));
     const { points, events, eventsOmitted } = this.live.flush();
     if (Object.keys(points).length > 0) this.hub.broadcast('points', { points });
     if (events.length > 0 || eventsOmitted > 0) this.hub.broadcast('derived', { events, omitted: eventsOmitted });
     const viewers = this.hub.all();
-    const listed = viewers.slice(0, MAX_VIEWERS_LISTED).map((v) => v.status());
     for (const v of viewers) {
       // A viewer that dropped frames has gaps: once it has caught up, it gets the whole state again.
       if (v.needsResync && v.caughtUp) {
         v.needsResync = false;
-        this.hub.sendTo(v, 'state', this.stateFor(v));
+        this.hub.sendState(v, this.stateFor(v));
       }
-      this.hub.sendTo(v, 'viewer', { you: v.status(), viewers: listed, connected: viewers.length });
     }
+    // Each page finds itself in the list by its id (from hello).
+    this.hub.broadcast('viewers', { viewers: viewers.slice(0, MAX_VIEWERS_LISTED).map((v) => v.status()), connected: viewers.length });
   }
 
   private async sample(pipeline: LocalPipeline): Promise<void> {

@@ -19,11 +19,13 @@ export interface ViewerStatus {
 /**
  * A browser watching the live view, with a bounded buffer: at most `windowBytes` of frames it has
  * not acknowledged yet (the page posts the id of the last frame it handled). A frame that would
- * pass the window, or that comes while the socket is not draining (`write` returned false), is
- * dropped and counted, never queued: what a slow viewer costs the process is bounded, and nothing
- * upstream waits for it. The kernel's socket buffers alone would hide a stalled reader for
- * megabytes, so the window is counted in what the page confirms, not in what the socket took.
- * A viewer that dropped frames is sent the whole state again once it has caught up.
+ * pass the window, or that comes while the socket holds more than a window it could not pass on
+ * (the kernel's buffers are full: the reader is not reading), is dropped and counted, never
+ * queued: what a slow viewer costs the process is bounded, and nothing upstream waits for it.
+ * The kernel alone would hide a stalled reader for megabytes, so the window is counted in what
+ * the page confirms, not in what the socket took. A viewer that dropped frames is sent the whole
+ * state again once it has caught up (that frame alone is not counted: it may be larger than the
+ * window). Per viewer, the process holds at most about two windows and one state frame.
  */
 export class Viewer {
   readonly id = randomUUID();
@@ -33,26 +35,34 @@ export class Viewer {
   needsResync = false;
   private readonly inFlight: Array<{ seq: number; bytes: number }> = [];
   private unackedBytes = 0;
-  private congested = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly windowBytes: number,
-  ) {
-    res.on('drain', () => (this.congested = false));
+  ) {}
+
+  /** Bytes written that the socket has not passed to the kernel (frames of this tick, or a full kernel buffer). */
+  private get stuck(): boolean {
+    return this.res.writableLength > this.windowBytes;
   }
 
-  send(frame: Frame): boolean {
+  /**
+   * `outsideWindow`: the state sent to a viewer that has caught up (or just connected), which may
+   * be larger than the window; counting it would drop the next frames and start the resync over.
+   */
+  send(frame: Frame, outsideWindow = false): boolean {
     // An empty window always takes one frame, so a frame larger than the window still gets through.
-    if (this.congested || (this.unackedBytes > 0 && this.unackedBytes + frame.data.length > this.windowBytes)) {
+    if (this.stuck || (!outsideWindow && this.unackedBytes > 0 && this.unackedBytes + frame.data.length > this.windowBytes)) {
       this.dropped++;
       this.needsResync = true;
       return false;
     }
-    this.inFlight.push({ seq: frame.seq, bytes: frame.data.length });
-    this.unackedBytes += frame.data.length;
+    if (!outsideWindow) {
+      this.inFlight.push({ seq: frame.seq, bytes: frame.data.length });
+      this.unackedBytes += frame.data.length;
+    }
     this.sent++;
-    if (!this.res.write(frame.data)) this.congested = true;
+    this.res.write(frame.data);
     return true;
   }
 
@@ -62,16 +72,16 @@ export class Viewer {
   }
 
   get caughtUp(): boolean {
-    return this.unackedBytes === 0 && !this.congested;
+    return this.unackedBytes === 0 && this.res.writableLength === 0;
   }
 
   status(): ViewerStatus {
     return { id: this.id, sent: this.sent, dropped: this.dropped, unackedBytes: this.unackedBytes };
   }
 
-  /** Ends the stream; a viewer that is not draining would hold the socket open, so it is cut. */
+  /** Ends the stream; a viewer that is not reading would hold the socket open, so it is cut. */
   close(): void {
-    if (this.congested) this.res.destroy();
+    if (this.stuck) this.res.destroy();
     else this.res.end();
   }
 }
@@ -94,6 +104,11 @@ export class Hub {
     if (this.viewers.size === 0) return;
     const frame = this.frame(event, data);
     for (const v of this.viewers.values()) v.send(frame);
+  }
+
+  /** The whole state, to one viewer that has nothing unacknowledged (outside its window, see Viewer.send). */
+  sendState(viewer: Viewer, data: unknown): void {
+    viewer.send(this.frame('state', data), true);
   }
 
   sendTo(viewer: Viewer, event: string, data: unknown): void {

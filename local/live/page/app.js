@@ -1,12 +1,13 @@
 // The live view's page: one EventSource (GET /live), drawn with uPlot. Every frame is acknowledged
-// (POST /ack) soon after it is handled: the server counts what this page has not confirmed and
+// (POST /ack) after it is handled, within a second or as soon as a quarter of the window it was
+// told in hello is unacknowledged: the server counts what this page has not confirmed and
 // drops frames for it past a small window, so a page that falls behind loses frames (shown in the
 // header), never slows the pipeline; it is sent the whole state again once it has caught up.
 
 const $ = (id) => document.getElementById(id);
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const dec = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-const ACK_EVERY_MS = 250;
+const ACK_EVERY_MS = 1_000;
 const MAX_TAIL = 600;
 const MAX_EVENTS = 200;
 const MAX_RATES = 900;
@@ -18,6 +19,8 @@ const page = {
   ackedSeq: 0,
   lastAckAt: 0,
   ackTimer: null,
+  windowBytes: 0,
+  unackedBytes: 0,
   series: new Set(),
   selected: '',
   rates: [],
@@ -234,9 +237,14 @@ function renderDelay(delay) {
   later('rates');
 }
 
+function renderMyDrops(status) {
+  $('dropped').textContent = int.format(status.dropped);
+  $('my-drops').classList.toggle('dropping', status.dropped > 0);
+}
+
 function renderViewers(d) {
-  $('dropped').textContent = int.format(d.you.dropped);
-  $('my-drops').classList.toggle('dropping', d.you.dropped > 0);
+  const me = d.viewers.find((v) => v.id === page.viewer);
+  if (me) renderMyDrops(me);
   $('viewers-connected').textContent = int.format(d.connected);
   $('viewers').tBodies[0].replaceChildren(
     ...d.viewers.map((v) => {
@@ -276,6 +284,7 @@ function setStatus(text, cls) {
 const handlers = {
   hello(d) {
     page.viewer = d.viewer;
+    page.windowBytes = d.windowBytes;
     if (!charts.rates || page.mode !== d.mode) {
       page.mode = d.mode;
       document.body.dataset.mode = d.mode;
@@ -286,6 +295,7 @@ const handlers = {
     setStatus('connected', 'connected');
   },
   state(d) {
+    renderMyDrops(d.viewer);
     page.rates = d.rates;
     page.events = d.events;
     for (const key of d.series) addSeries(key);
@@ -332,7 +342,7 @@ const handlers = {
   warehouse(d) {
     renderDelay(d.delay);
   },
-  viewer(d) {
+  viewers(d) {
     renderViewers(d);
   },
   problems(d) {
@@ -352,6 +362,7 @@ function acknowledge() {
   if (!page.viewer || page.lastSeq <= page.ackedSeq) return;
   page.ackedSeq = page.lastSeq;
   page.lastAckAt = Date.now();
+  page.unackedBytes = 0;
   fetch(`/ack?viewer=${page.viewer}&seq=${page.lastSeq}`, { method: 'POST' }).catch(() => undefined);
 }
 
@@ -359,9 +370,10 @@ const stream = new EventSource('/live');
 for (const [name, handle] of Object.entries(handlers)) {
   stream.addEventListener(name, (e) => {
     page.lastSeq = Number(e.lastEventId);
+    page.unackedBytes += e.data.length;
     handle(JSON.parse(e.data));
     // Acknowledged from the message handler, not only from a timer: timers of a hidden tab are throttled.
-    if (Date.now() - page.lastAckAt >= ACK_EVERY_MS) acknowledge();
+    if (Date.now() - page.lastAckAt >= ACK_EVERY_MS || page.unackedBytes >= page.windowBytes / 4) acknowledge();
     else page.ackTimer ??= setTimeout(acknowledge, ACK_EVERY_MS);
   });
 }
