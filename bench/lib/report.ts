@@ -181,6 +181,10 @@ export function renderTable(r: BenchResult): string {
       `  with / without: ${live.ratio.toFixed(3)} (median of per-round ratios); frames dropped: stalled viewer ${int(live.stalledDropped)}, ` +
         `reading viewers ${int(live.readersDropped)}; each reading viewer read ${int(live.framesPerReader)} frames per run`,
     );
+    out.push(
+      `  the view's own CPU (${int(live.replay.events)} events' batches replayed over ${live.replay.seconds.toFixed(0)} s, ${live.replay.pairs} pairs, pipeline idle): ` +
+        `${ms1(live.replay.viewCpuMsPerThousand)} ms per 1,000 events = ${(100 * live.replay.shareOfPipelineCpu).toFixed(1)}% of the pipeline's own`,
+    );
   }
   if (r.coldStart) {
     out.push('\nCold start: esbuild --bundle --minify --format=esm --target=node22, every dependency inside; import in a fresh node');

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { liveFeed, type LiveBatch } from '#core/liveFeed';
 import type { LocalEnvironment } from '../../local/environment.ts';
 import { startView } from '../../local/live/startView.ts';
 import { LocalPipeline } from '../../local/pipeline.ts';
@@ -27,6 +28,13 @@ export interface LiveViewCost {
   readersDropped: number;
   /** Median frames each reading viewer read during a run. */
   framesPerReader: number;
+  /**
+   * The view's own CPU, measured apart from the pipeline's noise: the warm-up run's committed
+   * batches replayed through the feed at their pace with the pipeline idle, without and with the
+   * view and its viewers, in pairs; the median difference per 1,000 events, against the pipeline's
+   * own CPU per 1,000 events (median of the runs without).
+   */
+  replay: { events: number; seconds: number; pairs: number; viewCpuMsPerThousand: number; shareOfPipelineCpu: number };
 }
 
 /**
@@ -46,8 +54,14 @@ export async function runLiveViewCost(o: {
   const pipeline = new LocalPipeline(o.env, o.logFile);
   await pipeline.start();
   try {
-    o.progress(`live view: warm-up, ${o.events} events`);
+    o.progress(`live view: warm-up, ${o.events} events (its committed batches recorded for the replay)`);
+    const recorded: Array<{ atMs: number; batch: LiveBatch }> = [];
+    const t0 = performance.now();
+    let recordingFailed: unknown;
+    const unsubscribe = liveFeed.subscribe((batch) => recorded.push({ atMs: performance.now() - t0, batch }), (e) => (recordingFailed = e));
     await fullSpeedRun(pipeline, o.env, o.events);
+    unsubscribe();
+    if (recordingFailed) throw recordingFailed;
     const withoutPerSec: number[] = [];
     const withPerSec: number[] = [];
     let stalledDropped = 0;
@@ -82,6 +96,34 @@ export async function runLiveViewCost(o: {
       o.progress(`live view: round ${r + 1} of ${o.rounds}, ${o.events} events without and with ${o.viewers} viewers (1 stalled)`);
       for (const run of r % 2 === 0 ? [bare, watched] : [watched, bare]) await run();
     }
+    // The pipeline's idle CPU (its pollers) wanders by about 10 ms/s; pairs in alternating order,
+    // and the median of their differences, keep that out of the view's share.
+    const pairs = Math.max(3, Math.ceil(o.rounds / 2));
+    o.progress(`live view: replaying ${recorded.length} batches ${pairs} times without and with the view, the pipeline idle`);
+    const differences: number[] = [];
+    for (let r = 0; r < pairs; r++) {
+      let bare = 0;
+      let watched = 0;
+      for (const withView of r % 2 === 0 ? [false, true] : [true, false]) {
+        if (!withView) {
+          bare = await replay(recorded);
+          continue;
+        }
+        const live = await startView({ mode: 'live', db: o.env.db, pipeline }, 0);
+        const clients = startViewers(live.url, o.viewers);
+        try {
+          await clients.ready;
+          watched = await replay(recorded);
+          await clients.stop();
+        } finally {
+          clients.kill();
+          await live.close();
+        }
+      }
+      differences.push(watched - bare);
+    }
+    const replayed = recorded.reduce((n, r) => n + r.batch.rows.reduce((m, row) => m + row.count, 0), 0);
+    const viewCpuMsPerThousand = median(differences) / (replayed / 1000);
     return {
       viewers: o.viewers,
       rounds: o.rounds,
@@ -94,10 +136,32 @@ export async function runLiveViewCost(o: {
       stalledDropped,
       readersDropped,
       framesPerReader: median(frames),
+      replay: {
+        events: replayed,
+        seconds: (recorded.at(-1)?.atMs ?? 0) / 1000,
+        pairs,
+        viewCpuMsPerThousand,
+        shareOfPipelineCpu: viewCpuMsPerThousand / median(cpuWithout),
+      },
     };
   } finally {
     await pipeline.stop();
   }
+}
+
+/** Publishes the recorded batches at their recorded pace; returns this process's CPU ms meanwhile. */
+async function replay(recorded: ReadonlyArray<{ atMs: number; batch: LiveBatch }>): Promise<number> {
+  const before = process.cpuUsage();
+  const t0 = performance.now();
+  for (const { atMs, batch } of recorded) {
+    const wait = atMs - (performance.now() - t0);
+    if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+    liveFeed.publish(batch);
+  }
+  // The last tick and poll of what was published.
+  await new Promise((ok) => setTimeout(ok, 2_000));
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
 }
 
 function startViewers(url: string, count: number): { ready: Promise<void>; stop(): Promise<number[]>; kill(): void } {

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { View } from './view.ts';
 
 export const HOST = '127.0.0.1';
+/** More would be a leak (a script reconnecting in a loop), not people watching. */
+const MAX_VIEWERS = 100;
 
 export interface ViewServer {
   url: string;
@@ -48,7 +50,10 @@ export async function serveView(view: View, port: number): Promise<ViewServer> {
     const url = new URL(req.url ?? '/', 'http://local');
     const asset = req.method === 'GET' ? files.get(url.pathname) : undefined;
     if (asset) return reply(res, 200, asset.type, asset.body);
-    if (req.method === 'GET' && url.pathname === '/live') return view.welcome(view.hub.open(req, res));
+    if (req.method === 'GET' && url.pathname === '/live') {
+      if (view.hub.all().length >= MAX_VIEWERS) return reply(res, 503, 'text/plain', `at most ${MAX_VIEWERS} viewers\n`);
+      return view.welcome(view.hub.open(req, res));
+    }
     if (req.method === 'POST' && url.pathname === '/ack') return acknowledge(view, url, req, res);
     if (req.method === 'GET' && url.pathname === '/api/series') return json(res, view.series(url.searchParams.get('key') ?? ''));
     if (req.method === 'GET' && url.pathname === '/api/viewers') return json(res, view.hub.all().map((v) => v.status()));

@@ -65,6 +65,8 @@ export class View {
   private readonly running = new Set<Promise<void>>();
   private unsubscribe?: () => void;
   private ticks = 0;
+  /** Set by the feed's error handler (inside ingest, where nothing is sent); the next tick sends it. */
+  private feedFailed = false;
 
   constructor(private readonly o: ViewOptions) {
     this.hub = new Hub(o.windowBytes ?? DEFAULT_WINDOW_BYTES);
@@ -78,7 +80,10 @@ export class View {
     if (this.o.pipeline) {
       this.unsubscribe = liveFeed.subscribe(
         (batch) => this.live.record(batch),
-        (e) => (this.problems.feed = `live feed: ${(e as Error).message}`),
+        (e) => {
+          this.problems.feed = `live feed: ${(e as Error).message}`;
+          this.feedFailed = true;
+        },
       );
     }
     this.every(this.o.tickMs ?? 1_000, () => this.tick());
@@ -148,6 +153,10 @@ export class View {
     // The snapshot asks the queues for their depths: every other tick is live enough (the
     // terminal's progress line has one every two seconds).
     if (this.o.pipeline && (final || this.ticks++ % 2 === 0)) await this.report('pipeline', () => this.sample(this.o.pipeline!));
+    if (this.feedFailed) {
+      this.feedFailed = false;
+      this.hub.broadcast('problems', this.problems);
+    }
     const { points, events, eventsOmitted } = this.live.flush();
     if (Object.keys(points).length > 0) this.hub.broadcast('points', { points });
     if (events.length > 0 || eventsOmitted > 0) this.hub.broadcast('derived', { events, omitted: eventsOmitted });

@@ -79,6 +79,7 @@ describe('bench targets', () => {
     // Prepare
     const liveView = (ratio: number) => ({
       viewers: 20, rounds: 3, events: 40_000, withoutPerSec: [10_000], withPerSec: [10_000 * ratio], ratio, cpuMsPerThousandWithout: [100], cpuMsPerThousandWith: [102], stalledDropped: 40, readersDropped: 0, framesPerReader: 30,
+      replay: { events: 40_000, seconds: 20, pairs: 3, viewCpuMsPerThousand: 4, shareOfPipelineCpu: 0.04 },
     });
 
     // Act
@@ -92,6 +93,7 @@ describe('bench targets', () => {
     expect(table).toMatch(/with 20 viewers\s+9,700/);
     expect(table).toContain('frames dropped: stalled viewer 40, reading viewers 0');
     expect(table).toMatch(/CPU ms per 1,000 events, with\s+102\s+102/);
+    expect(table).toContain('4.0 ms per 1,000 events = 4.0% of the pipeline');
   });
 
   it('prints the scenarios, the ratios and which targets were missed', () => {
