@@ -40,8 +40,9 @@ function chart(id, series) {
   const opts = {
     width: Math.max(300, el.clientWidth),
     height: 220,
-    // A single point (one rollup bucket so far) gets five minutes either side instead of a range of years.
-    scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 300, max + 300] : [min, max]) } },
+    // A single point (one rollup bucket so far) gets five minutes either side: uPlot's own padding
+    // of a lone x value spans years.
+    scales: { x: { time: true, range: (u, min, max) => (u.data[0].length === 1 ? [u.data[0][0] - 300, u.data[0][0] + 300] : [min, max]) } },
     legend: { live: false },
     cursor: { drag: { x: false, y: false } },
     series: [{}, ...series.map(([label, stroke, dash]) => ({ label, stroke, width: dash ? 1 : 1.6, dash: dash ? [4, 4] : undefined, spanGaps: false }))],
