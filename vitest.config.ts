@@ -1,13 +1,25 @@
 import { defineConfig } from 'vitest/config';
 
-// Test groups live in folders: unit (pure logic), integration (real emulators + embedded
-// PostgreSQL), timescale (in-process TimescaleDB), infra (CDK synth), e2e (the local pipeline).
+// One project per test group (CONTRIBUTING.md): each with the timeouts its kind of test needs.
+// The fault scenarios run last and one file at a time: each runs the whole pipeline, and on a
+// 2-core machine two of them beside the rest would only measure the machine.
+const group = (name: string, timeoutMs: number, extra: Record<string, unknown> = {}) => ({
+  extends: true as const,
+  test: { name, include: [`test/${name}/**/*.test.ts`], testTimeout: timeoutMs, hookTimeout: timeoutMs, ...extra },
+});
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
     pool: 'forks',
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      group('unit', 30_000),
+      group('infra', 120_000),
+      group('integration', 180_000),
+      group('esm', 120_000),
+      group('timescale', 180_000),
+      group('e2e', 240_000),
+      group('faults', 240_000, { fileParallelism: false, sequence: { groupOrder: 1 } }),
+    ],
   },
 });

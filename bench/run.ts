@@ -37,8 +37,8 @@ const workDir = resolve('.tapline/bench');
 mkdirSync(workDir, { recursive: true });
 
 const config = loadStageConfig('local');
-progress('starting embedded PostgreSQL, kinesalite and fauxqs');
-const env = await startLocalEnvironment({ config });
+progress('starting embedded PostgreSQL, kinesalite and fauxqs (in its own process, as SQS is remote in AWS)');
+const env = await startLocalEnvironment({ config, sqsProcess: true });
 const window = { maxPastSeconds: config.validation.maxPastSeconds, maxFutureSeconds: config.validation.maxFutureSeconds };
 // One simulated plant for every scenario: event times keep advancing, so each batch is new to the
 // derived state, as in production. An hour back leaves room for every batch the bench takes.

@@ -9,6 +9,7 @@ import { readEnv } from '#core/env';
 import { startKinesis } from './services/kinesis.ts';
 import { startPostgres, type LocalPostgres } from './services/postgres.ts';
 import { startSqs } from './services/sqs.ts';
+import { startSqsProcess } from './services/sqsProcess.ts';
 
 export interface Queue {
   url: string;
@@ -43,6 +44,8 @@ export interface EnvironmentOptions {
   databaseUrl?: string;
   /** Use this AWS endpoint instead of starting the emulators (e.g. LocalStack). */
   awsEndpoint?: string;
+  /** Run the local SQS in a child process (the bench: SQS's own work is not the function's). */
+  sqsProcess?: boolean;
   /** Keep the embedded database here between runs. */
   pgDataDir?: string;
 }
@@ -60,7 +63,7 @@ export async function startLocalEnvironment(o: EnvironmentOptions): Promise<Loca
     const [postgres, kinesisEmu, sqsEmu] = await Promise.all([
       o.databaseUrl ? undefined : startPostgres(o.pgDataDir ? { dataDir: o.pgDataDir } : {}),
       o.awsEndpoint ? undefined : startKinesis(),
-      o.awsEndpoint ? undefined : startSqs(),
+      o.awsEndpoint ? undefined : o.sqsProcess ? startSqsProcess() : startSqs(),
     ]);
     for (const s of [postgres, kinesisEmu, sqsEmu]) if (s) stops.unshift(() => s.stop());
     const databaseUrl = o.databaseUrl ?? postgres!.url;
@@ -104,6 +107,7 @@ export async function startLocalEnvironment(o: EnvironmentOptions): Promise<Loca
       SIMULATOR_RATE: String(o.config.simulator.ratePerSecond),
       SIMULATOR_DURATION_SECONDS: String(o.config.simulator.durationSeconds),
       SIMULATOR_SEED: String(o.config.simulator.seed),
+      SIMULATOR_AGGREGATE: String(o.config.simulator.aggregate),
     };
     return {
       config: o.config,

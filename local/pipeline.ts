@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { deaggregate } from '#core/kpl/deaggregate';
 import { queueDepth, type LocalEnvironment } from './environment.ts';
 import { KinesisEventSource } from './esm/kinesisEventSource.ts';
 import { localInvoker, type FunctionSettings, type Handler } from './esm/invoker.ts';
@@ -8,7 +9,7 @@ import { FunctionOutput } from './functionOutput.ts';
 
 export interface PipelineSnapshot {
   elapsedMs: number;
-  /** Records that arrived in the stream: what the simulator sent, and anything put from outside. */
+  /** Records that arrived in the stream, readings in KPL aggregates counted one by one: what the simulator sent, and anything put from outside. */
   arrived: number;
   ingested: number;
   invalid: number;
@@ -40,6 +41,12 @@ export interface PipelineSummary extends Omit<PipelineSnapshot, 'lagMs' | 'elaps
    */
   unaccounted: number;
   database: { telemetryRows: number; ruleEvents: number; anomalyEvents: number };
+}
+
+/** The records a Kinesis record's data holds: an aggregate's user records, else one (a corrupt aggregate too). */
+function readingsIn(data: Uint8Array): number {
+  const unpacked = deaggregate(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  return unpacked.kind === 'aggregate' ? unpacked.records.length : 1;
 }
 
 /** Fault-injection seams (test/faults): wrap a handler the way a crash or a bad deploy would change it. */
@@ -121,6 +128,7 @@ export class LocalPipeline {
       },
       invoke: localInvoker(this.functionSettings('tapline-ingest', config.ingest), ingest, onError),
       onFailureQueueUrl: this.env.queues.onFailure.url,
+      units: readingsIn,
     });
     this.sqsSource = new SqsEventSource({
       sqs: this.env.sqs,
@@ -215,7 +223,7 @@ export class LocalPipeline {
     const { sqs, queues } = this.env;
     return {
       elapsedMs: Date.now() - this.startedAt,
-      arrived: shards.reduce((a, s) => a + s.read, 0),
+      arrived: shards.reduce((a, s) => a + s.readUnits, 0),
       ingested: m('ReadingsWritten') + m('DuplicateReadings'),
       invalid: m('DeadLetteredRecords'),
       rowsWritten: m('RowsInserted'),
@@ -235,7 +243,7 @@ export class LocalPipeline {
 
   async summary(sim: SimulatorResult, rate: number, durationSeconds: number): Promise<PipelineSummary> {
     const { elapsedMs: _e, lagMs: _l, ...snap } = await this.snapshot();
-    const discarded = [...(this.kinesisSource?.shards.values() ?? [])].reduce((a, s) => a + s.discardedToOnFailure, 0);
+    const discarded = [...(this.kinesisSource?.shards.values() ?? [])].reduce((a, s) => a + s.discardedUnits, 0);
     const { rows } = await this.env.db.query<{ telemetry: number; rules: number; anomalies: number }>(
       `SELECT (SELECT count(*) FROM telemetry_events)::int AS telemetry,
               (SELECT count(*) FROM rule_events)::int AS rules,

@@ -41,6 +41,8 @@ export const TARGETS = {
   mergeVsCeilingA: 0.45,
   mergeVsBaseline: 60,
   rawVsCeilingB: 0.6,
+  mergeVsPeerCompacted: 2.0,
+  rawVsPeerRaw: 1.5,
   e2eVsEmulator: 0.7,
   /** p99 <= batching window + this. */
   e2eP99SlackMs: 1_000,
@@ -53,19 +55,38 @@ export const TARGETS = {
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
+/**
+ * A measured value next to its target, with as many decimals as it takes for a missed value to
+ * print below the target (69.96% of a 70% target reads "69.96%", not "70%").
+ */
+export function against(value: number, target: number, met: boolean, render: (v: number, decimals: number) => string, atLeast = 0): string {
+  for (let d = atLeast; d < 6; d++) {
+    const shown = render(value, d);
+    if (met || shown !== render(target, d)) return shown;
+  }
+  return render(value, 6);
+}
+const pctOf = (v: number, d: number) => `${(100 * v).toFixed(d)}%`;
+const times = (v: number, d: number) => `${v.toFixed(d)}x`;
 /** Checks every target the measured parts allow; a part not run yields no check. */
 export function evaluateTargets(r: Omit<BenchResult, 'targets'>): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const add = (name: string, target: string, actual: string, met: boolean) => checks.push({ name, target, actual, met });
+  const atLeast = (name: string, value: number, target: number, render: (v: number, d: number) => string, decimals: number) => {
+    const met = value >= target;
+    add(name, `>= ${render(target, decimals)}`, against(value, target, met, render, decimals), met);
+  };
   if (r.ingest) {
     const { ratios } = r.ingest;
-    add('merge vs ceiling A', `>= ${pct(TARGETS.mergeVsCeilingA)}`, pct(ratios.mergeVsCeilingA), ratios.mergeVsCeilingA >= TARGETS.mergeVsCeilingA);
-    add('merge vs per-row baseline', `>= ${TARGETS.mergeVsBaseline}x`, `${ratios.mergeVsBaseline.toFixed(0)}x`, ratios.mergeVsBaseline >= TARGETS.mergeVsBaseline);
-    add('raw vs ceiling B (COPY)', `>= ${pct(TARGETS.rawVsCeilingB)}`, pct(ratios.rawVsCeilingB), ratios.rawVsCeilingB >= TARGETS.rawVsCeilingB);
+    atLeast('merge vs peer compacted (Powertools + zod + unnest)', ratios.mergeVsPeerCompacted, TARGETS.mergeVsPeerCompacted, times, 1);
+    atLeast('raw vs peer raw (Powertools + zod + unnest)', ratios.rawVsPeerRaw, TARGETS.rawVsPeerRaw, times, 1);
+    atLeast('raw vs ceiling B (binary COPY)', ratios.rawVsCeilingB, TARGETS.rawVsCeilingB, pctOf, 0);
+    atLeast('merge vs ceiling A', ratios.mergeVsCeilingA, TARGETS.mergeVsCeilingA, pctOf, 0);
+    atLeast('merge vs per-row baseline', ratios.mergeVsBaseline, TARGETS.mergeVsBaseline, times, 0);
   }
   if (r.e2e) {
     const ratio = r.e2e.throughput.eventsPerSec / r.e2e.ceiling.putGetPerSec;
-    add('end to end vs emulator put+get', `>= ${pct(TARGETS.e2eVsEmulator)}`, pct(ratio), ratio >= TARGETS.e2eVsEmulator);
+    atLeast('end to end vs emulator put+get', ratio, TARGETS.e2eVsEmulator, pctOf, 0);
     const limit = r.e2e.batchWindowSeconds * 1000 + TARGETS.e2eP99SlackMs;
     add('end to end p99 latency', `<= ${limit} ms`, `${r.e2e.latency.p99Ms.toFixed(0)} ms`, r.e2e.latency.p99Ms <= limit);
   }
@@ -119,17 +140,22 @@ export function renderTable(r: BenchResult): string {
   );
   const ing = r.ingest;
   if (ing) {
-    out.push(`\nIngest: ${int(ing.batchSize)}-record Kinesis batches, embedded PostgreSQL 18, one process`);
+    out.push(`\nIngest: ${int(ing.batchSize)}-record Kinesis batches, embedded PostgreSQL 17, one process`);
     out.push(
       formatColumns([
         ['scenario', 'records/s', 'rows/s', 'ms/batch', 'rows/batch'],
         ['ceiling A: base64 + JSON.parse + merge, no validation/I/O', int(ing.ceilingA.recordsPerSec), '-', ms1(ing.ceilingA.msPerBatch), '-'],
-        ['ceiling B: COPY the raw rows into telemetry_events', '-', int(ing.ceilingB.rowsPerSec), ms1(ing.ceilingB.msPerBatch), int(ing.batchSize)],
+        ['ceiling B: binary COPY of the raw rows into telemetry_events', '-', int(ing.ceilingB.rowsPerSec), ms1(ing.ceilingB.msPerBatch), int(ing.batchSize)],
         [`baseline: validate + one INSERT per record (${int(ing.baseline.records)})`, int(ing.baseline.recordsPerSec), int(ing.baseline.recordsPerSec), '-', '1'],
+        ['peer raw: Powertools BatchProcessor + zod + unnest INSERT', int(ing.peers.raw.recordsPerSec), int(ing.peers.raw.recordsPerSec), ms1(ing.peers.raw.msPerBatch), int(ing.batchSize)],
+        ['peer compacted: the same, last write per key', int(ing.peers.compacted.recordsPerSec), '-', ms1(ing.peers.compacted.msPerBatch), int(ing.merge.rowsPerBatch)],
         ['tapline ingest, merge mode', int(ing.merge.recordsPerSec), int(ing.merge.rowsPerSec), ms1(ing.merge.msPerBatch), int(ing.merge.rowsPerBatch)],
         ['tapline ingest, raw mode', int(ing.raw.recordsPerSec), int(ing.raw.rowsPerSec), ms1(ing.raw.msPerBatch), int(ing.raw.rowsPerBatch)],
-        ['  raw, projected: its INSERT replaced by the COPY', '-', int(ing.raw.projectedWithCopyRowsPerSec), '-', '-'],
       ]),
+    );
+    const rl = ing.resendsAndLate;
+    out.push(
+      `  exactness: a merge batch with 5% resends and 5% late readings takes ${ms1(rl.msPerBatch)} ms against ${ms1(rl.inOrderMsPerBatch)} ms in order (x${median(rl.perRoundRatio).toFixed(2)})`,
     );
     out.push('\nWhere a batch goes (ms, share of the batch)');
     out.push(formatColumns([['mode', ...BREAKDOWN_PARTS, 'total'], breakdownRow('merge', ing.merge), breakdownRow('raw', ing.raw)]));
@@ -214,10 +240,11 @@ export function renderTable(r: BenchResult): string {
     out.push('\nRatios (median of per-round ratios, both sides measured in the same round)');
     out.push(
       formatColumns([
+        ['tapline merge / peer compacted', `${ing.ratios.mergeVsPeerCompacted.toFixed(2)}x`],
+        ['tapline raw / peer raw', `${ing.ratios.rawVsPeerRaw.toFixed(2)}x`],
         ['tapline merge / ceiling A', ing.ratios.mergeVsCeilingA.toFixed(2)],
         ['tapline raw / ceiling B', ing.ratios.rawVsCeilingB.toFixed(2)],
         ['tapline merge / baseline', `${ing.ratios.mergeVsBaseline.toFixed(0)}x`],
-        ['raw projected with COPY / ceiling B', ing.ratios.projectedRawWithCopyVsCeilingB.toFixed(2)],
         ...(e2e ? [['end to end / emulator put+get', (e2e.throughput.eventsPerSec / e2e.ceiling.putGetPerSec).toFixed(2)]] : []),
       ]),
     );

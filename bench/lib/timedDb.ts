@@ -47,6 +47,16 @@ export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDa
       }
     },
     exec: (script) => s.exec(script),
+    async copyFrom(statement: string, data: Buffer) {
+      const t0 = performance.now();
+      try {
+        await s.copyFrom(statement, data);
+      } finally {
+        const t = timings();
+        t.ms[statementKind(statement)] += performance.now() - t0;
+        t.statements++;
+      }
+    },
     async batch(statements: readonly string[]) {
       const t0 = performance.now();
       try {

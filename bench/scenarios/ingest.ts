@@ -1,27 +1,24 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { advanceCheckpointsStatement, highestPositions, loadCheckpointsStatement } from '#core/db/checkpointStore';
 import { loadStatesStatements, parseSourceStates, saveStateStatements } from '#core/db/derivedStateStore';
 import { addToOutboxStatements } from '#core/db/outbox';
 import { pgIngestStore } from '#core/db/pgIngestStore';
 import type { SqlDatabase, SqlSession } from '#core/db/session';
-import { insertTelemetryStatements } from '#core/db/telemetryStore';
+import { TELEMETRY_COPY, telemetryCopyData } from '#core/db/telemetryCopy';
 import { derive, type Derivation } from '#core/derive';
 import { ingestBatch, type IngestDeps } from '#core/ingest/ingestBatch';
 import type { StreamRecord } from '#core/ingest/streamRecord';
 import { mergeReadings, rawRows, type MergedRow } from '#core/merge';
-import type { Reading } from '#core/reading';
+import { seriesKey, type Reading } from '#core/reading';
 import { decodeRecord, instantMicros, TelemetryRecordSchema, type TelemetryRecord, type TimeWindow } from '#core/record';
 import { breweryRuleSet } from '#core/rules/brewery';
-import { COPY_COLUMNS, copyText } from '../lib/copyText.ts';
 import { summarizeProfile, type FrameCost } from '../lib/cpuProfile.ts';
 import { profile } from '../lib/profiler.ts';
 import { median, pairedRatio, perSecond } from '../lib/stats.ts';
-import type { BatchSource } from '../lib/syntheticBatches.ts';
+import type { BatchSource, SyntheticBatch } from '../lib/syntheticBatches.ts';
 import { emptySqlTimings, timedDatabase, totalSqlMs, type SqlTimings } from '../lib/timedDb.ts';
+import { peerHandler } from './peers.ts';
 
 export interface IngestBenchOptions {
   db: SqlDatabase;
@@ -83,26 +80,36 @@ export interface ModeResult {
   perRoundPerSec: number[];
 }
 
+export interface PeerResult {
+  recordsPerSec: number;
+  msPerBatch: number;
+  perRoundPerSec: number[];
+}
+
 export interface IngestBenchResult {
   batchSize: number;
   rounds: number;
   ceilingA: { recordsPerSec: number; msPerBatch: number; perRoundPerSec: number[] };
   ceilingB: { rowsPerSec: number; msPerBatch: number; perRoundPerSec: number[] };
   baseline: { recordsPerSec: number; records: number; perRoundPerSec: number[] };
+  /** The hand-written Powertools + zod + unnest handlers (peers.ts), on the same batches' twins. */
+  peers: { raw: PeerResult; compacted: PeerResult };
   merge: ModeResult;
+  /**
+   * The price of exactness: merge batches holding 5% producer resends of stored readings and 5%
+   * late readings (held back from the batch before), against in-order ones, same rounds.
+   */
+  resendsAndLate: { msPerBatch: number; inOrderMsPerBatch: number; perRoundRatio: number[] };
   raw: ModeResult & {
-    /** The telemetry INSERT alone (statement building + round trips) for the same rows. */
-    insertOnlyMs: number;
     /** The state save of the batch's changes (derive emits one per key, the newest). */
     stateSaveMs: number;
-    /** Projection, not shipped: the raw batch with its INSERT replaced by the measured COPY. */
-    projectedWithCopyRowsPerSec: number;
   };
   ratios: {
     mergeVsCeilingA: number;
     rawVsCeilingB: number;
     mergeVsBaseline: number;
-    projectedRawWithCopyVsCeilingB: number;
+    mergeVsPeerCompacted: number;
+    rawVsPeerRaw: number;
   };
   profiles?: { merge: FrameCost[]; raw: FrameCost[] };
 }
@@ -159,22 +166,11 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
   };
 
   const truncate = () => admin.query('TRUNCATE telemetry_events');
-  const copyRows = async (rows: readonly MergedRow[]): Promise<number> => {
-    const text = copyText(rows);
-    const client = await admin.connect();
-    try {
-      const t0 = performance.now();
-      await pipeline(Readable.from([text]), client.query(copyFrom(`COPY telemetry_events ${COPY_COLUMNS} FROM STDIN`)));
-      return performance.now() - t0;
-    } finally {
-      client.release();
-    }
-  };
-  const insertOnly = async (rows: readonly MergedRow[]): Promise<number> => {
-    const t0 = performance.now();
-    await o.db.transaction((tx) => tx.batch(insertTelemetryStatements(rows)));
-    return performance.now() - t0;
-  };
+  // Ceiling B: the same binary COPY tapline's raw mode sends, alone, on the same rows.
+  const copyRows = (rows: readonly MergedRow[]): Promise<number> => timeAsyncMs(() => o.db.copyFrom(TELEMETRY_COPY, telemetryCopyData(rows)));
+  const peerRaw = peerHandler(admin, false);
+  const peerCompacted = peerHandler(admin, true);
+  const peer = (compacted: boolean, batch: SyntheticBatch) => timeAsyncMs(() => (compacted ? peerCompacted : peerRaw)(batch.event));
   const baseline = async (records: StreamRecord[]): Promise<number> => {
     const client = await admin.connect();
     try {
@@ -184,6 +180,25 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     } finally {
       client.release();
     }
+  };
+
+  /**
+   * Ingests `first` without its last 5% (held back) and `second` whole (the in-order reference),
+   * then `third` with the held-back 5% (late now: newer readings of their series are stored) and 5%
+   * of `second` resent under new sequence numbers, in place of as many of its own.
+   */
+  const resendsAndLate = async (first: SyntheticBatch, second: SyntheticBatch, third: SyntheticBatch) => {
+    const cut = Math.floor(first.records.length * 0.95);
+    const share = first.records.length - cut;
+    await ingestBatch(first.records.slice(0, cut), deps('merge'));
+    const inOrderMs = await timeAsyncMs(() => ingestBatch(second.records, deps('merge')));
+    const last = BigInt(third.records.at(-1)!.sequenceNumber);
+    const extra = [...first.records.slice(cut), ...second.records.slice(0, share)].map((r, i) => ({ ...r, sequenceNumber: String(last + BigInt(i + 1)) }));
+    const mixed = [...third.records.slice(0, third.records.length - 2 * share), ...extra];
+    let report: Awaited<ReturnType<typeof ingestBatch>> | undefined;
+    const mixedMs = await timeAsyncMs(async () => (report = await ingestBatch(mixed, deps('merge'))));
+    if (report?.duplicates !== share || report.late !== share) throw new Error(`resend/late batch miscounted: ${JSON.stringify(report)}`);
+    return { mixedMs, inOrderMs };
   };
 
   try {
@@ -198,29 +213,48 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     const baselinePerSec: number[] = [];
     const merge: BatchSample[][] = [];
     const raw: BatchSample[] = [];
-    const insertOnlyMs: number[] = [];
+    const peerCompactedPerSec: number[] = [];
+    const peerRawPerSec: number[] = [];
+    const peerCompactedMs: number[] = [];
+    const peerRawMs: number[] = [];
     const stateFullMs: number[] = [];
+    const mixedMs: number[] = [];
+    const inOrderMs: number[] = [];
+    const next = () => o.batches.next(o.batchSize, SHARD);
     for (let round = 0; round < o.rounds; round++) {
       o.progress(`ingest: round ${round + 1}/${o.rounds}`);
-      await truncate();
-      const mergeBatches = Array.from({ length: o.mergeBatchesPerRound }, () => o.batches.next(o.batchSize, SHARD).records);
-      const rawBatch = o.batches.next(o.batchSize, SHARD).records;
+      // Each side gets its own consecutive batches (same plant, same shape), on an empty table.
+      const mergeBatches = Array.from({ length: o.mergeBatchesPerRound }, next);
+      const peerBatches = Array.from({ length: o.mergeBatchesPerRound }, next);
+      const rawBatch = next().records;
+      const peerRawBatch = next();
       const baselineBatch = o.batches.next(o.baselineRecords, SHARD).records;
 
-      const first = mergeBatches[0] as StreamRecord[];
+      const first = mergeBatches[0]!.records;
       ceilingA.push(median([0, 1, 2].map(() => timeMs(() => bareDecodeAndMerge(first)))));
+      await truncate();
       const samples: BatchSample[] = [];
-      for (const b of mergeBatches) samples.push(await measure(b, 'merge'));
+      for (const b of mergeBatches) samples.push(await measure(b.records, 'merge'));
       merge.push(samples);
+      const mixed = await resendsAndLate(next(), next(), next());
+      mixedMs.push(mixed.mixedMs);
+      inOrderMs.push(mixed.inOrderMs);
+      await truncate();
+      const compactedMs = [];
+      for (const b of peerBatches) compactedMs.push(await peer(true, b));
+      peerCompactedMs.push(median(compactedMs));
+      peerCompactedPerSec.push(perSecond(o.batchSize * peerBatches.length, sum(compactedMs)));
+      await truncate();
       raw.push(await measure(rawBatch, 'raw'));
       // The state save alone (already applied, so repeating it changes nothing).
       const { changes } = lastDerivation;
       stateFullMs.push(await timeAsyncMs(() => o.db.transaction((tx) => tx.batch(saveStateStatements(changes)))));
-      const rows = rawRows(validRecords(rawBatch, o.window));
       await truncate();
-      insertOnlyMs.push(await insertOnly(rows));
+      const rawPeerMs = await peer(false, peerRawBatch);
+      peerRawMs.push(rawPeerMs);
+      peerRawPerSec.push(perSecond(o.batchSize, rawPeerMs));
       await truncate();
-      ceilingB.push(await copyRows(rows));
+      ceilingB.push(await copyRows(rawRows(validRecords(rawBatch, o.window))));
       await truncate();
       baselinePerSec.push(perSecond(baselineBatch.length, await baseline(baselineBatch)));
     }
@@ -241,27 +275,25 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     const ceilingBPerSec = ceilingB.map((ms) => perSecond(o.batchSize, ms));
     const mergeResult = summarizeMode(merge);
     const rawResult = summarizeMode(raw.map((s) => [s]));
-    const copyMs = median(ceilingB);
-    const projectedMs = rawResult.msPerBatch - median(insertOnlyMs) + copyMs;
-    const projectedPerSec = perSecond(rawResult.rowsPerBatch, projectedMs);
     return {
       batchSize: o.batchSize,
       rounds: o.rounds,
       ceilingA: { recordsPerSec: median(ceilingAPerSec), msPerBatch: median(ceilingA), perRoundPerSec: ceilingAPerSec },
-      ceilingB: { rowsPerSec: median(ceilingBPerSec), msPerBatch: copyMs, perRoundPerSec: ceilingBPerSec },
+      ceilingB: { rowsPerSec: median(ceilingBPerSec), msPerBatch: median(ceilingB), perRoundPerSec: ceilingBPerSec },
       baseline: { recordsPerSec: median(baselinePerSec), records: o.baselineRecords, perRoundPerSec: baselinePerSec },
-      merge: mergeResult,
-      raw: {
-        ...rawResult,
-        insertOnlyMs: median(insertOnlyMs),
-        stateSaveMs: median(stateFullMs),
-        projectedWithCopyRowsPerSec: projectedPerSec,
+      peers: {
+        raw: { recordsPerSec: median(peerRawPerSec), msPerBatch: median(peerRawMs), perRoundPerSec: peerRawPerSec },
+        compacted: { recordsPerSec: median(peerCompactedPerSec), msPerBatch: median(peerCompactedMs), perRoundPerSec: peerCompactedPerSec },
       },
+      merge: mergeResult,
+      resendsAndLate: { msPerBatch: median(mixedMs), inOrderMsPerBatch: median(inOrderMs), perRoundRatio: mixedMs.map((m, i) => m / inOrderMs[i]!) },
+      raw: { ...rawResult, stateSaveMs: median(stateFullMs) },
       ratios: {
         mergeVsCeilingA: pairedRatio(mergeResult.perRoundPerSec, ceilingAPerSec),
         rawVsCeilingB: pairedRatio(rawResult.perRoundPerSec, ceilingBPerSec),
         mergeVsBaseline: pairedRatio(mergeResult.perRoundPerSec, baselinePerSec),
-        projectedRawWithCopyVsCeilingB: projectedPerSec / median(ceilingBPerSec),
+        mergeVsPeerCompacted: pairedRatio(mergeResult.perRoundPerSec, peerCompactedPerSec),
+        rawVsPeerRaw: pairedRatio(rawResult.perRoundPerSec, peerRawPerSec),
       },
       ...(profiles ? { profiles } : {}),
     };
@@ -289,7 +321,7 @@ function validRecords(records: readonly StreamRecord[], window: TimeWindow): Rea
   const now = Date.now();
   return records.flatMap((r) => {
     const d = decodeRecord(r.data, now, window);
-    return d.ok ? [{ record: d.record, tsUs: d.tsUs, stream: r }] : [];
+    return d.ok ? [{ record: d.record, tsUs: d.tsUs, stream: r, series: seriesKey(d.record.source, d.record.fact) }] : [];
   });
 }
 
@@ -297,6 +329,7 @@ const NULL_SESSION: SqlSession = {
   query: () => Promise.resolve({ rows: [] }),
   exec: () => Promise.resolve(),
   batch: (statements) => Promise.resolve(statements.map(() => [])),
+  copyFrom: () => Promise.resolve(),
 };
 
 /** The batch's store calls again against a session that answers at once: their JS cost alone. */
@@ -305,8 +338,8 @@ async function statementWork(records: readonly StreamRecord[], rows: readonly Me
   const positions = highestPositions(records);
   await NULL_SESSION.batch([loadCheckpointsStatement(positions)]);
   const advance = advanceCheckpointsStatement(positions);
+  await NULL_SESSION.copyFrom(TELEMETRY_COPY, telemetryCopyData(rows));
   await NULL_SESSION.batch([
-    ...insertTelemetryStatements(rows),
     ...saveStateStatements(derived.changes),
     ...addToOutboxStatements(derived.events.map((e) => ({ destination: 'events' as const, id: e.id, body: JSON.stringify(e) }))),
     ...(advance ? [advance] : []),
@@ -325,7 +358,7 @@ function bareDecodeAndMerge(records: readonly StreamRecord[]): MergedRow[] {
   return mergeReadings(
     records.map((r) => {
       const record = parse(r.data);
-      return { record, tsUs: instantMicros(record.ts), stream: r };
+      return { record, tsUs: instantMicros(record.ts), stream: r, series: seriesKey(record.source, record.fact) };
     }),
   );
 }

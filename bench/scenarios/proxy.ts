@@ -9,6 +9,7 @@ import { breweryRuleSet } from '#core/rules/brewery';
 import { startCountingProxy } from '../lib/countingProxy.ts';
 import type { WireCounts } from '../lib/pgWire.ts';
 import type { IngestBenchOptions } from './ingest.ts';
+import { peerHandler } from './peers.ts';
 
 export interface PathWire {
   path: string;
@@ -79,6 +80,18 @@ export async function runProxyCheck(
       out.push(summarize('naive per-row INSERT (100 records, contrast)', proxy.counts()));
     } finally {
       await client.end();
+    }
+    // The peers of the ingest bench: parameterised unnest INSERTs, the extended protocol.
+    const pool = new pg.Pool({ connectionString: viaProxy.href, max: 1 });
+    try {
+      for (const compacted of [false, true]) {
+        const batch = o.batches.next(o.batchSize, `shardId-proxy-peer-${compacted ? 'compacted' : 'raw'}`);
+        proxy.reset();
+        await peerHandler(pool, compacted)(batch.event);
+        out.push(summarize(`peer ${compacted ? 'compacted' : 'raw'} (${o.batchSize} records)`, proxy.counts()));
+      }
+    } finally {
+      await pool.end();
     }
   } finally {
     await db.end();

@@ -35,6 +35,7 @@ export const lambdaHandler = async (event: KinesisStreamEvent, context: Context)
     remainingMs: () => context.getRemainingTimeInMillis(),
   });
   metrics.addMetric(MetricName.RecordsIn, MetricUnit.Count, report.records);
+  metrics.addMetric(MetricName.KinesisRecordsIn, MetricUnit.Count, report.kinesisRecords);
   metrics.addMetric(MetricName.ReadingsWritten, MetricUnit.Count, report.written);
   metrics.addMetric(MetricName.LateReadings, MetricUnit.Count, report.late);
   metrics.addMetric(MetricName.DuplicateReadings, MetricUnit.Count, report.duplicates);

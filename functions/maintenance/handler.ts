@@ -26,8 +26,9 @@ export interface MaintenanceResult {
  * Scheduled (EventBridge): first the outbox, so derived events and dead-letter entries left by
  * ingest (a crash between commit and send, a queue outage) do not wait for the next batch of a
  * quiet stream; then the warehouse step (plain PostgreSQL: partitions, rollups, OEE, retention;
- * TimescaleDB: OEE, policies do the rest). A warehouse failure is recorded in maintenance_runs and
- * rethrown, so the invocation fails, the Errors alarm sees it, and the next schedule retries.
+ * TimescaleDB: the policies' settings and OEE, the policies do the rest). A failed warehouse step
+ * is recorded in maintenance_runs and rethrown (after the other steps ran), so the invocation
+ * fails, the Errors alarm sees it, and the next schedule retries.
  */
 export async function lambdaHandler(_event: unknown, context: Context): Promise<MaintenanceResult> {
   const db = await database();
@@ -43,8 +44,8 @@ export async function lambdaHandler(_event: unknown, context: Context): Promise<
     const r = warehouse.rollups.result;
     metrics.addMetric(MetricName.RollupBucketsWritten, MetricUnit.Count, r['1min'] + r['1h'] + r['1day']);
   }
-  if (warehouse.oee.status === 'done') metrics.addMetric(MetricName.OeeSnapshotsWritten, MetricUnit.Count, warehouse.oee.result.snapshotsWritten);
-  if (warehouse.partitions) metrics.addMetric(MetricName.PartitionsDropped, MetricUnit.Count, warehouse.partitions.dropped);
+  if (warehouse.oee?.status === 'done') metrics.addMetric(MetricName.OeeSnapshotsWritten, MetricUnit.Count, warehouse.oee.result.snapshotsWritten);
+  if (warehouse.partitions?.dropped !== undefined) metrics.addMetric(MetricName.PartitionsDropped, MetricUnit.Count, warehouse.partitions.dropped);
   const result = { outbox: { ...sent, ...status, pruned }, warehouse };
   logger.info('maintenance done', { ...result });
   return result;

@@ -32,7 +32,7 @@ export class MigrationRequestError extends Error {
 const PHYSICAL_ID = 'tapline-schema';
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /**
- * The read-only role of migrations/0020_reader_role.sql (Grafana, BI). That migration creates it
+ * The read-only role of migrations/0011_reader_role.sql (Grafana, BI). That migration creates it
  * where the migrating role may create roles; on RDS the migration acts as the app role, which may
  * not, so the deploy creates it first, as the master user.
  */
@@ -93,6 +93,11 @@ export function actingAs(db: SqlDatabase, role: string): SqlDatabase {
       db.transaction(async (tx) => {
         await tx.exec(become);
         return tx.batch(statements);
+      }),
+    copyFrom: (statement, data) =>
+      db.transaction(async (tx) => {
+        await tx.exec(become);
+        await tx.copyFrom(statement, data);
       }),
     transaction: (work) =>
       db.transaction(async (tx) => {

@@ -24,6 +24,8 @@ const OverridesSchema = z.looseObject({
   seed: z.number().int().optional(),
   /** Off unless asked for: a fraction of readings sent invalid, to exercise the dead-letter path. */
   invalidRate: z.number().min(0).lt(1).optional(),
+  /** KPL aggregated records or one Kinesis record per reading; default: SIMULATOR_AGGREGATE. */
+  aggregate: z.boolean().optional(),
 });
 
 export class InvalidSimulatorEventError extends Error {
@@ -43,6 +45,7 @@ export const lambdaHandler = async (event: unknown, context: Context): Promise<S
     durationSeconds: overrides.data.durationSeconds ?? env.SIMULATOR_DURATION_SECONDS,
     seed: overrides.data.seed ?? env.SIMULATOR_SEED,
     invalidRate: overrides.data.invalidRate ?? 0,
+    aggregate: overrides.data.aggregate ?? env.SIMULATOR_AGGREGATE,
   };
   const { failureCodes, ...report } = await runSimulation(plan, {
     client: kinesis,
@@ -52,6 +55,7 @@ export const lambdaHandler = async (event: unknown, context: Context): Promise<S
   metrics.addMetric(MetricName.SimulatorRecordsProduced, MetricUnit.Count, report.produced);
   metrics.addMetric(MetricName.SimulatorRecordsSent, MetricUnit.Count, report.sent);
   metrics.addMetric(MetricName.SimulatorRecordsFailed, MetricUnit.Count, report.failed);
+  metrics.addMetric(MetricName.SimulatorKinesisRecordsPut, MetricUnit.Count, report.kinesisRecords);
   metrics.addMetric(MetricName.SimulatorRecordsRetried, MetricUnit.Count, report.retries);
   metrics.addMetric(MetricName.SimulatorRecordsThrottled, MetricUnit.Count, report.throttled);
   if (report.failed > 0) logger.error('records finally failed', { ...plan, ...report, failureCodes });

@@ -59,6 +59,11 @@ export const StageConfigSchema = z
       /** EventBridge schedule; 0 disables the schedule. */
       scheduleMinutes: z.number().int().min(0),
       seed: z.number().int(),
+      /**
+       * Put readings as KPL aggregated records (many readings of one source per Kinesis record, up
+       * to one 25 KiB PUT payload unit each) instead of one Kinesis record per reading.
+       */
+      aggregate: z.boolean(),
       memoryMb: z.number().int().min(128).max(10_240),
       timeoutSeconds: z.number().int().min(1).max(900),
     }),
@@ -212,7 +217,7 @@ const base = {
   stream: { mode: 'on-demand', shards: 4, retentionHours: 24 },
   writer: { batchSize: 100, batchWindowSeconds: 1, maxConcurrency: 5, memoryMb: 512, timeoutSeconds: 30 },
   eventsQueue: { maxReceiveCount: 5 },
-  simulator: { ratePerSecond: 200, durationSeconds: 50, scheduleMinutes: 1, seed: 42, memoryMb: 512, timeoutSeconds: 60 },
+  simulator: { ratePerSecond: 200, durationSeconds: 50, scheduleMinutes: 1, seed: 42, aggregate: true, memoryMb: 512, timeoutSeconds: 60 },
   validation: { maxPastSeconds: 7 * 24 * 3600, maxFutureSeconds: 300 },
   maintenance: { scheduleMinutes: 5, memoryMb: 512, timeoutSeconds: 120 },
   alarms: {

@@ -1,7 +1,7 @@
 import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ILocalBundling } from 'aws-cdk-lib';
-import { buildSync } from 'esbuild';
+import { buildSync, type BuildOptions } from 'esbuild';
 import { InfraConfigError } from './errors.ts';
 
 export interface EsbuildBundlingOptions {
@@ -19,6 +19,17 @@ export interface EsbuildBundlingOptions {
 // unless `require` exists in module scope.
 const REQUIRE_SHIM =
   "import { createRequire as __taplineCreateRequire } from 'node:module'; const require = __taplineCreateRequire(import.meta.url);";
+
+/** How every function is bundled; scripts/measure-kpl-codec.ts measures bundles with the same options. */
+export const FUNCTION_BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  minify: true,
+  banner: { js: REQUIRE_SHIM },
+} as const satisfies BuildOptions;
 
 export class BundlingError extends InfraConfigError {
   override readonly name = 'BundlingError';
@@ -40,19 +51,14 @@ export class EsbuildBundling implements ILocalBundling {
     const entryPath = join(projectRoot, entry);
     if (!existsSync(entryPath)) throw new BundlingError(`cannot bundle ${entry}: the file does not exist`);
     buildSync({
+      ...FUNCTION_BUNDLE_OPTIONS,
+      mainFields: [...FUNCTION_BUNDLE_OPTIONS.mainFields],
       absWorkingDir: projectRoot,
       entryPoints: [entryPath],
       outfile: join(outputDir, 'index.mjs'),
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      mainFields: ['module', 'main'],
       external,
-      minify: true,
       sourcemap: true,
       sourcesContent: false,
-      banner: { js: REQUIRE_SHIM },
       logLevel: 'error',
     });
     for (const file of assetFiles) {

@@ -111,6 +111,7 @@ export class TaplineStack extends Stack {
         SIMULATOR_RATE: String(c.simulator.ratePerSecond),
         SIMULATOR_DURATION_SECONDS: String(c.simulator.durationSeconds),
         SIMULATOR_SEED: String(c.simulator.seed),
+        SIMULATOR_AGGREGATE: String(c.simulator.aggregate),
       },
     }).bindStreamWriter(this.stream.stream);
 

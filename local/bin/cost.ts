@@ -2,16 +2,19 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadStageConfig, type StageConfig } from '#config/stages';
-import { estimateCost, minimumBatchForTarget, type CostDeployment, type CostEstimate, type CostInputs } from '#core/cost/model';
+import { estimateCost, minimumBatchForTarget, type Aggregation, type CostDeployment, type CostEstimate, type CostInputs } from '#core/cost/model';
 import { PRICE_REGION, PRICES, PRICES_AS_OF } from '#core/cost/prices';
 import { DEFAULT_INGEST_PROFILE, profileFromBench, type BenchIngestSummary } from '#core/cost/profile';
 import { MetricName } from '#core/metricNames';
 import { encodeRecord } from '#core/record';
 import { createBrewery } from '#core/simulator/brewery';
+import { SIMULATOR_TICK_MS } from '#core/simulator/run';
+import { MAX_UNITS, unitSource } from '#core/simulator/vocabulary';
 
 const USAGE = `npm run cost -- --events-per-second N [--stage prod] [--bench .tapline/bench.json] [--json]
 Monthly AWS cost of a stage at a steady event rate, by component, from the stage config, the ingest
-time per batch measured by npm run bench (or a documented default), and the list prices it prints.`;
+time per batch measured by npm run bench (or a documented default), and the list prices it prints;
+plain and aggregated (KPL) Kinesis records side by side, on provisioned and on-demand streams.`;
 
 /** The issue's goal for the cost of one more event. */
 const TARGET_PER_MILLION_USD = 0.05;
@@ -47,9 +50,17 @@ const profile = statSync(benchFile, { throwIfNoEntry: false })?.isFile()
 const sample = createBrewery({ seed: 42 }).next(Date.UTC(2026, 0, 1), 5_000);
 const recordBytes = sample.reduce((a, r) => a + encodeRecord(r).byteLength, 0) / sample.length;
 
-const inputs: CostInputs = { eventsPerSecond: rate, recordBytes, deployment: deploymentOf(config), profile };
+/** How the simulator aggregates (simulator/run.ts): every tick, one aggregate per brewery unit. */
+const aggregation: Aggregation = { partitionKeys: MAX_UNITS, flushSeconds: SIMULATOR_TICK_MS / 1000, partitionKeyBytes: Buffer.byteLength(unitSource(0)) };
+const plain: CostInputs = { eventsPerSecond: rate, recordBytes, deployment: deploymentOf(config), profile };
+const aggregated: CostInputs = { ...plain, aggregation };
+// The stage as configured: simulator.aggregate says which records its producer puts.
+const inputs = config.simulator.aggregate ? aggregated : plain;
 const estimate = estimateCost(inputs);
-const onDemand = estimateCost({ ...inputs, deployment: { ...inputs.deployment, stream: { ...inputs.deployment.stream, mode: 'on-demand' } } });
+const onStream = (i: CostInputs, mode: CostDeployment['stream']['mode']) => estimateCost({ ...i, deployment: { ...i.deployment, stream: { ...i.deployment.stream, mode } } });
+const comparison = (['provisioned', 'on-demand'] as const).flatMap((mode) =>
+  (['plain', 'aggregated'] as const).map((records) => ({ records, mode, estimate: onStream(records === 'plain' ? plain : aggregated, mode) })),
+);
 const minBatch = minimumBatchForTarget(inputs, TARGET_PER_MILLION_USD);
 const sweep = [1, 10, 50, 100, 200, 500, 1_000, 10_000].map((b) => ({
   recordsPerInvocation: b,
@@ -58,7 +69,8 @@ const sweep = [1, 10, 50, 100, 200, 500, 1_000, 10_000].map((b) => ({
 }));
 
 if (args.json) {
-  console.log(JSON.stringify({ stage: config.stage, recordBytes, profile, prices: { asOf: PRICES_AS_OF, region: PRICE_REGION, table: PRICES }, estimate, onDemand, minBatch, sweep }, null, 2));
+  const compared = comparison.map(({ records, mode, estimate: e }) => ({ records, mode, kinesis: e.kinesis, variablePerMillionUsd: e.variablePerMillionUsd, totalMonthlyUsd: e.totalMonthlyUsd }));
+  console.log(JSON.stringify({ stage: config.stage, recordBytes, profile, prices: { asOf: PRICES_AS_OF, region: PRICE_REGION, table: PRICES }, estimate, comparison: compared, minBatch, sweep }, null, 2));
   process.exit(0);
 }
 print(estimate);
@@ -93,8 +105,8 @@ function print(e: CostEstimate): void {
   out.push(`ingest time per batch from: ${profile.source}`);
   out.push(`  ${profile.perRecordMs.toFixed(4)} ms CPU per record, ${profile.perBatchMs.toFixed(1)} ms per batch, ${profile.statementsPerBatch} statements (+0.5 ms each via RDS Proxy)`);
   out.push(
-    `record ${recordBytes.toFixed(0)} B; ${config.stream.mode} stream, ${e.ingest.shards} shards; batch ${config.ingest.batchSize} / window ${config.ingest.batchWindowSeconds} s -> ` +
-      `${Math.round(e.ingest.recordsPerInvocation)} records per invocation, ${e.ingest.invocationsPerSecond.toFixed(2)} invocations/s, ${e.ingest.billedMs} ms billed each`,
+    `reading ${recordBytes.toFixed(0)} B; ${kinesisLabel(e)}; ${config.stream.mode} stream, ${e.ingest.shards} shards; batch ${config.ingest.batchSize} / window ${config.ingest.batchWindowSeconds} s -> ` +
+      `${Math.round(e.ingest.recordsPerInvocation)} readings per invocation, ${e.ingest.invocationsPerSecond.toFixed(2)} invocations/s, ${e.ingest.billedMs} ms billed each`,
   );
   for (const w of e.warnings) out.push(`WARNING: ${w}`);
   out.push('');
@@ -114,24 +126,46 @@ function print(e: CostEstimate): void {
       .map((l) => `${l.component} ${l.item} ${((100 * l.monthlyUsd) / (e.variableMonthlyUsd || 1)).toFixed(0)}%`)
       .join(', ')}`,
   );
-  out.push(`the same with an on-demand stream: variable ${usd(onDemand.variablePerMillionUsd, 4)} per million events (every record billed as 1 KiB in and out)`);
   out.push('');
-  out.push('variable cost per million events by records per ingest invocation:');
+  out.push(`plain and aggregated Kinesis records (the simulator aggregates per unit and ${SIMULATOR_TICK_MS} ms put, up to one 25 KiB PUT payload unit each):`);
+  const perMillion = (x: CostEstimate, component?: string) =>
+    x.lines.filter((l) => l.kind === 'variable' && (!component || l.component === component)).reduce((a, l) => a + l.monthlyUsd, 0) / (x.eventsPerMonth / 1e6);
+  const compared = comparison.map(({ records, mode, estimate: x }) => [
+    records,
+    mode,
+    Math.round(x.kinesis.recordsPerSecond).toLocaleString('en-US'),
+    x.kinesis.readingsPerRecord.toFixed(1),
+    usd(perMillion(x, 'Kinesis'), 4),
+    usd(x.variablePerMillionUsd, 4),
+    usd(x.totalMonthlyUsd),
+    records === (config.simulator.aggregate ? 'aggregated' : 'plain') && mode === config.stream.mode ? '<- this stage' : '',
+  ]);
+  out.push(columns([['records', 'stream', 'Kinesis records/s', 'readings each', 'Kinesis $/M readings', 'variable $/M readings', '$/month', ''], ...compared]));
+  out.push('(on demand bills every record rounded up to whole KiB, written and read: aggregation saves most there)');
+  out.push('');
+  out.push('variable cost per million events by readings per ingest invocation:');
   out.push(columns([sweep.map((s) => String(s.recordsPerInvocation)), sweep.map((s) => usd(s.variablePerMillionUsd, 4))]));
   if (minBatch === undefined) {
     out.push(`no batch size reaches ${usd(TARGET_PER_MILLION_USD)} per million here: the per-event parts (above) dominate`);
   } else {
     const perShard = rate / e.ingest.shards;
     const window = Math.ceil(minBatch / perShard);
+    const batchSize = Math.ceil(minBatch / e.kinesis.readingsPerRecord);
     out.push(
-      `smallest batch meeting ${usd(TARGET_PER_MILLION_USD)}/M: ${minBatch} records per invocation; at ${perShard.toFixed(0)} events/s per shard ` +
-        `that takes BatchSize >= ${minBatch} and a batching window of ${window <= 1 ? 'about 1 s (the ESM polls each shard about once a second)' : `${window} s`}`,
+      `smallest batch meeting ${usd(TARGET_PER_MILLION_USD)}/M: ${minBatch} readings per invocation; at ${perShard.toFixed(0)} events/s per shard ` +
+        `that takes BatchSize >= ${batchSize}${e.kinesis.aggregated ? ' (Kinesis records, aggregated)' : ''} and a batching window of ${window <= 1 ? 'about 1 s (the ESM polls each shard about once a second)' : `${window} s`}`,
     );
   }
   out.push('');
   out.push(`price table (${PRICE_REGION} list prices recorded ${PRICES_AS_OF}, on-demand, no free tier; layers/core/src/cost/prices.ts):`);
   out.push(columns(priceRows()));
   console.log(out.join('\n'));
+}
+
+function kinesisLabel(e: CostEstimate): string {
+  const k = e.kinesis;
+  if (!k.aggregated) return 'one Kinesis record per reading';
+  return `aggregated: ${k.readingsPerRecord.toFixed(1)} readings and ${Math.round(k.recordBytes).toLocaleString('en-US')} B per Kinesis record, ${Math.round(k.recordsPerSecond).toLocaleString('en-US')} records/s`;
 }
 
 function priceRows(): string[][] {

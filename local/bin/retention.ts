@@ -4,9 +4,10 @@ import { openCliDatabase } from '../cli/database.ts';
 import { parseFlags, positiveNumber, runCli, UsageError } from '../cli/run.ts';
 
 const USAGE = `npm run retention -- --days N [--table raw|1min|1h] [--data-dir DIR]
-Replaces how long a grain is kept (default table: raw). TimescaleDB: the retention policy is
-replaced and the refresh windows rebuilt inside it, at once. Plain PostgreSQL: the setting is
-replaced; the next maintenance run drops partitions / rollup rows past it.
+Replaces how long a grain is kept (default table: raw). TimescaleDB: the jobs the setting changes
+(its retention policy, the refresh windows) are altered in place, at once; a missing policy is
+added. Plain PostgreSQL: the next maintenance run drops partitions / rollup rows past it. Rows a
+shorter setting already dropped are never folded into the aggregates again (docs/warehouse.md).
 Refused when it would let a refresh erase aggregates (1min >= raw and >= 3 days, 1h >= 1min).
 Database: as for npm run verify.`;
 
@@ -34,7 +35,7 @@ runCli(USAGE, async () => {
     console.log(`retention ${grain} = ${days} days on ${cli.description}`);
     console.log(`now: ${Object.entries(settings).map(([g, d]) => `${g} ${d === null ? 'kept' : `${d} d`}`).join(', ')}`);
     console.log(engine === 'timescale'
-      ? 'TimescaleDB: retention and refresh policies replaced (see npm run verify).'
+      ? 'TimescaleDB: the policies it changes were altered (see npm run verify).'
       : 'plain PostgreSQL: applied by the next maintenance run.');
     return 0;
   } finally {

@@ -1,4 +1,5 @@
 import type { Check } from '#core/warehouse/health';
+import type { PolicyJob } from '#core/warehouse/storage';
 import type { WarehouseStatus } from '#core/warehouse/verify';
 import type { QueueReport } from './queues.ts';
 
@@ -16,7 +17,7 @@ export function renderVerifyReport(where: string, status: WarehouseStatus, queue
     out.push(`storage     hypertable, ${s.chunks} chunks (${s.compressedChunks} compressed), chunk ${s.chunkInterval ?? '?'}, columnstore ${s.columnstore ? 'on' : 'OFF'}`);
     out.push('policies    job   kind         target            every        setting      last run');
     for (const j of s.jobs) {
-      out.push(`            ${pad(j.jobId, 5)} ${pad(j.kind, 12)} ${pad(j.target, 17)} ${pad(j.scheduleInterval, 12)} ${pad(j.setting ?? '', 12)} ${j.lastRunStatus ? `${j.lastRunStatus} ${j.lastSuccessfulFinish ?? ''}` : 'not run yet'}`);
+      out.push(`            ${pad(j.jobId, 5)} ${pad(j.kind, 12)} ${pad(j.target, 17)} ${pad(j.scheduleInterval, 12)} ${pad(j.setting ?? '', 12)} ${lastRun(j)}`);
     }
   } else if (s?.kind === 'partitions') {
     out.push(`storage     ${s.partitions} daily partitions ${s.firstDay ?? '-'} .. ${s.lastDay ?? '-'}, default partition ${s.defaultPartitionRows} rows`);
@@ -48,6 +49,17 @@ export function renderVerifyReport(where: string, status: WarehouseStatus, queue
   const all = [...status.checks, ...queues.checks];
   for (const c of all) out.push(`  ${mark[c.status]}  ${pad(c.name, 34)} ${c.detail}`);
   return out.join('\n');
+}
+
+/** The job's last run as an operator reads it: a failure shows when it failed and why. */
+function lastRun(j: PolicyJob): string {
+  const state = j.scheduled ? '' : 'PAUSED; ';
+  if (j.lastRunStatus === 'Failed') {
+    return `${state}Failed at ${j.lastFailure?.at ?? j.lastRunStartedAt ?? '?'}: ${j.lastFailure?.message ?? 'no error message recorded'}` +
+      ` (last success ${j.lastSuccessfulFinish ?? 'never'})`;
+  }
+  if (j.lastRunStatus) return `${state}${j.lastRunStatus} ${j.lastSuccessfulFinish ?? ''}`;
+  return `${state}not run yet${j.nextStart ? `, next ${j.nextStart}` : ''}`;
 }
 
 const pad = (v: string | number, width: number): string => String(v).padEnd(width);

@@ -23,6 +23,8 @@ export interface KinesisEventSourceOptions {
   onFailureQueueUrl: string;
   /** Poll interval, backoff and clock; the defaults suit a live run, tests shorten them. */
   timing?: Partial<MappingTiming>;
+  /** What one record's data holds, for the progress counters (default 1: a record is a record). */
+  units?: (data: Uint8Array) => number;
 }
 
 const DEFAULT_TIMING: MappingTiming = { pollIntervalMs: 100, retryBaseMs: 50, retryMaxMs: 1_000, shardDiscoveryMs: 1_000, now: Date.now };
@@ -121,6 +123,7 @@ export class KinesisEventSource {
         onFailureQueueUrl: this.o.onFailureQueueUrl,
         timing: this.timing,
         sleeper: this.sleeper,
+        units: this.o.units ?? (() => 1),
         stopping: () => this.stopping,
         halted: () => this.halted,
       });

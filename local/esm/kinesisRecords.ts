@@ -21,6 +21,8 @@ export interface ShardRecord {
   readonly bytes: number;
   /** Set once the record is acknowledged or handed to the OnFailure destination. */
   done: boolean;
+  /** What it holds for the progress counters (ShardContext.units); 1 until read. */
+  units: number;
 }
 
 /** The event record exactly as Lambda builds it (with-kinesis, "Example Kinesis record event"). */
@@ -43,7 +45,7 @@ export function shardRecord(shardId: string, r: _Record, source: KinesisSource, 
     awsRegion: source.region,
     eventSourceARN: source.streamArn,
   };
-  return { sequenceNumber, partitionKey: r.PartitionKey ?? '', arrivalMs, event, bytes: serializedBytes(event), done: false };
+  return { sequenceNumber, partitionKey: r.PartitionKey ?? '', arrivalMs, event, bytes: serializedBytes(event), done: false, units: 1 };
 }
 
 export type DiscardCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded';

@@ -21,6 +21,9 @@ export interface ShardProgress {
   failedInvocations: number;
   bisects: number;
   discardedToOnFailure: number;
+  /** What `read` and `discardedToOnFailure` held, as the context's `units` counts (e.g. readings in KPL aggregates). */
+  readUnits: number;
+  discardedUnits: number;
   /** The last sequence number below the lowest record not yet acknowledged: where Lambda's checkpoint stands. */
   checkpoint?: string;
   /** Batches of this shard being processed right now, and the most at once. */
@@ -57,6 +60,8 @@ export interface ShardContext {
   onFailureQueueUrl: string;
   timing: MappingTiming;
   sleeper: Sleeper;
+  /** What one record holds, for the progress counters only (Lambda delivers records, not their contents). */
+  units(data: Uint8Array): number;
   /** stop() was called: read to the tip, deliver without waiting for windows, then end. */
   stopping(): boolean;
   /** stop({ drain: false }): no further invocation or read. */
@@ -98,6 +103,8 @@ export class ShardPoller {
     failedInvocations: 0,
     bisects: 0,
     discardedToOnFailure: 0,
+    readUnits: 0,
+    discardedUnits: 0,
     inFlight: 0,
     maxInFlight: 0,
     iteratorRefreshes: 0,
@@ -211,6 +218,8 @@ export class ShardPoller {
     this.outstanding.push(record);
     this.lastRead = record.sequenceNumber;
     this.progress.read++;
+    record.units = this.c.units(r.Data ?? new Uint8Array());
+    this.progress.readUnits += record.units;
     const lane = this.lanes[laneOf(record.partitionKey, this.lanes.length)]!;
     if (lane.buffer.length === 0 && !lane.busy) lane.windowStart = now;
     lane.buffer.push(record);
@@ -343,6 +352,7 @@ export class ShardPoller {
       try {
         await this.c.sqs.send(new SendMessageCommand({ QueueUrl: this.c.onFailureQueueUrl, MessageBody: body }));
         this.progress.discardedToOnFailure += records.length;
+        this.progress.discardedUnits += records.reduce((a, r) => a + r.units, 0);
         this.acknowledge(records);
         return;
       } catch {

@@ -1,6 +1,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DeadLetterEntry } from '#core/ingest/deadLetter';
-import { decodeRecord } from '#core/record';
+import { deaggregate } from '#core/kpl/deaggregate';
+import { decodeRecord, decodeRecordBytes, InvalidRecordError, type Decoded } from '#core/record';
 import { parseOnFailureMessage } from '#core/redrive/onFailureMessage';
 import { receiveAll, releaseMessages } from '#core/redrive/queueMessages';
 import { readSequenceRange, streamNameFromArn, type StoredStreamRecord } from '#core/redrive/streamRange';
@@ -89,7 +90,19 @@ export async function readWholeStream(kinesis: KinesisClient, streamName: string
   return all;
 }
 
-const positionKey = (shardId: string, sequenceNumber: string) => `${shardId}/${sequenceNumber}`;
+const positionKey = (shardId: string, sequenceNumber: string, sub?: number) => `${shardId}/${sequenceNumber}${sub === undefined ? '' : `/${sub}`}`;
+
+/** Every record the stream holds, KPL aggregates unpacked (a corrupt one stays one record, invalid). */
+function* userRecords(stream: readonly StoredStreamRecord[]): Generator<{ r: StoredStreamRecord; sub?: number; decoded: Decoded }> {
+  for (const r of stream) {
+    const unpacked = deaggregate(Buffer.from(r.data));
+    if (unpacked.kind === 'aggregate') {
+      for (const [sub, u] of unpacked.records.entries()) yield { r, sub, decoded: decodeRecordBytes(u.data, Date.now(), WIDE_WINDOW) };
+    } else {
+      yield { r, decoded: unpacked.kind === 'corrupt' ? { ok: false, error: new InvalidRecordError('schema', unpacked.detail) } : decodeRecord(Buffer.from(r.data).toString('base64'), Date.now(), WIDE_WINDOW) };
+    }
+  }
+}
 const WIDE_WINDOW = { maxPastSeconds: 10 * 365 * 24 * 3600, maxFutureSeconds: 10 * 365 * 24 * 3600 };
 
 /** The bodies of every message in a queue, left in the queue (a later step may redrive them). */
@@ -102,7 +115,7 @@ export async function peekQueue(env: LocalEnvironment, queueUrl: string): Promis
 export async function accountTelemetry(env: LocalEnvironment, deduplicated: number): Promise<TelemetryAccount> {
   const stream = await readWholeStream(env.kinesis, env.streamName);
   const dlq = (await peekQueue(env, env.queues.ingestDlq.url)).map((body) => JSON.parse(body) as DeadLetterEntry);
-  const deadLettered = new Set(dlq.map((e) => positionKey(e.shardId, e.sequenceNumber)));
+  const deadLettered = new Set(dlq.map((e) => positionKey(e.shardId, e.sequenceNumber, e.subSequenceNumber)));
 
   const discarded = new Set<string>();
   for (const body of await peekQueue(env, env.queues.onFailure.url)) {
@@ -116,13 +129,15 @@ export async function accountTelemetry(env: LocalEnvironment, deduplicated: numb
   // Per source and fact, the distinct instants: a producer's resend is the same reading.
   const expectedByKey = new Map<string, Set<number>>();
   let invalidNotDeadLettered = 0;
-  for (const r of stream) {
-    const decoded = decodeRecord(Buffer.from(r.data).toString('base64'), Date.now(), WIDE_WINDOW);
+  let produced = 0;
+  for (const { r, sub, decoded } of userRecords(stream)) {
+    produced++;
     if (decoded.ok) ids.add(decoded.record.id);
-    const position = positionKey(r.shardId, r.sequenceNumber);
+    const position = positionKey(r.shardId, r.sequenceNumber, sub);
     // A discarded record is expected NOT to be in the table: had its batch been committed before
-    // the mapping gave up on it, it would show up below as duplicated.
-    if (deadLettered.has(position) || discarded.has(position)) continue;
+    // the mapping gave up on it, it would show up below as duplicated. (A discarded aggregate takes
+    // all its user records with it.)
+    if (deadLettered.has(position) || deadLettered.has(positionKey(r.shardId, r.sequenceNumber)) || discarded.has(positionKey(r.shardId, r.sequenceNumber))) continue;
     if (!decoded.ok) {
       invalidNotDeadLettered++;
       continue;
@@ -149,7 +164,7 @@ export async function accountTelemetry(env: LocalEnvironment, deduplicated: numb
     'SELECT (count(*) - count(DISTINCT (source, fact_name, ts)))::int AS n FROM telemetry_events',
   );
   return {
-    produced: stream.length,
+    produced,
     distinctIds: ids.size,
     distinctReadings: [...expectedByKey.values()].reduce((a, s) => a + s.size, 0),
     written: perKey.reduce((a, r) => a + r.samples, 0),

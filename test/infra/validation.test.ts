@@ -69,6 +69,13 @@ describe('stage config validation', () => {
     expect(() => loadStageConfig('dev', withDev({ stream: { ...dev.stream, shards: 2 } }))).toThrow(/stream\.shards: an on-demand stream opens with 4 shards/);
   });
 
+  it('requires every stage to say, as a boolean, whether its simulator puts aggregated records', () => {
+    const dev = STAGE_DATA.dev as { simulator: Record<string, unknown> };
+    const { aggregate: _omitted, ...simulator } = dev.simulator;
+    expect(() => loadStageConfig('dev', withDev({ simulator }))).toThrow(/simulator\.aggregate/);
+    expect(() => loadStageConfig('dev', withDev({ simulator: { ...dev.simulator, aggregate: 'yes' } }))).toThrow(/simulator\.aggregate/);
+  });
+
   it('requires every stage to say whether it uses the dependency layer', () => {
     const { dependencyLayer: _omitted, ...rest } = STAGE_DATA.dev as Record<string, unknown>;
     expect(() => loadStageConfig('dev', { ...STAGE_DATA, dev: rest })).toThrow(/dependencyLayer/);

@@ -119,6 +119,26 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     expect(await count('SELECT count(DISTINCT partition_key)::int AS n FROM ingest_checkpoint')).toBe(keys.length);
   });
 
+  it('dead-letters records whose error text holds characters SQS refuses (U+FFFE, U+FFFF), and writes their neighbours', async () => {
+    // Prepare: the local SQS refuses exactly what AWS refuses in a message body.
+    const ingest = await loadHandler();
+    await drainQueue(env.sqs, env.queues.ingestDlq);
+    const event = kinesisEvent([
+      telemetry({ fact: 'ph', value: 5.1 }, -3_000),
+      Buffer.from('\uFFFE{"v":1}\uFFFF', 'utf8'),
+      Buffer.from('{"v":1,"\\uffff":1}'),
+      telemetry({ fact: 'ph', value: 5.2 }, -2_000),
+    ]);
+    // Act
+    const response = await invoke(ingest, event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const entries = (await drainQueue(env.sqs, env.queues.ingestDlq)) as Array<{ reason: string; detail: string }>;
+    expect(entries.map((e) => e.reason).sort()).toEqual(['not_json', 'schema']);
+    expect(entries.some((e) => e.detail.includes('\uffff') || e.detail.includes('\uFFFF'))).toBe(true);
+    expect(await count("SELECT sum(sample_count)::int AS n FROM telemetry_events WHERE fact_name = 'ph'")).toBe(2);
+  });
+
   it('dead-letters an invalid record once however often Lambda delivers it', async () => {
     // Prepare
     const ingest = await loadHandler();
@@ -131,6 +151,25 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     // Assess
     expect(await drainQueue(env.sqs, env.queues.ingestDlq)).toHaveLength(1);
     expect(await count('SELECT sum(sample_count)::int AS n FROM telemetry_events')).toBe(1);
+  });
+
+  it('dead-letters a reading older than the warehouse still aggregates, as set by npm run retention', async () => {
+    // Prepare: raw retention cut to one day; a two-day-old reading would recreate a dropped range.
+    const ingest = await loadHandler();
+    await drainQueue(env.sqs, env.queues.ingestDlq);
+    await env.db.query(`SELECT warehouse_set_retention('raw', 1)`);
+    try {
+      const old = telemetry({ fact: 'ph', value: 4 }, -2 * 86_400_000);
+      // Act
+      await invoke(ingest, kinesisEvent([old, telemetry({ fact: 'ph', value: 5 })], { firstSequence: 10n ** 31n }));
+      // Assess
+      const [entry] = (await drainQueue(env.sqs, env.queues.ingestDlq)) as Array<{ reason: string; detail: string }>;
+      expect(entry).toMatchObject({ reason: 'ts_out_of_range' });
+      expect(entry?.detail).toMatch(/older than the warehouse keeps and aggregates/);
+      expect(await count("SELECT count(*)::int AS n FROM telemetry_events WHERE fact_name = 'ph'")).toBe(1);
+    } finally {
+      await env.db.query(`SELECT warehouse_set_retention('raw', 7)`);
+    }
   });
 
   it('keeps rule state across containers: no re-fire while true, fires again after clearing', async () => {

@@ -3,6 +3,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kinesisClient } from '#core/aws';
+import { deaggregate } from '#core/kpl/deaggregate';
 import { logger, metrics } from '#core/observability';
 import { putRecords } from '#core/producer';
 import { decodeRecord } from '#core/record';
@@ -70,7 +71,7 @@ describe('simulator handler against kinesalite', () => {
     const response = await handler({ rate: 400, durationSeconds: 2, seed: 7 }, context());
 
     // Assess
-    expect(response).toEqual({ produced: 800, sent: 800, invalid: 0, failed: 0, retries: 0, throttled: 0, stoppedEarly: false });
+    expect(response).toEqual({ produced: 800, sent: 800, invalid: 0, failed: 0, kinesisRecords: 800, retries: 0, throttled: 0, stoppedEarly: false });
     const stored = await readStream(kinesis, STREAM);
     expect(stored.length - before).toBe(response.sent);
     const decoded = stored.map((r) => decodeRecord(Buffer.from(r.data).toString('base64'), Date.now(), WINDOW));
@@ -87,6 +88,38 @@ describe('simulator handler against kinesalite', () => {
     expect(new Set(stored.map((r) => r.shardId)).size).toBe(2);
     expect(addMetric).toHaveBeenCalledWith('SimulatorRecordsSent', MetricUnit.Count, 800);
     expect(addMetric).toHaveBeenCalledWith('SimulatorRecordsFailed', MetricUnit.Count, 0);
+    expect(addMetric).toHaveBeenCalledWith('SimulatorKinesisRecordsPut', MetricUnit.Count, 800);
+  });
+
+  it('puts KPL aggregates when asked: fewer Kinesis records, every reading inside, one source per aggregate and shard', async () => {
+    // Prepare
+    const { handler } = await import('../../functions/simulator/handler.ts');
+    const addMetric = vi.spyOn(metrics, 'addMetric');
+    const earlier = new Set((await readStream(kinesis, STREAM)).map((r) => r.sequenceNumber));
+
+    // Act
+    const response = await handler({ rate: 400, durationSeconds: 2, seed: 8, aggregate: true }, context());
+
+    // Assess
+    const stored = (await readStream(kinesis, STREAM)).filter((r) => !earlier.has(r.sequenceNumber));
+    expect(response).toMatchObject({ produced: 800, sent: 800, failed: 0, kinesisRecords: stored.length });
+    expect(stored.length).toBeLessThan(800 / 2);
+    const shardsOfSource = new Map<string, Set<string>>();
+    const readings = stored.flatMap((r) => {
+      const d = deaggregate(Buffer.from(r.data));
+      if (d.kind !== 'aggregate') throw new Error(`stored record is ${d.kind}`);
+      shardsOfSource.set(r.partitionKey, (shardsOfSource.get(r.partitionKey) ?? new Set()).add(r.shardId));
+      return d.records.map((u) => ({ parentKey: r.partitionKey, ...u, decoded: decodeRecord(u.data.toString('base64'), Date.now(), WINDOW) }));
+    });
+    expect(readings).toHaveLength(800);
+    for (const r of readings) {
+      expect(r.decoded.ok && r.decoded.record.source).toBe(r.parentKey);
+      expect(r.partitionKey).toBe(r.parentKey);
+    }
+    expect(shardsOfSource.size).toBe(11);
+    for (const shards of shardsOfSource.values()) expect(shards.size).toBe(1);
+    expect(addMetric).toHaveBeenCalledWith('SimulatorRecordsSent', MetricUnit.Count, 800);
+    expect(addMetric).toHaveBeenCalledWith('SimulatorKinesisRecordsPut', MetricUnit.Count, stored.length);
   });
 
   it('stops producing when the remaining invocation time reaches the safety margin', async () => {

@@ -6,7 +6,6 @@ import { exportColumns } from '#core/warehouse/export';
 import { migrate } from '#core/db/migrate';
 import { readMigrations } from '#core/db/migrationFiles';
 import { runMaintenance } from '#core/warehouse/maintenance';
-import { readRetention, RetentionError, setRetention } from '#core/warehouse/retention';
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { startTimescale, type TimescaleTestDb } from '../helpers/pglite.ts';
 import {
@@ -14,9 +13,10 @@ import {
   sortRows, storedAggregate, tableSnapshot,
 } from './warehouseFixtures.ts';
 import { exportToFile, readParquet, readText } from './warehouseExport.ts';
+import { jobFor as findJob, refreshAll as refreshEvery, runRefresh } from './warehouseJobs.ts';
 
-// One in-process TimescaleDB for the whole file (~2.7 s and ~450 MB each): the tests run in order
-// on it and use their own units (sources) where their data must not meet.
+// One in-process TimescaleDB for the whole file (~2.7 s and ~450 MB each). Every test brings its
+// own data, on its own units (sources), so they hold in any order.
 let tsdb: TimescaleTestDb;
 
 beforeAll(async () => {
@@ -27,23 +27,8 @@ afterAll(async () => {
   await tsdb?.close();
 });
 
-interface Job { job_id: number; proc_name: string; target: string; config: Record<string, string> }
-async function jobs(): Promise<Job[]> {
-  const { rows } = await tsdb.db.query<Job>(
-    `SELECT job_id, proc_name, hypertable_name AS target, config FROM timescaledb_information.jobs
-     WHERE proc_name LIKE 'policy_%' AND hypertable_name IS NOT NULL ORDER BY job_id`,
-  );
-  return rows;
-}
-async function jobFor(proc: string, target: string): Promise<Job> {
-  const job = (await jobs()).find((j) => j.proc_name === proc && j.target === target);
-  if (!job) throw new Error(`no ${proc} job on ${target}`);
-  return job;
-}
-const runJob = async (proc: string, target: string) => tsdb.runJob((await jobFor(proc, target)).job_id);
-const refreshAll = async () => {
-  for (const view of ['telemetry_1min', 'telemetry_1h', 'telemetry_1day']) await runJob('policy_refresh_continuous_aggregate', view);
-};
+const jobFor = (proc: string, target: string) => findJob(tsdb, proc, target);
+const refreshAll = () => refreshEvery(tsdb);
 const GRAIN_WIDTH = { telemetry_1min: '1 minute', telemetry_1h: '1 hour', telemetry_1day: '1 day' } as const;
 
 async function expectAggregatesMatchRaw(sources: string[]): Promise<void> {
@@ -56,14 +41,20 @@ async function expectAggregatesMatchRaw(sources: string[]): Promise<void> {
 
 describe('TimescaleDB warehouse', () => {
   it('verify is red on a fresh database: empty telemetry, maintenance never ran', async () => {
-    // Prepare: migrated, no data
-    // Act
-    const status = await collectWarehouseStatus(tsdb.db);
-    // Assess
-    expect(status.engine).toBe('timescale');
-    expect(status.status).toBe('red');
-    const red = status.checks.filter((c) => c.status === 'red').map((c) => c.name);
-    expect(red).toEqual(expect.arrayContaining(['rows telemetry_events', 'rows telemetry_1min', 'maintenance']));
+    // Prepare: a database of its own, migrated, no data
+    const fresh = await startTimescale();
+    try {
+      await migrate(fresh.db, await readMigrations('migrations'));
+      // Act
+      const status = await collectWarehouseStatus(fresh.db);
+      // Assess
+      expect(status.engine).toBe('timescale');
+      expect(status.status).toBe('red');
+      const red = status.checks.filter((c) => c.status === 'red').map((c) => c.name);
+      expect(red).toEqual(expect.arrayContaining(['rows telemetry_events', 'rows telemetry_1min', 'maintenance']));
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('stores telemetry in a hypertable of 1-day chunks with a columnstore policy segmented by source and fact', async () => {
@@ -78,30 +69,30 @@ describe('TimescaleDB warehouse', () => {
     expect((await jobFor('policy_compression', 'telemetry_events')).config.compress_after).toBe('1 day');
   });
 
-  it('keeps every refresh window inside the retention of the grain it reads', async () => {
-    const { rows } = await tsdb.db.query<{ view: string; start_offset: string; input_keep: string; inside: boolean }>(
-      `WITH keep AS (SELECT grain, make_interval(days => keep_days) AS d FROM warehouse_retention)
-       SELECT j.hypertable_name AS view, j.config->>'start_offset' AS start_offset, k.d::text AS input_keep,
-              (j.config->>'start_offset')::interval < k.d AS inside
+  it('starts every refresh window inside what its input still holds, and covers every reading ingest accepts', async () => {
+    const { rows } = await tsdb.db.query<{ view: string; inside: boolean; covers: boolean | null }>(
+      `SELECT j.hypertable_name AS view,
+              now() - (j.config->>'start_offset')::interval >= warehouse_fold_from(CASE j.hypertable_name WHEN 'telemetry_1min' THEN 'raw' ELSE '1min' END)
+                - INTERVAL '1 minute' AS inside,
+              CASE WHEN j.hypertable_name = 'telemetry_1min' THEN now() - (j.config->>'start_offset')::interval <= warehouse_ingest_horizon() END AS covers
        FROM timescaledb_information.jobs j
-       JOIN keep k ON k.grain = CASE j.hypertable_name WHEN 'telemetry_1min' THEN 'raw' ELSE '1min' END
        WHERE j.proc_name = 'policy_refresh_continuous_aggregate' ORDER BY 1`,
     );
-    expect(rows.map((r) => r.view)).toEqual(['telemetry_1day', 'telemetry_1h', 'telemetry_1min']);
-    expect(rows.every((r) => r.inside), JSON.stringify(rows)).toBe(true);
+    expect(rows).toEqual([
+      { view: 'telemetry_1day', inside: true, covers: null },
+      { view: 'telemetry_1h', inside: true, covers: null },
+      { view: 'telemetry_1min', inside: true, covers: true },
+    ]);
     const { rows: caggs } = await tsdb.db.query<{ view_name: string; materialized_only: boolean }>(
       'SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1',
     );
     expect(caggs.every((c) => c.materialized_only === false)).toBe(true);
   });
 
-  const SOURCES = ['FBE_01', 'FBE_02', 'FBE_03'];
-
-  it('answers 1min/1h/1day equal to a direct GROUP BY over the raw rows, before and after the refresh jobs', async () => {
+  it('answers 1min/1h/1day equal to a direct GROUP BY over the raw rows, materialized, and in real time for rows after the last refresh', async () => {
     // Prepare: 26 hours of merged rows (spikes included), crossing hour and day boundaries
+    const SOURCES = ['FBE_01', 'FBE_02', 'FBE_03'];
     await insertTelemetry(tsdb.db, generateTelemetry({ sources: SOURCES, from: hoursAgo(26), to: hoursAgo(0.05), stepSeconds: 90 }));
-    // Act + Assess: nothing materialized yet, real-time aggregation answers
-    await expectAggregatesMatchRaw(SOURCES);
     // Act + Assess: materialized by the policies' jobs
     await refreshAll();
     await expectAggregatesMatchRaw(SOURCES);
@@ -109,6 +100,9 @@ describe('TimescaleDB warehouse', () => {
       `SELECT count(*)::int AS n FROM _timescaledb_catalog.continuous_aggs_watermark`,
     );
     expect(rows[0]?.n).toBeGreaterThan(0);
+    // Act + Assess: rows of the last half minute, newer than every refresh: real-time aggregation answers
+    await insertTelemetry(tsdb.db, generateTelemetry({ sources: SOURCES, from: hoursAgo(0.008), to: new Date(), stepSeconds: 10, seed: 3 }));
+    await expectAggregatesMatchRaw(SOURCES);
   });
 
   it('keeps a spike merged inside a batch in the 1-minute max, and counts every merged sample', async () => {
@@ -117,7 +111,7 @@ describe('TimescaleDB warehouse', () => {
     await insertTelemetry(tsdb.db, [{ ts, source: 'FBE_07', fact_name: 'pressure_bar', value_float: 61, value_bool: null, value_str: null,
       sample_count: 5, value_min: 60, value_max: 99, value_avg: 70, event_id: 'spike' }]);
     // Act: a row inside an already materialized region shows once the refresh policy has run
-    await runJob('policy_refresh_continuous_aggregate', 'telemetry_1min');
+    await runRefresh(tsdb, 'telemetry_1min');
     const { rows } = await tsdb.db.query<{ value_max: number; last_value: number; sample_count: number; value_avg: number }>(
       `SELECT value_max, last_value, sample_count, value_avg FROM telemetry_1min WHERE source = 'FBE_07'`,
     );
@@ -126,14 +120,16 @@ describe('TimescaleDB warehouse', () => {
   });
 
   it('folds a late row into its already materialized bucket on the next refresh', async () => {
-    // Prepare: a late row for FBE_01, 3 hours back, after the buckets were materialized
-    await insertTelemetry(tsdb.db, [{ ts: hoursAgo(3).toISOString(), source: 'FBE_01', fact_name: 'temperature_c', value_float: 150,
+    // Prepare: FBE_11's last six hours, materialized; then a late row for it, 3 hours back
+    await insertTelemetry(tsdb.db, generateTelemetry({ sources: ['FBE_11'], from: hoursAgo(6), to: hoursAgo(0.05), stepSeconds: 120 }));
+    await refreshAll();
+    await insertTelemetry(tsdb.db, [{ ts: hoursAgo(3).toISOString(), source: 'FBE_11', fact_name: 'temperature_c', value_float: 150,
       value_bool: null, value_str: null, sample_count: 2, value_min: 140, value_max: 150, value_avg: 145, event_id: 'late' }]);
     // Act
     await refreshAll();
     // Assess
-    await expectAggregatesMatchRaw(SOURCES);
-    const { rows } = await tsdb.db.query<{ m: number }>(`SELECT max(value_max) AS m FROM telemetry_1day WHERE source = 'FBE_01' AND fact_name = 'temperature_c'`);
+    await expectAggregatesMatchRaw(['FBE_11']);
+    const { rows } = await tsdb.db.query<{ m: number }>(`SELECT max(value_max) AS m FROM telemetry_1day WHERE source = 'FBE_11' AND fact_name = 'temperature_c'`);
     expect(rows[0]?.m).toBe(150);
   });
 
@@ -146,7 +142,7 @@ describe('TimescaleDB warehouse', () => {
     const before = await Promise.all(Object.keys(GRAIN_WIDTH).map((t) => storedAggregate(tsdb.db, t, ['FBE_09'])));
     expect(before[0]).toEqual(await directAggregate(tsdb.db, '1 minute', ['FBE_09']));
     // Act: the raw retention policy, then every refresh policy
-    await runJob('policy_retention', 'telemetry_events');
+    await tsdb.runJob((await jobFor('policy_retention', 'telemetry_events')).job_id);
     await refreshAll();
     // Assess
     const { rows } = await tsdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry_events WHERE source = 'FBE_09'`);
@@ -154,27 +150,6 @@ describe('TimescaleDB warehouse', () => {
     const after = await Promise.all(Object.keys(GRAIN_WIDTH).map((t) => storedAggregate(tsdb.db, t, ['FBE_09'])));
     expect(after).toEqual(before);
     expect(after.every((a) => a.length > 0)).toBe(true);
-  });
-
-  it('replaces retention and refresh policies on npm run retention, and refuses settings that would erase aggregates', async () => {
-    // Act: raw 1 day
-    await setRetention(tsdb.db, 'raw', 1);
-    // Assess: retention replaced, the 1min refresh window pulled inside it
-    expect((await jobFor('policy_retention', 'telemetry_events')).config.drop_after).toBe('1 day');
-    expect((await jobFor('policy_refresh_continuous_aggregate', 'telemetry_1min')).config.start_offset).toBe('23:00:00');
-    // Act: aggregate grains
-    await setRetention(tsdb.db, '1min', 10);
-    expect((await jobFor('policy_retention', 'telemetry_1min')).config.drop_after).toBe('10 days');
-    expect((await jobFor('policy_refresh_continuous_aggregate', 'telemetry_1day')).config.start_offset).toBe('7 days');
-    // Act + Assess: refused, nothing changed
-    await expect(setRetention(tsdb.db, '1min', 2)).rejects.toBeInstanceOf(RetentionError);
-    await expect(setRetention(tsdb.db, '1h', 5)).rejects.toThrow(/1h retention/);
-    expect((await readRetention(tsdb.db))['1min']).toBe(10);
-    expect((await jobFor('policy_retention', 'telemetry_1min')).config.drop_after).toBe('10 days');
-    // restore the defaults for the tests below
-    await setRetention(tsdb.db, '1min', 30);
-    await setRetention(tsdb.db, 'raw', 7);
-    expect((await jobFor('policy_refresh_continuous_aggregate', 'telemetry_1min')).config.start_offset).toBe('2 days');
   });
 
   it('computes OEE snapshots in maintenance from the facts, idempotently, leaving aggregates to the policies', async () => {
@@ -186,17 +161,18 @@ describe('TimescaleDB warehouse', () => {
     const snapshot = await tableSnapshot(tsdb.db, 'oee_snapshots', 'source, ts');
     const second = await runMaintenance(tsdb.db);
     // Assess
-    expect(first).toMatchObject({ engine: 'timescale', partitions: null, rollups: null, oee: { status: 'done' } });
+    expect(first).toMatchObject({ engine: 'timescale', partitions: null, rollups: null, oee: { status: 'done' }, failures: [] });
     expect(second.oee).toMatchObject({ status: 'done', result: { snapshotsWritten: 0 } });
     expect(await tableSnapshot(tsdb.db, 'oee_snapshots', 'source, ts')).toEqual(snapshot);
     const { rows } = await tsdb.db.query(
-      `SELECT source, availability_pct, performance_pct, quality_pct, round(oee_pct::numeric, 6)::float8 AS oee_pct
+      `SELECT source, availability_pct, performance_pct, quality_pct, round(oee_pct::numeric, 6)::float8 AS oee_pct, coverage_s, partial, null_reason
        FROM oee_snapshots WHERE ts = $1 AND source IN ('FBE_04', 'FBE_05') ORDER BY source`,
       [start.toISOString()],
     );
     expect(rows).toEqual([
-      { source: 'FBE_04', availability_pct: 80, performance_pct: 80, quality_pct: 93.75, oee_pct: 60 },
-      { source: 'FBE_05', availability_pct: 50, performance_pct: null, quality_pct: null, oee_pct: null },
+      { source: 'FBE_04', availability_pct: 80, performance_pct: 80, quality_pct: 93.75, oee_pct: 60, coverage_s: 300, partial: false, null_reason: null },
+      // no state and no running fact configured: no availability, and no fallback to the pump
+      { source: 'FBE_05', availability_pct: null, performance_pct: null, quality_pct: null, oee_pct: null, coverage_s: 0, partial: true, null_reason: 'no_running_data' },
     ]);
   });
 
@@ -204,7 +180,7 @@ describe('TimescaleDB warehouse', () => {
     // Prepare: FBE_08 three days back, compressed by the columnstore policy
     const rows = generateTelemetry({ sources: ['FBE_08'], from: hoursAgo(73), to: hoursAgo(72), stepSeconds: 60 });
     await insertTelemetry(tsdb.db, rows);
-    await runJob('policy_compression', 'telemetry_events');
+    await tsdb.runJob((await jobFor('policy_compression', 'telemetry_events')).job_id);
     const { rows: chunks } = await tsdb.db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE hypertable_name = 'telemetry_events' AND is_compressed`,
     );
@@ -215,23 +191,6 @@ describe('TimescaleDB warehouse', () => {
     expect(inserted).toBe(0);
     const { rows: count } = await tsdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry_events WHERE source = 'FBE_08'`);
     expect(count[0]?.n).toBe(rows.length);
-  });
-
-  it('verify turns red when a policy is missing and green again once npm run retention rebuilds it', async () => {
-    // Prepare: data, aggregates, maintenance done above
-    expect((await collectWarehouseStatus(tsdb.db)).status).not.toBe('red');
-    // Act
-    await tsdb.db.query(`SELECT remove_retention_policy('telemetry_events')`);
-    await tsdb.db.query(`SELECT remove_continuous_aggregate_policy('telemetry_1h')`);
-    const broken = await collectWarehouseStatus(tsdb.db);
-    await setRetention(tsdb.db, 'raw', 7);
-    const repaired = await collectWarehouseStatus(tsdb.db);
-    // Assess
-    expect(broken.status).toBe('red');
-    expect(broken.checks.filter((c) => c.status === 'red').map((c) => c.name).sort())
-      .toEqual(['refresh policy telemetry_1h', 'retention policy telemetry_events']);
-    expect(repaired.status).not.toBe('red');
-    expect(repaired.tables.find((t) => t.table === 'telemetry_events')?.rows).toBeGreaterThan(0);
   });
 
   it('exports round-trip: CSV read back by COPY and Parquet read back by hyparquet equal the rows exported', async () => {

@@ -17,6 +17,8 @@ export interface TelemetryRow {
   value_max: number | null;
   value_avg: number | null;
   event_id: string;
+  /** numeric samples among sample_count; absent (NULL) as on rows written before the column existed */
+  numeric_count?: number | null;
 }
 
 const STATES = ['idle', 'mashing', 'boiling', 'fermenting', 'cleaning'];
@@ -70,10 +72,11 @@ export async function insertTelemetry(db: SqlSession, rows: readonly TelemetryRo
   for (let i = 0; i < rows.length; i += 5_000) {
     const { rows: out } = await db.query<{ n: number }>(
       `WITH ins AS (
-         INSERT INTO telemetry_events (ts, source, fact_name, value_float, value_bool, value_str, sample_count, value_min, value_max, value_avg, event_id)
-         SELECT ts, source, fact_name, value_float, value_bool, value_str, sample_count, value_min, value_max, value_avg, event_id
+         INSERT INTO telemetry_events (ts, source, fact_name, value_float, value_bool, value_str, sample_count, value_min, value_max, value_avg,
+           event_id, numeric_count)
+         SELECT ts, source, fact_name, value_float, value_bool, value_str, sample_count, value_min, value_max, value_avg, event_id, numeric_count
          FROM json_to_recordset($1::json) AS r(ts timestamptz, source text, fact_name text, value_float float8, value_bool boolean,
-           value_str text, sample_count int, value_min float8, value_max float8, value_avg float8, event_id text)
+           value_str text, sample_count int, value_min float8, value_max float8, value_avg float8, event_id text, numeric_count int)
          ON CONFLICT (source, fact_name, ts) DO NOTHING RETURNING 1)
        SELECT count(*)::int AS n FROM ins`,
       [JSON.stringify(rows.slice(i, i + 5_000))],
@@ -89,20 +92,42 @@ const isoUtc = (expr: string) => `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM
 
 export type AggregateRow = Record<string, string | number | null>;
 
-/** The reference: one GROUP BY straight over the raw rows, for any bucket width. */
+/**
+ * The reference: one GROUP BY straight over the raw rows, for any bucket width, with the
+ * documented definitions (docs/warehouse.md) written independently of the aggregates: n = the
+ * row's numeric samples (numeric_count, or sample_count when a legacy row has a numeric value),
+ * the counter rise with a window function over the bucket's readings.
+ */
 export async function directAggregate(db: SqlSession, width: string, sources: string[]): Promise<AggregateRow[]> {
   const { rows } = await db.query<AggregateRow>(
-    `SELECT ${isoUtc(`date_bin(INTERVAL '${width}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00')`)} AS bucket, source, fact_name,
+    `WITH e AS (
+       SELECT *, date_bin(INTERVAL '${width}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS b, coalesce(value_avg, value_float) AS a,
+              coalesce(numeric_count, CASE WHEN coalesce(value_avg, value_float) IS NOT NULL THEN sample_count ELSE 0 END) AS n
+       FROM telemetry_events WHERE source = ANY ($1::text[])),
+     readings AS (
+       SELECT b, source, fact_name, value_float AS v, ts,
+              lag(value_float) OVER (PARTITION BY source, fact_name, b ORDER BY ts) AS pv,
+              lag(ts) OVER (PARTITION BY source, fact_name, b ORDER BY ts) AS pts
+       FROM e WHERE value_float IS NOT NULL),
+     rises AS (
+       SELECT b, source, fact_name,
+              sum(CASE WHEN pv IS NOT NULL AND v > pv AND ts - pts <= INTERVAL '1 hour' THEN v - pv ELSE 0 END) AS rise
+       FROM readings GROUP BY 1, 2, 3)
+     SELECT ${isoUtc('e.b')} AS bucket, e.source, e.fact_name,
             sum(sample_count)::int AS sample_count,
-            ${r9('sum(coalesce(value_avg, value_float) * sample_count)')} AS value_sum,
-            ${r9('sum(coalesce(value_avg, value_float) * sample_count) / sum(sample_count)')} AS value_avg,
+            sum(n)::int AS numeric_count,
+            ${r9('sum(a * n)')} AS value_sum,
+            ${r9('sum(a * n) / nullif(sum(n), 0)')} AS value_avg,
             ${r9('min(coalesce(value_min, value_float))')} AS value_min,
             ${r9('max(coalesce(value_max, value_float))')} AS value_max,
-            ${r9('(array_agg(value_float ORDER BY ts DESC))[1]')} AS last_value,
+            ${r9('(array_agg(value_float ORDER BY ts DESC) FILTER (WHERE value_float IS NOT NULL))[1]')} AS last_value,
             (array_agg(value_str ORDER BY ts DESC))[1] AS last_str,
-            ${isoUtc('max(ts)')} AS last_ts
-     FROM telemetry_events WHERE source = ANY ($1::text[])
-     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+            ${isoUtc('max(ts)')} AS last_ts,
+            ${r9('(array_agg(value_float ORDER BY ts) FILTER (WHERE value_float IS NOT NULL))[1]')} AS first_value,
+            ${isoUtc('min(ts)')} AS first_ts,
+            ${r9('min(r.rise)')} AS counter_rise
+     FROM e LEFT JOIN rises r ON r.b = e.b AND r.source = e.source AND r.fact_name = e.fact_name
+     GROUP BY e.b, e.source, e.fact_name ORDER BY 1, 2, 3`,
     [sources],
   );
   return rows;
@@ -111,13 +136,53 @@ export async function directAggregate(db: SqlSession, width: string, sources: st
 /** The same columns read from a grain's table (continuous aggregate or rollup table). */
 export async function storedAggregate(db: SqlSession, table: string, sources: string[]): Promise<AggregateRow[]> {
   const { rows } = await db.query<AggregateRow>(
-    `SELECT ${isoUtc('bucket')} AS bucket, source, fact_name, sample_count::int AS sample_count,
+    `SELECT ${isoUtc('bucket')} AS bucket, source, fact_name, sample_count::int AS sample_count, numeric_count::int AS numeric_count,
             ${r9('value_sum')} AS value_sum, ${r9('value_avg')} AS value_avg, ${r9('value_min')} AS value_min,
-            ${r9('value_max')} AS value_max, ${r9('last_value')} AS last_value, last_str, ${isoUtc('last_ts')} AS last_ts
+            ${r9('value_max')} AS value_max, ${r9('last_value')} AS last_value, last_str, ${isoUtc('last_ts')} AS last_ts,
+            ${r9('first_value')} AS first_value, ${isoUtc('first_ts')} AS first_ts, ${r9('counter_rise')} AS counter_rise
      FROM ${table} WHERE source = ANY ($1::text[]) ORDER BY 1, 2, 3`,
     [sources],
   );
   return rows;
+}
+
+/**
+ * The reference for the fact views' `increase`: every counter reading's rise over the series'
+ * previous reading (a window over the whole series: a drop counts 0, over an hour apart counts 0),
+ * summed per bucket.
+ */
+export async function directIncrease(db: SqlSession, width: string, source: string, fact: string): Promise<Array<{ bucket: string; increase: string }>> {
+  const { rows } = await db.query<{ bucket: string; increase: string }>(
+    `WITH readings AS (
+       SELECT ts, value_float AS v, lag(value_float) OVER (ORDER BY ts) AS pv, lag(ts) OVER (ORDER BY ts) AS pts
+       FROM telemetry_events WHERE source = $1 AND fact_name = $2 AND value_float IS NOT NULL)
+     SELECT ${isoUtc(`date_bin(INTERVAL '${width}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00')`)} AS bucket,
+            ${r9("sum(CASE WHEN pv IS NOT NULL AND v > pv AND ts - pts <= INTERVAL '1 hour' THEN v - pv ELSE 0 END)")} AS increase
+     FROM readings GROUP BY 1 ORDER BY 1`,
+    [source, fact],
+  );
+  return rows;
+}
+
+/** `increase` per bucket as a fact view shows it. */
+export async function viewIncrease(db: SqlSession, view: string, source: string, fact: string): Promise<Array<{ bucket: string; increase: string }>> {
+  const { rows } = await db.query<{ bucket: string; increase: string }>(
+    `SELECT ${isoUtc('bucket')} AS bucket, ${r9('increase')} AS increase FROM ${view} WHERE source = $1 AND fact_name = $2 ORDER BY 1`,
+    [source, fact],
+  );
+  return rows;
+}
+
+/** Saves warehouse_retention (keep_days and dropped_before); the returned function puts it back. */
+export async function saveRetention(db: SqlSession): Promise<() => Promise<void>> {
+  const { rows } = await db.query('SELECT grain, keep_days, dropped_before FROM warehouse_retention');
+  return async () => {
+    await db.query(
+      `UPDATE warehouse_retention r SET keep_days = s.keep_days, dropped_before = s.dropped_before
+       FROM json_to_recordset($1::json) AS s (grain text, keep_days int, dropped_before timestamptz) WHERE r.grain = s.grain`,
+      [JSON.stringify(rows)],
+    );
+  };
 }
 
 /** Every row of a table, ordered, for "a second run changes nothing" comparisons. */
@@ -156,10 +221,10 @@ export function oeeScenario(a: string, b: string, start: Date): TelemetryRow[] {
   return rows;
 }
 
-/** The start of the 5-minute interval `intervalsAgo` complete intervals before now. */
-export function completeIntervalStart(intervalsAgo: number): Date {
+/** The start of the 5-minute interval `intervalsAgo` complete intervals before `now`. */
+export function completeIntervalStart(intervalsAgo: number, now = new Date()): Date {
   const step = 5 * 60_000;
-  return new Date(Math.floor(Date.now() / step) * step - intervalsAgo * step);
+  return new Date(Math.floor(now.getTime() / step) * step - intervalsAgo * step);
 }
 
 /** Parquet TIMESTAMP(MICROS) back to the export's ISO text, keeping the microseconds. */

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MergedRow } from '#core/merge';
 import { BenchArgsError, parseBenchArgs } from '../../bench/lib/args.ts';
-import { copyText } from '../../bench/lib/copyText.ts';
 import { summarizeProfile, type CpuProfile } from '../../bench/lib/cpuProfile.ts';
 import { median, pairedRatio, percentile, perSecond } from '../../bench/lib/stats.ts';
 import { BatchSource } from '../../bench/lib/syntheticBatches.ts';
@@ -69,36 +67,6 @@ describe('synthetic Kinesis batches', () => {
     expect(seqs.every((s, i) => i === 0 || s > (seqs[i - 1] as bigint))).toBe(true);
     expect(first.event.Records[0]?.eventID).toBe(`shardId-1:${first.records[0]?.sequenceNumber}`);
     expect(first.records[0]?.shardId).toBe('shardId-1');
-  });
-});
-
-describe('COPY text for ceiling B', () => {
-  it('writes one tab-separated line per row with \\N for NULL and escapes tabs, newlines and backslashes', () => {
-    // Prepare
-    const row = (value: MergedRow['value'], min: number | null): MergedRow => ({
-      source: 'FBE_01',
-      fact: 'state',
-      ts: '2026-01-01T00:00:00.000Z',
-      tsUs: 0,
-      eventId: 'e1',
-      value,
-      count: 1,
-      numericCount: min === null ? 0 : 1,
-      samples: null,
-      min,
-      max: min,
-      avg: min,
-    });
-
-    // Act
-    const text = copyText([row('a\tb\\c\nd', null), row(true, 1)]);
-
-    // Assess
-    expect(text.split('\n')).toEqual([
-      '2026-01-01T00:00:00.000Z\tFBE_01\tstate\t\\N\t\\N\ta\\tb\\\\c\\nd\t1\t\\N\t\\N\t\\N\te1',
-      '2026-01-01T00:00:00.000Z\tFBE_01\tstate\t1\ttrue\t\\N\t1\t1\t1\t1\te1',
-      '',
-    ]);
   });
 });
 

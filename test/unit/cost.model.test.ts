@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CostInputError, estimateCost, minimumBatchForTarget, type CostDeployment, type CostInputs } from '#core/cost/model';
+import { CostInputError, estimateCost, kinesisRecords, minimumBatchForTarget, type CostDeployment, type CostInputs } from '#core/cost/model';
+import { AGGREGATE_MAX_BYTES, aggregateDataBytes, recordsPerAggregate } from '#core/kpl/aggregate';
 import { HOURS_PER_MONTH, PRICES, SECONDS_PER_MONTH } from '#core/cost/prices';
 import { BenchProfileError, DEFAULT_INGEST_PROFILE, profileFromBench } from '#core/cost/profile';
 
@@ -131,6 +132,84 @@ describe('cost model', () => {
     // Assess
     expect(e.fixedMonthlyUsd + e.variableMonthlyUsd).toBeCloseTo(e.totalMonthlyUsd, 9);
     expect(e.variablePerMillionUsd).toBeCloseTo(e.variableMonthlyUsd / (e.eventsPerMonth / 1e6), 12);
+  });
+});
+
+describe('cost model, aggregated records', () => {
+  // 10 partition keys flushed every 100 ms: at 1,000 readings/s, 10 readings per aggregate
+  const aggregation = { partitionKeys: 10, flushSeconds: 0.1, partitionKeyBytes: 6 };
+
+  it('pays one PUT payload unit per aggregate instead of one per reading', () => {
+    // Act
+    const plain = estimateCost(inputs());
+    const aggregated = estimateCost(inputs({ aggregation }));
+
+    // Assess
+    expect(aggregated.kinesis).toEqual({ aggregated: true, recordsPerSecond: 100, readingsPerRecord: 10, recordBytes: aggregateDataBytes(10, 115, 6) });
+    expect(line(aggregated, 'PUT payload units')?.monthlyUsd).toBeCloseTo(((100 * SECONDS_PER_MONTH) / 1e6) * PRICES.kinesis.putPayloadUnitsPerMillion, 6);
+    expect(line(aggregated, 'PUT payload units')?.monthlyUsd).toBeCloseTo((line(plain, 'PUT payload units')?.monthlyUsd ?? 0) / 10, 6);
+    expect(aggregated.variablePerMillionUsd).toBeLessThan(plain.variablePerMillionUsd);
+    expect(aggregated.eventsPerMonth).toBe(plain.eventsPerMonth);
+  });
+
+  it('packs no more readings into an aggregate than one 25 KiB unit holds, however fast they come', () => {
+    // Act: 100,000 readings/s on one key flushed every second
+    const k = kinesisRecords(100_000, 115, { partitionKeys: 1, flushSeconds: 1, partitionKeyBytes: 6 });
+
+    // Assess
+    expect(k.readingsPerRecord).toBe(recordsPerAggregate(115, 6));
+    expect(k.recordBytes + 6).toBeLessThanOrEqual(AGGREGATE_MAX_BYTES);
+    expect(k.recordsPerSecond).toBeCloseTo(100_000 / k.readingsPerRecord, 9);
+  });
+
+  it('never counts fewer than one reading per Kinesis record when too few readings arrive per flush', () => {
+    // Act: 10 readings/s over 10 keys and 100 ms flushes is 0.1 per flush
+    const k = kinesisRecords(10, 115, aggregation);
+
+    // Assess
+    expect(k).toMatchObject({ aggregated: true, readingsPerRecord: 1, recordsPerSecond: 10 });
+    expect(() => kinesisRecords(10, 115, { ...aggregation, partitionKeys: 0 })).toThrow(CostInputError);
+  });
+
+  it('bills an on-demand aggregate by its whole KiB, in and out, instead of a KiB per reading', () => {
+    // Prepare
+    const onDemand = deployment({ stream: { mode: 'on-demand', shards: 4, retentionHours: 24 } });
+
+    // Act
+    const plain = estimateCost(inputs({ deployment: onDemand }));
+    const aggregated = estimateCost(inputs({ deployment: onDemand, aggregation }));
+
+    // Assess: 10 readings of 115 B and their framing take 2 KiB
+    const kib = Math.ceil(aggregateDataBytes(10, 115, 6) / 1024);
+    expect(kib).toBe(2);
+    const gb = (100 * SECONDS_PER_MONTH * kib * 1024) / 1024 ** 3;
+    expect(line(aggregated, 'data in')?.monthlyUsd).toBeCloseTo(gb * PRICES.kinesis.onDemandDataInPerGb, 6);
+    expect(line(aggregated, 'data out')?.monthlyUsd).toBeCloseTo(gb * PRICES.kinesis.onDemandDataOutPerGb, 6);
+    expect(line(aggregated, 'data in')?.monthlyUsd).toBeCloseTo((line(plain, 'data in')?.monthlyUsd ?? 0) / 5, 6);
+  });
+
+  it('counts BatchSize in Kinesis records, so an aggregated batch holds readingsPerRecord times more readings', () => {
+    // Prepare: BatchSize 10 at 4,000 readings/s on 4 shards (1,000 per shard and second)
+    const small = deployment({ ingest: { batchSize: 10, batchWindowSeconds: 1, memoryMb: 1_024 } });
+
+    // Act
+    const plain = estimateCost(inputs({ eventsPerSecond: 4_000, deployment: small }));
+    const aggregated = estimateCost(inputs({ eventsPerSecond: 4_000, deployment: small, aggregation: { ...aggregation, partitionKeys: 40 } }));
+
+    // Assess
+    expect(plain.ingest.recordsPerInvocation).toBe(10);
+    expect(aggregated.ingest.recordsPerInvocation).toBe(100);
+  });
+
+  it('needs shards for the Kinesis records and bytes the stream takes: aggregates ease the 1,000 records/s per shard limit', () => {
+    // Act: 5,500 readings/s of 115 B would need 6 shards for the record count alone
+    const plain = estimateCost(inputs({ eventsPerSecond: 5_500 }));
+    const aggregated = estimateCost(inputs({ eventsPerSecond: 5_500, aggregation }));
+
+    // Assess
+    expect(plain.ingest.shards).toBe(6);
+    expect(aggregated.ingest.shards).toBe(4);
+    expect(aggregated.warnings).toEqual([]);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { PutRecordsCommand, PutRecordsCommandOutput, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
+import { deaggregate } from '#core/kpl/deaggregate';
 import { putRecords, type PutEntry, type PutRecordsClient } from '#core/producer';
 
 type Request = Array<{ data: string; partitionKey: string }>;
@@ -38,7 +39,7 @@ describe('putRecords', () => {
 
     // Assess
     expect(kinesis.requests.map((r) => r.length)).toEqual([500, 500, 201]);
-    expect(result).toEqual({ sent: 1_201, failed: [], retries: 0, throttled: 0 });
+    expect(result).toEqual({ sent: 1_201, failed: [], kinesisRecords: 1_201, retries: 0, throttled: 0 });
   });
 
   it('splits requests so that none exceeds 5 MiB of data and partition keys', async () => {
@@ -71,7 +72,7 @@ describe('putRecords', () => {
       { data: 'r3', partitionKey: 'FBE_04' },
     ]);
     expect(kinesis.requests).toHaveLength(2);
-    expect(result).toEqual({ sent: 5, failed: [], retries: 2, throttled: 2 });
+    expect(result).toEqual({ sent: 5, failed: [], kinesisRecords: 5, retries: 2, throttled: 2 });
   });
 
   it('reports what still fails after the last attempt with its error, and sends the rest', async () => {
@@ -88,6 +89,7 @@ describe('putRecords', () => {
     expect(result).toEqual({
       sent: 3,
       failed: [{ index: 2, partitionKey: 'FBE_03', errorCode: 'InternalFailure', errorMessage: 'Internal Service Failure' }],
+      kinesisRecords: 3,
       retries: 2,
       throttled: 0,
     });
@@ -129,7 +131,7 @@ describe('putRecords', () => {
 
     // Assess
     expect(calls).toBe(2);
-    expect(result).toEqual({ sent: 3, failed: [], retries: 3, throttled: 0 });
+    expect(result).toEqual({ sent: 3, failed: [], kinesisRecords: 3, retries: 3, throttled: 0 });
   });
 
   it('does not retry a request the service refused as the caller\'s fault, and reports every entry', async () => {
@@ -152,5 +154,93 @@ describe('putRecords', () => {
       [0, 'ResourceNotFoundException'],
       [1, 'ResourceNotFoundException'],
     ]);
+  });
+});
+
+/** Keeps every request's raw entries; answers entry by entry as the test says. */
+class AggregateKinesis implements PutRecordsClient {
+  readonly requests: Array<Array<{ data: Buffer; partitionKey: string; explicitHashKey?: string }>> = [];
+  constructor(private readonly respond: (request: AggregateKinesis['requests'][number], call: number) => Array<PutRecordsResultEntry | undefined> = () => []) {}
+
+  async send(command: PutRecordsCommand): Promise<PutRecordsCommandOutput> {
+    const request = (command.input.Records ?? []).map((r) => ({
+      data: Buffer.from(r.Data ?? new Uint8Array()),
+      partitionKey: r.PartitionKey ?? '',
+      ...(r.ExplicitHashKey === undefined ? {} : { explicitHashKey: r.ExplicitHashKey }),
+    }));
+    this.requests.push(request);
+    const answers = this.respond(request, this.requests.length);
+    return { $metadata: {}, Records: request.map((_, i) => answers[i] ?? { SequenceNumber: `seq-${i}`, ShardId: 'shardId-000000000000' }) };
+  }
+}
+
+/** The user records a put Kinesis record carries, as text. */
+const unpack = (data: Buffer): string[] => {
+  const d = deaggregate(data);
+  if (d.kind !== 'aggregate') throw new Error(`not an aggregate: ${d.kind}`);
+  return d.records.map((r) => `${r.partitionKey}:${r.data.toString('utf8')}`);
+};
+// 30 entries, keys FBE_01..FBE_03 in turn
+const mixed = Array.from({ length: 30 }, (_, i) => ({ data: Buffer.from(`r${i}`), partitionKey: `FBE_0${(i % 3) + 1}` }));
+
+describe('putRecords with aggregate', () => {
+  it('puts one aggregated Kinesis record per partition key and reports the entries one by one', async () => {
+    // Prepare
+    const kinesis = new AggregateKinesis();
+
+    // Act
+    const result = await putRecords(kinesis, 'stream', mixed, { ...noWait, aggregate: true });
+
+    // Assess
+    expect(kinesis.requests).toHaveLength(1);
+    expect(kinesis.requests[0]!.map((r) => r.partitionKey)).toEqual(['FBE_01', 'FBE_02', 'FBE_03']);
+    for (const r of kinesis.requests[0]!) {
+      expect(unpack(r.data)).toEqual(mixed.filter((e) => e.partitionKey === r.partitionKey).map((e) => `${e.partitionKey}:${e.data}`));
+    }
+    expect(result).toEqual({ sent: 30, failed: [], kinesisRecords: 3, retries: 0, throttled: 0 });
+  });
+
+  it('resends a throttled aggregate whole, and counts retries and throttling in Kinesis records', async () => {
+    // Prepare: FBE_02's aggregate is throttled on the first call only
+    const kinesis = new AggregateKinesis((request, call) => request.map((r) => (call === 1 && r.partitionKey === 'FBE_02' ? throttled : undefined)));
+
+    // Act
+    const result = await putRecords(kinesis, 'stream', mixed, { ...noWait, aggregate: true });
+
+    // Assess
+    expect(kinesis.requests[1]).toHaveLength(1);
+    expect(kinesis.requests[1]![0]!.data.equals(kinesis.requests[0]![1]!.data)).toBe(true);
+    expect(result).toEqual({ sent: 30, failed: [], kinesisRecords: 3, retries: 1, throttled: 1 });
+  });
+
+  it('reports every entry of an aggregate that still fails, by the entry\'s own index', async () => {
+    // Prepare
+    const kinesis = new AggregateKinesis((request) =>
+      request.map((r) => (r.partitionKey === 'FBE_03' ? { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal Service Failure' } : undefined)),
+    );
+
+    // Act
+    const result = await putRecords(kinesis, 'stream', mixed, { ...noWait, maxAttempts: 2, aggregate: true });
+
+    // Assess
+    expect(result.failed.map((f) => f.index)).toEqual([2, 5, 8, 11, 14, 17, 20, 23, 26, 29]);
+    expect(result.failed.every((f) => f.partitionKey === 'FBE_03' && f.errorCode === 'InternalFailure')).toBe(true);
+    expect(result).toMatchObject({ sent: 20, kinesisRecords: 2, retries: 1 });
+  });
+
+  it('passes an explicit hash key on to Kinesis, aggregated or not', async () => {
+    // Prepare
+    const entry = { data: Buffer.from('x'), partitionKey: 'FBE_01', explicitHashKey: '42' };
+    const plain = new AggregateKinesis();
+    const aggregated = new AggregateKinesis();
+
+    // Act
+    await putRecords(plain, 'stream', [entry], noWait);
+    await putRecords(aggregated, 'stream', [entry], { ...noWait, aggregate: true });
+
+    // Assess
+    expect(plain.requests[0]).toEqual([{ data: Buffer.from('x'), partitionKey: 'FBE_01', explicitHashKey: '42' }]);
+    expect(aggregated.requests[0]![0]).toMatchObject({ partitionKey: 'FBE_01', explicitHashKey: '42' });
+    expect(unpack(aggregated.requests[0]![0]!.data)).toEqual(['FBE_01:x']);
   });
 });

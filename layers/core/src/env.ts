@@ -36,6 +36,14 @@ export const EnvSchema = z.object({
   SIMULATOR_RATE: z.coerce.number().int().positive().default(200),
   SIMULATOR_DURATION_SECONDS: z.coerce.number().int().positive().default(50),
   SIMULATOR_SEED: z.coerce.number().int().default(42),
+  /**
+   * `true`: the simulator puts KPL aggregated records (the stage's simulator.aggregate sets it).
+   * Unset means plain records, which every consumer can read.
+   */
+  SIMULATOR_AGGREGATE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -1,4 +1,4 @@
-import { encodeSamples, fingerprint, minuteOf, seriesKey, type Reading, type Sample } from './reading.ts';
+import { encodeSamples, fingerprintOf, minuteOf, type Reading } from './reading.ts';
 import { storedTs, type FactValue } from './record.ts';
 
 /**
@@ -22,13 +22,10 @@ export interface MergedRow {
   max: number | null;
   avg: number | null;
   /** encodeSamples of every sample when there is more than one, else null (the row is its sample). */
-  samples: string | null;
+  samples: Buffer | null;
 }
 
-/**
- * A row's sample list travels in its INSERT statement: 1,000 samples are 10.7 KB of base64, so a
- * row stays under RDS Proxy's 16 KB statement limit. A busier series-minute gets several rows.
- */
+/** 8 KB of sample identities per row at most: a busier series-minute gets several rows. */
 export const MAX_SAMPLES_PER_ROW = 1_000;
 
 interface Accumulator {
@@ -39,7 +36,9 @@ interface Accumulator {
   mean: number;
   min: number;
   max: number;
-  samples: Sample[];
+  /** Parallel arrays, one entry per sample: offset from the minute, fingerprint. */
+  offsets: number[];
+  fps: number[];
 }
 
 /** Booleans count as 0/1 so rollups of pump_running or valve_open read as duty cycles. */
@@ -51,26 +50,28 @@ export function numericOf(value: FactValue): number | null {
 
 /** Merges readings of distinct identities (ingest removes duplicates first). */
 export function mergeReadings(readings: readonly Reading[], maxSamplesPerRow = MAX_SAMPLES_PER_ROW): MergedRow[] {
-  const open = new Map<string, Accumulator>();
+  // Per series, per minute: numbers as keys, no key text per reading.
+  const open = new Map<string, Map<number, Accumulator>>();
   const rows: MergedRow[] = [];
   for (const reading of readings) {
-    const { source, fact, id, value } = reading.record;
     const minuteUs = minuteOf(reading.tsUs);
-    const key = `${seriesKey(source, fact)}\u0000${minuteUs}`;
-    let acc = open.get(key);
+    let minutes = open.get(reading.series);
+    if (!minutes) open.set(reading.series, (minutes = new Map()));
+    let acc = minutes.get(minuteUs);
     if (acc && acc.count >= maxSamplesPerRow) {
       rows.push(rowOf(acc));
       acc = undefined;
     }
     if (!acc) {
-      acc = { winner: reading, minuteUs, count: 0, numeric: 0, mean: 0, min: Infinity, max: -Infinity, samples: [] };
-      open.set(key, acc);
+      acc = { winner: reading, minuteUs, count: 0, numeric: 0, mean: 0, min: Infinity, max: -Infinity, offsets: [], fps: [] };
+      minutes.set(minuteUs, acc);
     } else if (reading.tsUs > acc.winner.tsUs) {
       acc.winner = reading;
     }
     acc.count++;
-    acc.samples.push({ offsetUs: reading.tsUs - minuteUs, fp: fingerprint(id, value) });
-    const n = numericOf(value);
+    acc.offsets.push(reading.tsUs - minuteUs);
+    acc.fps.push(fingerprintOf(reading));
+    const n = numericOf(reading.record.value);
     if (n !== null) {
       acc.numeric++;
       // Running mean: a plain sum overflows near the float8 limits, and so does n - mean when the
@@ -81,40 +82,36 @@ export function mergeReadings(readings: readonly Reading[], maxSamplesPerRow = M
       if (n > acc.max) acc.max = n;
     }
   }
-  for (const acc of open.values()) rows.push(rowOf(acc));
+  for (const minutes of open.values()) for (const acc of minutes.values()) rows.push(rowOf(acc));
   return rows;
 }
 
 /** Raw mode: every reading becomes its own row (for users who need every sample). */
 export function rawRows(readings: readonly Reading[]): MergedRow[] {
-  return readings.map((r) => {
-    const n = numericOf(r.record.value);
-    return {
-      ...identityOf(r),
-      count: 1,
-      numericCount: n === null ? 0 : 1,
-      min: n,
-      max: n,
-      avg: n,
-      samples: null,
-    };
-  });
-}
-
-function identityOf(r: Reading): Pick<MergedRow, 'source' | 'fact' | 'ts' | 'tsUs' | 'eventId' | 'value'> {
-  const { source, fact, ts, id, value } = r.record;
-  return { source, fact, ts: storedTs(ts, r.tsUs), tsUs: r.tsUs, eventId: id, value };
+  const rows: MergedRow[] = [];
+  for (const r of readings) {
+    const { source, fact, ts, id, value } = r.record;
+    const n = numericOf(value);
+    rows.push({ source, fact, ts: storedTs(ts, r.tsUs), tsUs: r.tsUs, eventId: id, value, count: 1, numericCount: n === null ? 0 : 1, min: n, max: n, avg: n, samples: null });
+  }
+  return rows;
 }
 
 function rowOf(acc: Accumulator): MergedRow {
   const hasNumbers = acc.numeric > 0;
+  const { source, fact, ts, id, value } = acc.winner.record;
   return {
-    ...identityOf(acc.winner),
+    source,
+    fact,
+    ts: storedTs(ts, acc.winner.tsUs),
+    tsUs: acc.winner.tsUs,
+    eventId: id,
+    value,
     count: acc.count,
     numericCount: acc.numeric,
     min: hasNumbers ? acc.min : null,
     max: hasNumbers ? acc.max : null,
     avg: hasNumbers ? acc.mean : null,
-    samples: acc.count > 1 ? encodeSamples(acc.samples) : null,
+    samples: acc.count > 1 ? encodeSamples(acc.offsets, acc.fps) : null,
   };
 }

@@ -12,7 +12,10 @@ export const MetricName = {
   // ingest: one value per batch
   // Every record lands in exactly one of ReadingsWritten, DuplicateReadings, RedeliveredRecords
   // and DeadLetteredRecords (docs/guarantees.md).
+  /** Records after unpacking KPL aggregates: the readings a batch held (a corrupt aggregate is one). */
   RecordsIn: 'RecordsIn',
+  /** Kinesis records as Lambda delivered them (an aggregate is one). */
+  KinesisRecordsIn: 'KinesisRecordsIn',
   /** Distinct readings stored. */
   ReadingsWritten: 'ReadingsWritten',
   /** Of ReadingsWritten: older than their series' newest stored reading. */
@@ -39,10 +42,12 @@ export const MetricName = {
   DerivedEventsDuplicate: 'DerivedEventsDuplicate',
   DerivedEventsInvalid: 'DerivedEventsInvalid',
   DerivedEventsWriteFailed: 'DerivedEventsWriteFailed',
-  // simulator
+  // simulator: Produced, Sent and Failed count readings; KinesisRecordsPut, Retried and Throttled count
+  // Kinesis records (one per aggregate when the simulator aggregates)
   SimulatorRecordsProduced: 'SimulatorRecordsProduced',
   SimulatorRecordsSent: 'SimulatorRecordsSent',
   SimulatorRecordsFailed: 'SimulatorRecordsFailed',
+  SimulatorKinesisRecordsPut: 'SimulatorKinesisRecordsPut',
   SimulatorRecordsRetried: 'SimulatorRecordsRetried',
   SimulatorRecordsThrottled: 'SimulatorRecordsThrottled',
   // maintenance

@@ -1,9 +1,12 @@
 import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import { aggregate, type Aggregate } from './kpl/aggregate.ts';
 import { pause, type BackoffOptions } from './retry.ts';
 
 export interface PutEntry {
   data: Uint8Array;
   partitionKey: string;
+  /** Overrides the partition key's hash for choosing the shard. */
+  explicitHashKey?: string;
 }
 
 export interface PutFailure {
@@ -14,12 +17,19 @@ export interface PutFailure {
   errorMessage?: string;
 }
 
+/**
+ * `sent` and `failed` count the entries given (with aggregation too: a failure names every entry
+ * of the aggregate that failed); `kinesisRecords`, `retries` and `throttled` count Kinesis records,
+ * which are the entries themselves unless they were aggregated.
+ */
 export interface PutResult {
   sent: number;
   failed: PutFailure[];
-  /** entries resent (one entry resent twice counts 2) */
+  /** Kinesis records the stream accepted: `sent` plain, one per aggregate aggregated. */
+  kinesisRecords: number;
+  /** Kinesis records resent (one resent twice counts 2) */
   retries: number;
-  /** entry results, over all attempts, that Kinesis refused for throughput */
+  /** Kinesis record results, over all attempts, that Kinesis refused for throughput */
   throttled: number;
 }
 
@@ -27,6 +37,12 @@ export interface PutResult {
 export interface PutOptions extends Partial<BackoffOptions> {
   maxRecordsPerRequest?: number;
   maxBytesPerRequest?: number;
+  /**
+   * Pack the entries into KPL aggregated records, one partition key per aggregate, at most one
+   * PUT payload unit each (kpl/aggregate.ts). A failed aggregate is resent whole: Kinesis accepts
+   * or refuses a record, never part of one.
+   */
+  aggregate?: boolean;
 }
 
 /** The one call this module makes; a KinesisClient satisfies it, and so does a test fake. */
@@ -56,7 +72,8 @@ type EntryError = Pick<PutFailure, 'errorCode' | 'errorMessage'>;
  * Kinesis PutRecords with the service's rules: at most 500 records and 5 MiB per request, partial
  * failure is normal (the response array matches the request index for index), and only the failed
  * entries are resent, with exponential backoff and full jitter. What still fails after the last
- * attempt is returned to the caller, never dropped.
+ * attempt is returned to the caller, never dropped. With `aggregate`, the entries travel packed in
+ * KPL aggregates and the result still speaks of them one by one.
  */
 export async function putRecords(
   client: PutRecordsClient,
@@ -66,10 +83,21 @@ export async function putRecords(
 ): Promise<PutResult> {
   const opts = { ...DEFAULTS, ...options };
   if (!Number.isInteger(opts.maxAttempts) || opts.maxAttempts < 1) throw new RangeError('maxAttempts must be an integer >= 1');
-  const result: PutResult = { sent: 0, failed: [], retries: 0, throttled: 0 };
+  if (!opts.aggregate) return putEach(client, streamName, entries, opts);
+  const aggregates = aggregate(entries);
+  const put = await putEach(client, streamName, aggregates, opts);
+  const failed = put.failed.flatMap((f) =>
+    (aggregates[f.index] as Aggregate).members.map((index) => ({ ...f, index, partitionKey: (entries[index] as PutEntry).partitionKey })),
+  );
+  return { ...put, sent: entries.length - failed.length, failed };
+}
+
+async function putEach(client: PutRecordsClient, streamName: string, entries: readonly PutEntry[], opts: Settings): Promise<PutResult> {
+  const result: PutResult = { sent: 0, failed: [], kinesisRecords: 0, retries: 0, throttled: 0 };
   for (const chunk of chunkIndexes(entries, opts)) {
     await putChunk(client, streamName, entries, chunk, opts, result);
   }
+  result.kinesisRecords = result.sent;
   return result;
 }
 
@@ -129,7 +157,7 @@ async function attemptPut(
   const errors = new Map<number, EntryError>();
   const records = pending.map((i) => {
     const entry = entries[i] as PutEntry;
-    return { Data: entry.data, PartitionKey: entry.partitionKey };
+    return { Data: entry.data, PartitionKey: entry.partitionKey, ...(entry.explicitHashKey === undefined ? {} : { ExplicitHashKey: entry.explicitHashKey }) };
   });
   let output: PutRecordsCommandOutput;
   try {

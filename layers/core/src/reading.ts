@@ -1,4 +1,4 @@
-import type { StreamRecord } from './ingest/streamRecord.ts';
+import type { StreamRecord, SubRecord } from './ingest/streamRecord.ts';
 import type { FactValue, TelemetryRecord } from './record.ts';
 
 /**
@@ -12,7 +12,15 @@ export interface Reading {
   tsUs: number;
   /** The stream record that carried it: duplicates are classified and conflicts dead-lettered by it. */
   stream: StreamRecord;
+  /** Its place in the KPL aggregate that carried it, when one did. */
+  sub?: SubRecord;
+  /** seriesKey(source, fact), built once per reading. */
+  series: string;
+  /** fingerprint(id, value), computed on first use (fingerprintOf). */
+  fp?: number;
 }
+
+export const fingerprintOf = (r: Reading): number => (r.fp ??= fingerprint(r.record.id, r.record.value));
 
 /** Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then text. */
 export function compareSequence(a: string, b: string): number {
@@ -33,14 +41,24 @@ export const seriesKey = (source: string, fact: string): string => `${source}\u0
  * also equal: then the second is counted as a duplicate instead of a conflict.
  */
 export function fingerprint(id: string, value: FactValue): number {
-  let h = 0x811c9dc5;
-  const mix = (s: string) => {
-    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  };
-  mix(id);
-  h = Math.imul(h ^ 0, 0x01000193);
-  mix(typeof value === 'string' ? `s${value}` : typeof value === 'boolean' ? (value ? 'b1' : 'b0') : `n${String(value)}`);
-  return h >>> 0;
+  let h = mixString(FNV_OFFSET, id);
+  if (typeof value === 'string') return mixString(Math.imul(h ^ 0x73 /* s */, FNV_PRIME), value) >>> 0;
+  if (typeof value === 'boolean') return Math.imul(h ^ (value ? 0x62 : 0x42), FNV_PRIME) >>> 0;
+  // A number by its IEEE-754 bits: no text formatting per reading. +0 and -0 are one value (JSON has no -0).
+  NUMBER[0] = value === 0 ? 0 : value;
+  h = Math.imul(h ^ 0x6e /* n */, FNV_PRIME);
+  h = Math.imul(h ^ NUMBER_WORDS[0]!, FNV_PRIME);
+  return Math.imul(h ^ NUMBER_WORDS[1]!, FNV_PRIME) >>> 0;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const NUMBER = new Float64Array(1);
+const NUMBER_WORDS = new Uint32Array(NUMBER.buffer);
+
+function mixString(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return Math.imul(h, FNV_PRIME); // a separator, so ("ab", "c") and ("a", "bc") differ
 }
 
 /** A sample as a merged row keeps it: microseconds past the row's minute, and its fingerprint. */
@@ -50,19 +68,26 @@ export interface Sample {
 }
 
 /** 8 bytes per sample, big-endian (offset, fingerprint), sorted by offset: see migration 0005. */
-export function encodeSamples(samples: readonly Sample[]): string {
-  const sorted = [...samples].sort((a, b) => a.offsetUs - b.offsetUs);
-  const buf = Buffer.allocUnsafe(sorted.length * 8);
-  sorted.forEach((s, i) => {
-    buf.writeUInt32BE(s.offsetUs, i * 8);
-    buf.writeUInt32BE(s.fp, i * 8 + 4);
-  });
-  return buf.toString('base64');
+export function encodeSamples(offsets: readonly number[], fps: readonly number[]): Buffer {
+  const order = offsets.map((_, i) => i);
+  if (!isAscending(offsets)) order.sort((a, b) => offsets[a]! - offsets[b]!);
+  const buf = Buffer.allocUnsafe(order.length * 8);
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k]!;
+    buf.writeUInt32BE(offsets[i]!, k * 8);
+    buf.writeUInt32BE(fps[i]!, k * 8 + 4);
+  }
+  return buf;
 }
 
-export function decodeSamples(base64: string): Sample[] {
-  const buf = Buffer.from(base64, 'base64');
+function isAscending(xs: readonly number[]): boolean {
+  for (let i = 1; i < xs.length; i++) if (xs[i]! < xs[i - 1]!) return false;
+  return true;
+}
+
+export function decodeSamples(buf: Uint8Array): Sample[] {
+  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: Sample[] = [];
-  for (let i = 0; i + 8 <= buf.length; i += 8) out.push({ offsetUs: buf.readUInt32BE(i), fp: buf.readUInt32BE(i + 4) });
+  for (let i = 0; i + 8 <= view.length; i += 8) out.push({ offsetUs: view.readUInt32BE(i), fp: view.readUInt32BE(i + 4) });
   return out;
 }

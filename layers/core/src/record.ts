@@ -39,10 +39,11 @@ export const INVALID_REASONS = [
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
 /**
- * Why ingest dead-letters a record: the contract's reasons, plus `identity_conflict` for a valid
- * reading whose identity (source, fact, ts) is already stored with a different id or value.
+ * Why ingest dead-letters a record: the contract's reasons, `identity_conflict` for a valid reading
+ * whose identity (source, fact, ts) is already stored with a different id or value, and
+ * `bad_aggregate` for a KPL aggregate that cannot be unpacked (bad MD5, bad protobuf), set aside whole.
  */
-export const DEAD_LETTER_REASONS = [...INVALID_REASONS, 'identity_conflict'] as const;
+export const DEAD_LETTER_REASONS = [...INVALID_REASONS, 'identity_conflict', 'bad_aggregate'] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 export class InvalidRecordError extends Error {
@@ -69,17 +70,28 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 // One buffer for every record's bytes: a Buffer per record was a tenth of the decode time in GC.
 const scratch = Buffer.allocUnsafe(MAX_RECORD_BYTES);
 
-/** Decode one Kinesis `data` field. Never throws: every outcome is a value the batch can account for. */
+/**
+ * Decode one Kinesis `data` field holding one record (see kpl/ for aggregates). Never throws: every
+ * outcome is a value the batch can account for.
+ */
+export const isCanonicalBase64 = (data: string): boolean => data.length % 4 === 0 && BASE64.test(data);
+
 export function decodeRecord(data: string, nowMs: number, window: TimeWindow): Decoded {
-  if (data.length % 4 !== 0 || !BASE64.test(data)) {
+  if (!isCanonicalBase64(data)) {
     return invalid('not_base64', 'data is not canonical base64');
   }
   // Canonical base64 (checked above) decodes to exactly this many bytes.
   const byteLength = (data.length / 4) * 3 - (data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0);
   if (byteLength > MAX_RECORD_BYTES) return invalid('too_large', `${byteLength} bytes > ${MAX_RECORD_BYTES}`);
+  return decodeRecordBytes(scratch.subarray(0, scratch.write(data, 'base64')), nowMs, window);
+}
+
+/** Decode a record's bytes (a user record unpacked from a KPL aggregate, or a plain record's data). */
+export function decodeRecordBytes(bytes: Uint8Array, nowMs: number, window: TimeWindow): Decoded {
+  if (bytes.length > MAX_RECORD_BYTES) return invalid('too_large', `${bytes.length} bytes > ${MAX_RECORD_BYTES}`);
   let text: string;
   try {
-    text = utf8.decode(scratch.subarray(0, scratch.write(data, 'base64')));
+    text = utf8.decode(bytes);
   } catch {
     return invalid('not_utf8', 'payload is not valid UTF-8');
   }
@@ -113,11 +125,6 @@ export function decodeRecord(data: string, nowMs: number, window: TimeWindow): D
  * Date.parse misreads fractions of more than ten digits, and costs more.
  */
 export function instantMicros(ts: string): number {
-  const num = (from: number, to: number) => {
-    let n = 0;
-    for (let i = from; i < to; i++) n = n * 10 + (ts.charCodeAt(i) - 48);
-    return n;
-  };
   let i = 19;
   let micro = 0;
   if (ts.charCodeAt(i) === 46 /* . */) {
@@ -129,9 +136,20 @@ export function instantMicros(ts: string): number {
     }
   }
   const zone = ts.charCodeAt(i);
-  const offsetMinutes = zone === 90 /* Z */ ? 0 : (zone === 45 /* - */ ? -1 : 1) * (num(i + 1, i + 3) * 60 + num(i + 4, i + 6));
-  const seconds = daysFromCivil(num(0, 4), num(5, 7), num(8, 10)) * 86_400 + num(11, 13) * 3_600 + num(14, 16) * 60 + num(17, 19) - offsetMinutes * 60;
+  const offsetMinutes = zone === 90 /* Z */ ? 0 : (zone === 45 /* - */ ? -1 : 1) * (digits(ts, i + 1, i + 3) * 60 + digits(ts, i + 4, i + 6));
+  const seconds =
+    daysFromCivil(digits(ts, 0, 4), digits(ts, 5, 7), digits(ts, 8, 10)) * 86_400 +
+    digits(ts, 11, 13) * 3_600 +
+    digits(ts, 14, 16) * 60 +
+    digits(ts, 17, 19) -
+    offsetMinutes * 60;
   return seconds * 1_000_000 + micro;
+}
+
+function digits(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + (s.charCodeAt(i) - 48);
+  return n;
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-compatible low-level date algorithms"). */

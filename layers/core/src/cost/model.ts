@@ -1,3 +1,4 @@
+import { aggregateDataBytes, recordsPerAggregate } from '../kpl/aggregate.ts';
 import { GIB, HOURS_PER_MONTH, PRICES, SECONDS_PER_MONTH, type PriceTable } from './prices.ts';
 
 /**
@@ -36,15 +37,27 @@ export interface IngestProfile {
   source: string;
 }
 
+/**
+ * KPL aggregation (kpl/aggregate.ts): the producer flushes every `flushSeconds`, one aggregate per
+ * partition key and flush, each up to one 25 KiB PUT payload unit.
+ */
+export interface Aggregation {
+  partitionKeys: number;
+  flushSeconds: number;
+  partitionKeyBytes: number;
+}
+
 export interface CostInputs {
   eventsPerSecond: number;
-  /** Average Kinesis record (one reading as JSON). */
+  /** Average reading as JSON: a Kinesis record's data when not aggregated. */
   recordBytes: number;
+  /** Absent: one Kinesis record per reading. */
+  aggregation?: Aggregation;
   deployment: CostDeployment;
   profile: IngestProfile;
   /** Extra round-trip time per statement in AWS (Lambda -> RDS Proxy -> RDS) over the local bench. */
   networkMsPerStatement?: number;
-  /** Force the records per ingest invocation (batch-size what-ifs); default: from rate and window. */
+  /** Force the readings per ingest invocation (batch-size what-ifs); default: from rate, window and BatchSize. */
   recordsPerInvocation?: number;
 }
 
@@ -68,6 +81,9 @@ export interface CostEstimate {
   /** Variable cost per million events: what one more event costs. */
   variablePerMillionUsd: number;
   totalPerMillionUsd: number;
+  /** What the stream carries: one reading per record, or aggregates of several. */
+  kinesis: { aggregated: boolean; recordsPerSecond: number; readingsPerRecord: number; recordBytes: number };
+  /** recordsPerInvocation counts readings (an aggregated Kinesis record holds several). */
   ingest: { shards: number; recordsPerInvocation: number; invocationsPerSecond: number; billedMs: number };
   warnings: string[];
 }
@@ -102,9 +118,12 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
   const perMonth = (perSecond: number) => perSecond * SECONDS_PER_MONTH;
   const eventsPerMonth = perMonth(rate);
 
-  // Kinesis
+  // Kinesis: priced per Kinesis record, which is a reading or an aggregate of several
   const k = prices.kinesis;
-  const neededShards = Math.ceil(Math.max(rate / SHARD_RECORDS_PER_SECOND, (rate * recordBytes) / SHARD_BYTES_PER_SECOND));
+  const stream = kinesisRecords(rate, recordBytes, inputs.aggregation);
+  const kinesisRecordsPerMonth = perMonth(stream.recordsPerSecond);
+  const bytesPerSecond = stream.recordsPerSecond * stream.recordBytes;
+  const neededShards = Math.ceil(Math.max(stream.recordsPerSecond / SHARD_RECORDS_PER_SECOND, bytesPerSecond / SHARD_BYTES_PER_SECOND));
   let shards = d.stream.shards;
   if (d.stream.mode === 'provisioned') {
     if (neededShards > shards) {
@@ -112,25 +131,25 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
       shards = neededShards;
     }
     add('Kinesis', `${shards} shards (provisioned)`, 'fixed', shards * HOURS_PER_MONTH * k.shardHour, `${shards} x ${HOURS_PER_MONTH} h x $${k.shardHour}`);
-    const units = eventsPerMonth * Math.ceil(recordBytes / k.putPayloadUnitBytes);
-    add('Kinesis', 'PUT payload units', 'variable', (units / 1e6) * k.putPayloadUnitsPerMillion, `${fmtM(units)} units x $${k.putPayloadUnitsPerMillion}/M`);
+    const units = kinesisRecordsPerMonth * Math.ceil(stream.recordBytes / k.putPayloadUnitBytes);
+    add('Kinesis', `PUT payload units (${recordsLabel(stream)})`, 'variable', (units / 1e6) * k.putPayloadUnitsPerMillion, `${fmtM(units)} units x $${k.putPayloadUnitsPerMillion}/M`);
     if (d.stream.retentionHours > 24) {
       add('Kinesis', `retention ${d.stream.retentionHours} h`, 'fixed', shards * HOURS_PER_MONTH * k.extendedRetentionShardHour, `${shards} shards x $${k.extendedRetentionShardHour}/shard-h`);
     }
     if (d.stream.retentionHours > 168) {
-      const storedGb = (rate * recordBytes * (d.stream.retentionHours - 168) * 3600) / GIB;
+      const storedGb = (bytesPerSecond * (d.stream.retentionHours - 168) * 3600) / GIB;
       add('Kinesis', 'retention beyond 7 days', 'variable', storedGb * k.longTermRetentionGbMonth, `${storedGb.toFixed(1)} GB x $${k.longTermRetentionGbMonth}`);
     }
   } else {
     // On demand, shards are AWS's business; the ESM still batches per shard (assume the minimum 4).
     shards = Math.max(4, neededShards);
     add('Kinesis', 'on-demand stream', 'fixed', HOURS_PER_MONTH * k.onDemandStreamHour, `${HOURS_PER_MONTH} h x $${k.onDemandStreamHour}`);
-    const billedBytes = Math.ceil(recordBytes / k.onDemandBillingUnitBytes) * k.onDemandBillingUnitBytes;
-    const gb = (eventsPerMonth * billedBytes) / GIB;
-    add('Kinesis', 'data in (each record billed as 1 KiB)', 'variable', gb * k.onDemandDataInPerGb, `${gb.toFixed(0)} GB x $${k.onDemandDataInPerGb}`);
+    const billedBytes = Math.ceil(stream.recordBytes / k.onDemandBillingUnitBytes) * k.onDemandBillingUnitBytes;
+    const gb = (kinesisRecordsPerMonth * billedBytes) / GIB;
+    add('Kinesis', `data in (${recordsLabel(stream)}, each rounded up to whole KiB)`, 'variable', gb * k.onDemandDataInPerGb, `${gb.toFixed(0)} GB x $${k.onDemandDataInPerGb}`);
     add('Kinesis', 'data out (ingest ESM)', 'variable', gb * k.onDemandDataOutPerGb, `${gb.toFixed(0)} GB x $${k.onDemandDataOutPerGb}`);
     if (d.stream.retentionHours > 24) {
-      const storedGb = (rate * billedBytes * (Math.min(d.stream.retentionHours, 168) - 24) * 3600) / GIB;
+      const storedGb = (stream.recordsPerSecond * billedBytes * (Math.min(d.stream.retentionHours, 168) - 24) * 3600) / GIB;
       add('Kinesis', `retention ${d.stream.retentionHours} h`, 'variable', storedGb * k.onDemandExtendedRetentionGbMonth, `${storedGb.toFixed(0)} GB x $${k.onDemandExtendedRetentionGbMonth}`);
     }
   }
@@ -138,14 +157,15 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
   // Lambda: ingest
   const l = prices.lambda;
   const gather = Math.max(d.ingest.batchWindowSeconds, MIN_GATHER_SECONDS);
-  const perInvocation = Math.max(1, Math.min(d.ingest.batchSize, inputs.recordsPerInvocation ?? (rate / shards) * gather));
+  // BatchSize counts Kinesis records: an aggregated batch holds readingsPerRecord times more readings.
+  const perInvocation = Math.max(1, Math.min(d.ingest.batchSize * stream.readingsPerRecord, inputs.recordsPerInvocation ?? (rate / shards) * gather));
   const ingestInvocations = rate / perInvocation;
   const cpuScale = Math.max(1, FULL_VCPU_MB / d.ingest.memoryMb);
   const ingestMs = Math.ceil(
     profile.perRecordMs * perInvocation * cpuScale + profile.perBatchMs + profile.statementsPerBatch * (inputs.networkMsPerStatement ?? 0.5),
   );
   const ingestGbSeconds = perMonth(ingestInvocations) * (ingestMs / 1000) * (d.ingest.memoryMb / 1024);
-  add('Lambda', `ingest compute (${Math.round(perInvocation)} records, ${ingestMs} ms, ${d.ingest.memoryMb} MB)`, 'variable', ingestGbSeconds * l.perGbSecond, `${fmtM(ingestGbSeconds)} GB-s x $${l.perGbSecond}`);
+  add('Lambda', `ingest compute (${Math.round(perInvocation)} readings, ${ingestMs} ms, ${d.ingest.memoryMb} MB)`, 'variable', ingestGbSeconds * l.perGbSecond, `${fmtM(ingestGbSeconds)} GB-s x $${l.perGbSecond}`);
   add('Lambda', 'ingest requests', 'variable', (perMonth(ingestInvocations) / 1e6) * l.requestsPerMillion, `${fmtM(perMonth(ingestInvocations))} x $${l.requestsPerMillion}/M`);
 
   // Lambda: writer, fed by the derived events
@@ -217,10 +237,29 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
     totalMonthlyUsd: total,
     variablePerMillionUsd: variable / (eventsPerMonth / 1e6),
     totalPerMillionUsd: total / (eventsPerMonth / 1e6),
+    kinesis: stream,
     ingest: { shards, recordsPerInvocation: perInvocation, invocationsPerSecond: ingestInvocations, billedMs: ingestMs },
     warnings,
   };
 }
+
+/**
+ * The Kinesis records a reading rate becomes. Aggregated, each partition key's readings of one flush
+ * share a record, as many as fit one PUT payload unit: at 1,000 readings/s over 11 keys and 100 ms
+ * flushes, about 9 readings per record.
+ */
+export function kinesisRecords(rate: number, recordBytes: number, aggregation: Aggregation | undefined): CostEstimate['kinesis'] {
+  if (!aggregation) return { aggregated: false, recordsPerSecond: rate, readingsPerRecord: 1, recordBytes };
+  const { partitionKeys, flushSeconds, partitionKeyBytes } = aggregation;
+  if (!(partitionKeys >= 1 && flushSeconds > 0)) throw new CostInputError(`aggregation needs >= 1 partition key and a positive flush interval`);
+  const dataBytes = Math.round(recordBytes);
+  const perFlush = (rate * flushSeconds) / partitionKeys;
+  const readingsPerRecord = Math.max(1, Math.min(recordsPerAggregate(dataBytes, partitionKeyBytes), perFlush));
+  return { aggregated: true, recordsPerSecond: rate / readingsPerRecord, readingsPerRecord, recordBytes: aggregateDataBytes(readingsPerRecord, dataBytes, partitionKeyBytes) };
+}
+
+const recordsLabel = (s: CostEstimate['kinesis']): string =>
+  !s.aggregated ? 'one record per reading' : `aggregated, ${s.readingsPerRecord.toFixed(1)} readings and ${Math.round(s.recordBytes).toLocaleString('en-US')} B per record`;
 
 /**
  * The fewest records per ingest invocation that keep the variable cost at or under the target,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SqlDatabase } from './session.ts';
+import { checkServer } from '../warehouse/serverSupport.ts';
 
 /**
  * Applies migrations in name order, each in its own transaction, recording what ran.
@@ -73,6 +74,8 @@ const checksum = (sql: string): string => createHash('sha256').update(sql).diges
 
 export async function migrate(db: SqlDatabase, all: Migration[]): Promise<MigrationReport> {
   const engine = await detectEngine(db);
+  const unsupported = await checkServer(db, engine);
+  if (unsupported) throw new MigrationError(unsupported);
   await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     name text PRIMARY KEY, checksum text NOT NULL, engine text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   const report: MigrationReport = { engine, applied: [], skipped: [] };

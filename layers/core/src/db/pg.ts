@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyStream } from 'pg-copy-streams';
 import type { Rows, SqlDatabase, SqlSession } from './session.ts';
 import { isConnectionError } from './pgErrors.ts';
 import { packStatements } from './sqlText.ts';
@@ -27,6 +30,14 @@ const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
       for (const result of Array.isArray(r) ? r : [r]) out.push(result.rows as Rows);
     }
     return out;
+  },
+  async copyFrom(statement: string, data: Buffer) {
+    const client = c instanceof pg.Pool ? await c.connect() : c;
+    try {
+      await pipeline(Readable.from([data]), client.query(copyStream(statement)));
+    } finally {
+      if (client !== c) (client as pg.PoolClient).release();
+    }
   },
 });
 
@@ -64,6 +75,10 @@ function lazyTransaction(client: pg.ClientBase): SqlSession & { begun: () => boo
       begun = true;
       return (await s.batch(['BEGIN', ...statements])).slice(1);
     },
+    async copyFrom(statement: string, data: Buffer) {
+      await begin();
+      return s.copyFrom(statement, data);
+    },
   };
 }
 
@@ -87,6 +102,7 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
     query: (text, params) => retryOnceOnDeadConnection(() => direct.query(text, params)),
     exec: (script) => retryOnceOnDeadConnection(() => direct.exec(script)),
     batch: (statements) => retryOnceOnDeadConnection(() => direct.batch(statements)),
+    copyFrom: (statement, data) => retryOnceOnDeadConnection(() => direct.copyFrom(statement, data)),
     transaction: (work) =>
       retryOnceOnDeadConnection(async () => {
         const client = await pool.connect();

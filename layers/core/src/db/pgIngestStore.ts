@@ -4,15 +4,19 @@ import { createSourcesStatement, loadStatesStatements, lockedSources, lockSource
 import type { CommitPlan, CommitResult, IngestStore, IngestTransaction, LoadedState, LookupResult, MinuteLookup } from '../ingest/store.ts';
 import { addedIds, addToOutboxStatements, CLAIM_OUTBOX_STATEMENT, claimedMessages, markSent, OUTBOX_STATUS_STATEMENT, outboxStatus, releaseClaims } from './outbox.ts';
 import type { SqlDatabase, SqlSession } from './session.ts';
-import { insertedCount, insertTelemetryStatements, lookupIdentitiesStatements, parseIdentities } from './telemetryStore.ts';
+import { TELEMETRY_COPY, telemetryCopyData } from './telemetryCopy.ts';
+import { lookupIdentitiesStatements, parseIdentities } from './telemetryStore.ts';
 
-const RAW_RETENTION_STATEMENT = `SELECT keep_days FROM warehouse_retention WHERE grain = 'raw'`;
+// The oldest event time still folded into every aggregate (migration 0007): older readings would
+// land in a range retention dropped, or one no aggregate refresh reaches again.
+const INGEST_HORIZON_STATEMENT = `SELECT (extract(epoch FROM warehouse_ingest_horizon()) * 1000000)::int8 AS horizon_us,
+  (SELECT keep_days FROM warehouse_retention WHERE grain = 'raw') AS keep_days`;
 
 /**
  * The ingest store on PostgreSQL, in few round trips through the simple protocol (RDS Proxy keeps
  * multiplexing): BEGIN and every read in one message; the identity lookup in a second one only
- * when the batch has new sources or readings at or below their series' newest; then the writes
- * and the outbox claim, packed into messages under 16 KB.
+ * when the batch has new sources or readings at or below their series' newest; the rows by COPY;
+ * then the state, outbox and checkpoint writes and the outbox claim, packed into messages under 16 KB.
  */
 export function pgIngestStore(db: SqlDatabase): IngestStore {
   return {
@@ -27,14 +31,14 @@ function ingestTransaction(tx: SqlSession): IngestTransaction {
     async load(sources: readonly string[], positions: readonly StreamPosition[]): Promise<LoadedState> {
       const lock = sources.length > 0 ? [lockSourcesStatement(sources)] : [];
       const states = loadStatesStatements(sources);
-      const results = await tx.batch([...lock, ...states, loadCheckpointsStatement(positions), RAW_RETENTION_STATEMENT]);
+      const results = await tx.batch([...lock, ...states, loadCheckpointsStatement(positions), INGEST_HORIZON_STATEMENT]);
       const locked = lockedSources(lock.length > 0 ? (results[0] ?? []) : []);
-      const retention = results.at(-1)?.[0] as { keep_days: number | null } | undefined;
+      const horizon = results.at(-1)?.[0] as { horizon_us: number | null; keep_days: number | null } | undefined;
       return {
         ...parseSourceStates(sources.filter((s) => locked.has(s)), results.slice(lock.length, lock.length + states.length)),
         newSources: sources.filter((s) => !locked.has(s)),
         checkpoints: parseCheckpoints(results.at(-2) ?? []),
-        rawRetentionDays: retention?.keep_days ?? null,
+        horizon: { us: horizon?.horizon_us ?? null, rawRetentionDays: horizon?.keep_days ?? null },
       };
     },
 
@@ -47,16 +51,18 @@ function ingestTransaction(tx: SqlSession): IngestTransaction {
       };
     },
 
+    async insertRows(rows) {
+      if (rows.length > 0) await tx.copyFrom(TELEMETRY_COPY, telemetryCopyData(rows));
+      return rows.length;
+    },
+
     async commit(plan: CommitPlan): Promise<CommitResult> {
-      const inserts = insertTelemetryStatements(plan.rows);
       const saves = saveStateStatements(plan.changes);
       const outbox = addToOutboxStatements(plan.outbox);
       const advance = advanceCheckpointsStatement(plan.checkpoints);
-      const results = await tx.batch([...inserts, ...saves, ...outbox, ...(advance ? [advance] : []), OUTBOX_STATUS_STATEMENT, CLAIM_OUTBOX_STATEMENT]);
-      const outboxFrom = inserts.length + saves.length;
+      const results = await tx.batch([...saves, ...outbox, ...(advance ? [advance] : []), OUTBOX_STATUS_STATEMENT, CLAIM_OUTBOX_STATEMENT]);
       return {
-        inserted: insertedCount(results.slice(0, inserts.length)),
-        added: addedIds(results.slice(outboxFrom, outboxFrom + outbox.length)),
+        added: addedIds(results.slice(saves.length, saves.length + outbox.length)),
         outbox: outboxStatus(results.at(-2) ?? []),
         claimed: claimedMessages(results.at(-1) ?? []),
       };

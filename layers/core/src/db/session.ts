@@ -13,6 +13,8 @@ export interface SqlSession {
    * fit under the proxy's pinning threshold (one round trip each), and returns their rows in order.
    */
   batch(statements: readonly string[]): Promise<Rows[]>;
+  /** Runs `COPY ... FROM STDIN` with this data (one round trip; COPY does not pin RDS Proxy once done). */
+  copyFrom(statement: string, data: Buffer): Promise<void>;
 }
 
 export interface SqlDatabase extends SqlSession {

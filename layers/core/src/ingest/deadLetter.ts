@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../record.ts';
-import type { StreamRecord } from './streamRecord.ts';
+import type { StreamRecord, SubRecord } from './streamRecord.ts';
 
 /** SQS accepts 256 KiB per message; keep the payload below that with room for the envelope. */
 const MAX_PAYLOAD_CHARS = 200_000;
@@ -21,10 +21,13 @@ export const DeadLetterEntrySchema = z.object({
   detail: z.string(),
   shardId: z.string(),
   sequenceNumber: z.string(),
+  /** The record's own key: a user record's, when it came out of a KPL aggregate. */
   partitionKey: z.string(),
+  /** The user record's position in its KPL aggregate (the aggregate's sequence number above). */
+  subSequenceNumber: z.number().int().nonnegative().optional(),
   approximateArrivalTimestamp: z.number(),
   eventSourceARN: z.string(),
-  /** base64, as Kinesis delivered it: any byte string travels through SQS unchanged. */
+  /** base64 of the record's bytes (a user record's own, out of its aggregate): any bytes travel through SQS. */
   data: z.string(),
   truncated: z.boolean(),
   rejectedAt: z.string(),
@@ -37,20 +40,23 @@ export interface DeadLetter {
   body: string;
 }
 
-/** The stream record's own coordinates: a redelivery has the same key, a producer resend does not. */
-export const deadLetterKey = (r: StreamRecord): string => `${r.eventSourceARN}|${r.shardId}|${r.sequenceNumber}`;
+/** The record's own coordinates: a redelivery has the same key, a producer resend does not. */
+export const deadLetterKey = (r: StreamRecord, sub?: SubRecord): string =>
+  `${r.eventSourceARN}|${r.shardId}|${r.sequenceNumber}${sub ? `|${sub.subSequenceNumber}` : ''}`;
 
-export function deadLetter(r: StreamRecord, reason: DeadLetterReason, detail: string, nowMs: number): DeadLetter {
-  const truncated = r.data.length > MAX_PAYLOAD_CHARS;
+export function deadLetter(r: StreamRecord, reason: DeadLetterReason, detail: string, nowMs: number, sub?: SubRecord): DeadLetter {
+  const data = sub ? Buffer.from(sub.data).toString('base64') : r.data;
+  const truncated = data.length > MAX_PAYLOAD_CHARS;
   const entry: DeadLetterEntry = {
     v: 1,
     kind: 'invalid-record',
     reason,
     detail: detail.length > MAX_DETAIL_CHARS ? `${detail.slice(0, MAX_DETAIL_CHARS)}...` : detail,
     ...r,
-    data: truncated ? r.data.slice(0, MAX_PAYLOAD_CHARS) : r.data,
+    ...(sub ? { partitionKey: sub.partitionKey, subSequenceNumber: sub.subSequenceNumber } : {}),
+    data: truncated ? data.slice(0, MAX_PAYLOAD_CHARS) : data,
     truncated,
     rejectedAt: new Date(nowMs).toISOString(),
   };
-  return { key: deadLetterKey(r), body: JSON.stringify(entry) };
+  return { key: deadLetterKey(r, sub), body: JSON.stringify(entry) };
 }

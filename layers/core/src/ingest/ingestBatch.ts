@@ -31,7 +31,9 @@ export interface IngestDeps {
 
 /** Every record of the batch lands in exactly one of written, duplicates, redelivered, deadLettered. */
 export interface IngestReport {
+  /** Records after unpacking KPL aggregates (a corrupt aggregate is one). */
   records: number;
+  kinesisRecords: number;
   /** Distinct readings stored (in merged rows, or as raw rows). */
   written: number;
   /** Of written: older than the newest reading stored for their series (late or reordered). */
@@ -72,7 +74,8 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   const t3 = performance.now();
   const { claimed: _, live: _live, ...counts } = outcome;
   return {
-    records: batch.length,
+    records: decoded.records,
+    kinesisRecords: batch.length,
     ...counts,
     published: published.sent,
     publishFailed: published.failed,
@@ -80,23 +83,25 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   };
 }
 
-type Committed = Omit<IngestReport, 'records' | 'published' | 'publishFailed' | 'timings'> & { claimed: OutboxMessage[]; live: LiveBatch };
+type Committed = Omit<IngestReport, 'records' | 'kinesisRecords' | 'published' | 'publishFailed' | 'timings'> & { claimed: OutboxMessage[]; live: LiveBatch };
 
 /** One transaction: lock and load, classify every record, look up only what must be, write. */
 async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord[], decoded: DecodedBatch, deps: IngestDeps, nowMs: number): Promise<Committed> {
   const positions = highestPositions(batch);
   const sources = [...new Set(decoded.readings.map((r) => r.record.source))].sort();
   const loaded = await tx.load(sources, positions);
-  const screened = screen(decoded, loaded, nowMs);
+  const screened = screen(decoded, loaded);
   const lookup = loaded.newSources.length > 0 || screened.lookups.length > 0 ? await tx.lookup(loaded.newSources, screened.lookups) : undefined;
   const classified = resolve(screened, loaded, lookup);
 
   const rows = deps.mode === 'raw' ? rawRows(classified.written) : mergeReadings(classified.written);
+  // The database writes the rows while the derivation runs here; a failure still fails the batch.
+  const inserting = tx.insertRows(rows);
+  inserting.catch(() => undefined);
   const states = new Map([...loaded.states, ...(lookup?.states ?? [])]);
   const { events, changes } = derive(rows, states, deps.ruleSet);
-  const deadLetters = classified.rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs), conflict: r.reason === 'identity_conflict' }));
-  const result = await tx.commit({
-    rows,
+  const deadLetters = classified.rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs, r.sub), conflict: r.reason === 'identity_conflict' }));
+  const committing = tx.commit({
     changes,
     outbox: [
       ...events.map((e): OutboxMessage => ({ destination: 'events', id: e.id, body: JSON.stringify(e) })),
@@ -104,7 +109,8 @@ async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord
     ],
     checkpoints: positions,
   });
-  if (result.inserted !== rows.length) throw new Error(`inserted ${result.inserted} of ${rows.length} rows`);
+  const [inserted, result] = await Promise.all([inserting, committing]);
+  if (inserted !== rows.length) throw new Error(`inserted ${inserted} of ${rows.length} rows`);
 
   const added = deadLetters.filter((d) => result.added.has(d.key));
   const redeliveredReadings = classified.duplicates.filter((r) => isRedelivery(r, loaded.checkpoints)).length;

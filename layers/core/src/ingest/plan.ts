@@ -1,8 +1,9 @@
 import { isAlreadyCommitted, type Committed } from '../db/checkpointStore.ts';
-import { fingerprint, minuteOf, seriesKey, type Reading } from '../reading.ts';
-import { decodeRecord, type DeadLetterReason, type TimeWindow } from '../record.ts';
+import { fingerprintOf, minuteOf, seriesKey, type Reading } from '../reading.ts';
+import { deaggregate } from '../kpl/deaggregate.ts';
+import { decodeRecord, decodeRecordBytes, isCanonicalBase64, type Decoded, type DeadLetterReason, type TimeWindow } from '../record.ts';
 import type { LoadedState, LookupResult, MinuteLookup } from './store.ts';
-import type { StreamRecord } from './streamRecord.ts';
+import type { StreamRecord, SubRecord } from './streamRecord.ts';
 
 /**
  * The pure half of ingest: what each record of a batch is. Every record ends in exactly one class:
@@ -13,6 +14,8 @@ import type { StreamRecord } from './streamRecord.ts';
 
 export interface Rejection {
   stream: StreamRecord;
+  /** The user record, when the rejected one came out of a KPL aggregate. */
+  sub?: SubRecord;
   reason: DeadLetterReason;
   detail: string;
 }
@@ -20,23 +23,45 @@ export interface Rejection {
 export interface DecodedBatch {
   readings: Reading[];
   rejected: Rejection[];
+  /** Records after unpacking aggregates (a corrupt aggregate counts as one): readings + rejected. */
+  records: number;
 }
+
+/** base64 of the KPL magic's first three bytes (F3 89 9A): only such data can be an aggregate. */
+const KPL_BASE64_PREFIX = '84ma';
 
 export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, window: TimeWindow): DecodedBatch {
   const readings: Reading[] = [];
   const rejected: Rejection[] = [];
+  const take = (stream: StreamRecord, d: Decoded, sub?: SubRecord) => {
+    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream, series: seriesKey(d.record.source, d.record.fact), ...(sub ? { sub } : {}) });
+    else rejected.push({ stream, ...(sub ? { sub } : {}), reason: d.error.reason, detail: d.error.detail });
+  };
   for (const stream of batch) {
-    const d = decodeRecord(stream.data, nowMs, window);
-    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream });
-    else rejected.push({ stream, reason: d.error.reason, detail: d.error.detail });
+    if (stream.data.startsWith(KPL_BASE64_PREFIX) && isCanonicalBase64(stream.data)) {
+      const unpacked = deaggregate(Buffer.from(stream.data, 'base64'));
+      if (unpacked.kind === 'corrupt') {
+        // Set aside whole: which user records it held cannot be known.
+        rejected.push({ stream, reason: 'bad_aggregate', detail: `${unpacked.reason}: ${unpacked.detail}` });
+        continue;
+      }
+      if (unpacked.kind === 'aggregate') {
+        unpacked.records.forEach((u, subSequenceNumber) => take(stream, decodeRecordBytes(u.data, nowMs, window), { subSequenceNumber, partitionKey: u.partitionKey, data: u.data }));
+        continue;
+      }
+    }
+    take(stream, decodeRecord(stream.data, nowMs, window));
   }
-  return { readings, rejected };
+  return { readings, rejected, records: readings.length + rejected.length };
 }
+
+/** Where a record sits in the stream, for a person: sequence number, and sub-sequence in an aggregate. */
+export const positionOf = (stream: StreamRecord, sub?: SubRecord): string => (sub ? `${stream.sequenceNumber}/${sub.subSequenceNumber}` : stream.sequenceNumber);
 
 /** After the load: the readings known to be new, and those that must be checked against storage. */
 export interface Screened {
   /** In batch order: each is new (above its series' newest stored reading) or a candidate. */
-  unique: Array<{ reading: Reading; fp: number; candidate: boolean }>;
+  unique: Array<{ reading: Reading; candidate: boolean }>;
   duplicates: Reading[];
   rejected: Rejection[];
   lookups: MinuteLookup[];
@@ -44,39 +69,43 @@ export interface Screened {
 
 const minuteKey = (series: string, minuteUs: number) => `${series}\u0000${minuteUs}`;
 
-export function screen(decoded: DecodedBatch, loaded: LoadedState, nowMs: number): Screened {
-  const horizonUs = loaded.rawRetentionDays === null ? -Infinity : (nowMs - loaded.rawRetentionDays * 86_400_000) * 1000;
+export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
+  const horizonUs = loaded.horizon.us ?? -Infinity;
   const rejected = [...decoded.rejected];
   const duplicates: Reading[] = [];
   const unique: Screened['unique'] = [];
-  const seen = new Map<string, Map<number, { reading: Reading; fp: number }>>();
+  const seen = new Map<string, Map<number, Reading>>();
   const lookups = new Map<string, MinuteLookup>();
   for (const reading of decoded.readings) {
-    const { source, fact, id, value } = reading.record;
     if (reading.tsUs < horizonUs) {
-      // Storing it would recreate a chunk (partition) retention already dropped, reaching no aggregate.
-      rejected.push({ stream: reading.stream, reason: 'ts_out_of_range', detail: `${reading.record.ts} is older than the raw retention (${loaded.rawRetentionDays} days)` });
+      // Storing it would recreate a chunk (partition) retention already dropped, or land where no
+      // aggregate refresh reaches any more: it would be in no rollup and soon gone again.
+      rejected.push({
+        stream: reading.stream,
+        ...(reading.sub ? { sub: reading.sub } : {}),
+        reason: 'ts_out_of_range',
+        detail: `${reading.record.ts} is older than the warehouse keeps and aggregates (raw retention ${loaded.horizon.rawRetentionDays ?? '-'} days)`,
+      });
       continue;
     }
-    const series = seriesKey(source, fact);
-    const fp = fingerprint(id, value);
+    const { series } = reading;
     let inSeries = seen.get(series);
     if (!inSeries) seen.set(series, (inSeries = new Map()));
     const earlier = inSeries.get(reading.tsUs);
     if (earlier) {
-      if (earlier.fp === fp) duplicates.push(reading);
-      else rejected.push({ stream: reading.stream, reason: 'identity_conflict', detail: conflictDetail(reading, `record ${earlier.reading.stream.sequenceNumber} of this batch`) });
+      if (fingerprintOf(earlier) === fingerprintOf(reading)) duplicates.push(reading);
+      else rejected.push({ ...rejectionOf(reading), reason: 'identity_conflict', detail: conflictDetail(reading, `record ${positionOf(earlier.stream, earlier.sub)} of this batch`) });
       continue;
     }
-    inSeries.set(reading.tsUs, { reading, fp });
+    inSeries.set(reading.tsUs, reading);
     const newest = loaded.newest.get(series);
     const candidate = newest === undefined || reading.tsUs <= newest;
-    unique.push({ reading, fp, candidate });
+    unique.push({ reading, candidate });
     if (!candidate) continue;
     const minuteUs = minuteOf(reading.tsUs);
     const key = minuteKey(series, minuteUs);
     const m = lookups.get(key);
-    if (!m) lookups.set(key, { source, fact, minuteUs, loUs: reading.tsUs, hiUs: reading.tsUs });
+    if (!m) lookups.set(key, { source: reading.record.source, fact: reading.record.fact, minuteUs, loUs: reading.tsUs, hiUs: reading.tsUs });
     else {
       m.loUs = Math.min(m.loUs, reading.tsUs);
       m.hiUs = Math.max(m.hiUs, reading.tsUs);
@@ -100,27 +129,28 @@ export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupR
   const duplicates = [...screened.duplicates];
   const rejected = [...screened.rejected];
   let late = 0;
-  for (const { reading, fp, candidate } of screened.unique) {
+  for (const { reading, candidate } of screened.unique) {
     if (!candidate) {
       written.push(reading);
       continue;
     }
-    const { source, fact } = reading.record;
-    const series = seriesKey(source, fact);
+    const { series } = reading;
     const minuteUs = minuteOf(reading.tsUs);
     const storedFp = lookup?.stored.get(minuteKey(series, minuteUs))?.get(reading.tsUs - minuteUs);
     if (storedFp === undefined) {
       const newest = loaded.newest.get(series) ?? lookup?.newest.get(series);
       if (newest !== undefined && reading.tsUs < newest) late++;
       written.push(reading);
-    } else if (storedFp === fp) {
+    } else if (storedFp === fingerprintOf(reading)) {
       duplicates.push(reading);
     } else {
-      rejected.push({ stream: reading.stream, reason: 'identity_conflict', detail: conflictDetail(reading, 'a stored reading') });
+      rejected.push({ ...rejectionOf(reading), reason: 'identity_conflict', detail: conflictDetail(reading, 'a stored reading') });
     }
   }
   return { written, late, duplicates, rejected };
 }
+
+const rejectionOf = (r: Reading): Pick<Rejection, 'stream' | 'sub'> => ({ stream: r.stream, ...(r.sub ? { sub: r.sub } : {}) });
 
 function conflictDetail(r: Reading, other: string): string {
   return `source ${r.record.source}, fact ${r.record.fact}, ts ${r.record.ts}: same identity as ${other}, with a different id or value`;

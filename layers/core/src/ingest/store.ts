@@ -41,8 +41,11 @@ export interface LoadedState extends SourceStates {
   /** Sources seen for the first time: not locked yet, their state comes with the lookup. */
   newSources: string[];
   checkpoints: Committed;
-  /** Raw retention in days (warehouse_retention): readings older than that are not stored. */
-  rawRetentionDays: number | null;
+  /**
+   * Readings older than `us` (epoch microseconds) are not stored: retention dropped their range, or
+   * no aggregate refresh reaches it again (warehouse_ingest_horizon). null: no such limit.
+   */
+  horizon: { us: number | null; rawRetentionDays: number | null };
 }
 
 /** Stored identities per minute key (`${seriesKey}\u0000${minuteUs}`): microsecond offset -> fingerprint. */
@@ -54,7 +57,6 @@ export interface LookupResult extends SourceStates {
 }
 
 export interface CommitPlan {
-  rows: readonly MergedRow[];
   changes: StateChanges;
   /** Derived events and dead letters; each added only if its (destination, id) is new. */
   outbox: readonly OutboxMessage[];
@@ -63,7 +65,6 @@ export interface CommitPlan {
 }
 
 export interface CommitResult {
-  inserted: number;
   /** Outbox ids this commit added (a dead letter already there was dead-lettered before). */
   added: Set<string>;
   /** Unsent messages claimed for sending: this batch's and any left over. */
@@ -76,5 +77,10 @@ export interface IngestTransaction {
   load(sources: readonly string[], positions: readonly StreamPosition[]): Promise<LoadedState>;
   /** Creates and locks `newSources` and reads their state, then the identities stored in `minutes`. */
   lookup(newSources: readonly string[], minutes: readonly MinuteLookup[]): Promise<LookupResult>;
+  /**
+   * Inserts the rows (every one new) and resolves to their number. Started before the derivation,
+   * so the database writes them while the function computes; `commit` runs after it.
+   */
+  insertRows(rows: readonly MergedRow[]): Promise<number>;
   commit(plan: CommitPlan): Promise<CommitResult>;
 }

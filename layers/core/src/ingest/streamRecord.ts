@@ -10,6 +10,17 @@ export interface StreamRecord {
   data: string;
 }
 
+/**
+ * A user record unpacked from a KPL aggregate (kpl/deaggregate.ts): Lambda delivers the aggregate as
+ * one Kinesis record; each user record has its own partition key and data, and is identified by the
+ * aggregate's sequence number plus its position (the sub-sequence number).
+ */
+export interface SubRecord {
+  subSequenceNumber: number;
+  partitionKey: string;
+  data: Uint8Array;
+}
+
 export function fromKinesisEvent(r: KinesisStreamRecord): StreamRecord {
   // eventID is "<shardId>:<sequenceNumber>"; the shard is not carried anywhere else.
   const colon = r.eventID.lastIndexOf(':');

@@ -10,6 +10,11 @@ export interface SimulationPlan {
   seed: number;
   /** Fraction of readings sent invalid on purpose, to exercise the dead-letter path (default 0: none). */
   invalidRate?: number;
+  /**
+   * Put the readings of each tick as KPL aggregated records, one source per aggregate (default
+   * false: one Kinesis record per reading). A failed aggregate is resent whole.
+   */
+  aggregate?: boolean;
 }
 
 export interface SimulationDeps {
@@ -27,20 +32,26 @@ export interface SimulationDeps {
   put?: PutOptions;
 }
 
+/** produced, sent, invalid and failed count readings; kinesisRecords, retries and throttled count Kinesis records. */
 export interface SimulationReport {
   produced: number;
   sent: number;
-  /** of the records sent, those made invalid on purpose (plan.invalidRate) */
+  /** of the readings sent, those made invalid on purpose (plan.invalidRate) */
   invalid: number;
-  /** entries that still failed after the producer's last attempt */
+  /** readings that still failed after the producer's last attempt */
   failed: number;
+  /** Kinesis records the stream accepted: one per reading sent, or one per aggregate */
+  kinesisRecords: number;
   retries: number;
   throttled: number;
   /** true when the run ended before its duration to respect the safety margin */
   stoppedEarly: boolean;
-  /** final failures by Kinesis error code */
+  /** final failures (readings) by Kinesis error code */
   failureCodes: Record<string, number>;
 }
+
+/** How often the simulator puts what is due: with aggregation, each source's readings of one tick share a Kinesis record. */
+export const SIMULATOR_TICK_MS = 100;
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -49,13 +60,14 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  * is due by the clock, so timer drift or a slow put is caught up rather than lost.
  */
 export async function runSimulation(plan: SimulationPlan, deps: SimulationDeps): Promise<SimulationReport> {
-  const { client, streamName, remainingMs, safetyMarginMs = 8_000, tickMs = 100, maxInFlight = 4 } = deps;
+  const { client, streamName, remainingMs, safetyMarginMs = 8_000, tickMs = SIMULATOR_TICK_MS, maxInFlight = 4 } = deps;
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? realSleep;
   const brewery = createBrewery({ seed: plan.seed });
   const total = Math.floor(plan.rate * plan.durationSeconds);
   const durationMs = plan.durationSeconds * 1000;
-  const report: SimulationReport = { produced: 0, sent: 0, invalid: 0, failed: 0, retries: 0, throttled: 0, stoppedEarly: false, failureCodes: {} };
+  const report: SimulationReport = { produced: 0, sent: 0, invalid: 0, failed: 0, kinesisRecords: 0, retries: 0, throttled: 0, stoppedEarly: false, failureCodes: {} };
+  const putOptions = { ...deps.put, aggregate: plan.aggregate ?? false };
   const breakReading = invalidInjector(plan.seed, plan.invalidRate ?? 0);
   const inFlight = new Set<Promise<void>>();
   let putError: unknown;
@@ -64,6 +76,7 @@ export async function runSimulation(plan: SimulationPlan, deps: SimulationDeps):
     report.sent += result.sent;
     report.invalid += invalid.size - result.failed.filter((f) => invalid.has(f.index)).length;
     report.failed += result.failed.length;
+    report.kinesisRecords += result.kinesisRecords;
     report.retries += result.retries;
     report.throttled += result.throttled;
     for (const f of result.failed) report.failureCodes[f.errorCode] = (report.failureCodes[f.errorCode] ?? 0) + 1;
@@ -86,7 +99,7 @@ export async function runSimulation(plan: SimulationPlan, deps: SimulationDeps):
         if (broken) invalid.add(i);
         return { data: broken ?? encodeRecord(r), partitionKey: r.source };
       });
-      const put: Promise<void> = putRecords(client, streamName, entries, deps.put)
+      const put: Promise<void> = putRecords(client, streamName, entries, putOptions)
         .then(
           (result) => add(result, invalid),
           (error: unknown) => {

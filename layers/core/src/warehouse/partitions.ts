@@ -27,11 +27,22 @@ export async function createPartitions(db: SqlDatabase, now: Date, rawDays: numb
   return { created: rows[0]?.created ?? 0, movedFromDefault: rows[0]?.moved_rows ?? 0 };
 }
 
-/** Plain PostgreSQL only: drops whole days older than the raw retention (as TimescaleDB drops chunks). */
+/**
+ * Plain PostgreSQL only: drops whole days older than the raw retention (as TimescaleDB drops
+ * chunks) and records the cut (dropped_before) in the same transaction, so no later, longer
+ * setting folds rows from before it into the aggregates again.
+ */
 export async function dropExpiredPartitions(db: SqlDatabase, now: Date, rawDays: number): Promise<Pick<PartitionReport, 'dropped' | 'purgedFromDefault'>> {
-  const { rows } = await db.query<{ dropped: number; purged_rows: number }>(
-    `SELECT dropped, purged_rows FROM warehouse_drop_partitions($1::timestamptz - make_interval(days => $2))`,
-    [now.toISOString(), rawDays],
-  );
-  return { dropped: rows[0]?.dropped ?? 0, purgedFromDefault: rows[0]?.purged_rows ?? 0 };
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ dropped: number; purged_rows: number }>(
+      `SELECT dropped, purged_rows FROM warehouse_drop_partitions($1::timestamptz - make_interval(days => $2))`,
+      [now.toISOString(), rawDays],
+    );
+    await tx.query(
+      `UPDATE warehouse_retention SET dropped_before = greatest(dropped_before, $1::timestamptz - make_interval(days => $2))
+       WHERE grain = 'raw'`,
+      [now.toISOString(), rawDays],
+    );
+    return { dropped: rows[0]?.dropped ?? 0, purgedFromDefault: rows[0]?.purged_rows ?? 0 };
+  });
 }

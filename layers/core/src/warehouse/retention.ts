@@ -23,16 +23,18 @@ export async function readRetention(db: SqlSession): Promise<RetentionSettings> 
 
 /**
  * Replaces a grain's retention on either engine through the database's own
- * warehouse_set_retention(): on TimescaleDB it rebuilds the retention and refresh policies in the
- * same transaction, on plain PostgreSQL the next maintenance run applies the setting. The database
- * refuses settings that would let a refresh erase aggregates (see migrations/0002).
+ * warehouse_set_retention() (migration 0007): it records how far the old setting may have dropped
+ * (so no longer setting ever folds dropped rows again), and on TimescaleDB alters, in the same
+ * transaction, only the policies the setting changes; on plain PostgreSQL the next maintenance run
+ * applies it. The database refuses settings that would let a refresh erase aggregates (0002).
+ * `now` is the clock of the change (tests move it); default: the database's.
  */
-export async function setRetention(db: SqlSession, grain: Grain, days: number | null): Promise<RetentionSettings> {
+export async function setRetention(db: SqlSession, grain: Grain, days: number | null, opts: { now?: Date } = {}): Promise<RetentionSettings> {
   if (days !== null && (!Number.isInteger(days) || days < 1)) {
     throw new RetentionError(`retention must be a whole number of days >= 1, got ${days}`);
   }
   try {
-    await db.query('SELECT warehouse_set_retention($1, $2)', [grain, days]);
+    await db.query('SELECT warehouse_set_retention($1, $2, coalesce($3::timestamptz, now()))', [grain, days, opts.now?.toISOString() ?? null]);
   } catch (e) {
     const err = e as { code?: string; message?: string };
     // check_violation / invalid_parameter_value: the rule the database enforces, worded for operators

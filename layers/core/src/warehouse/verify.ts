@@ -87,7 +87,7 @@ export async function collectWarehouseStatus(db: SqlSession, opts: { now?: Date 
 
   const retention = await readRetention(db);
   checks.push(check('retention', 'ok', Object.entries(retention).map(([g, d]) => `${g} ${d === null ? 'kept' : `${d} d`}`).join(', ')));
-  const inspected = engine === 'timescale' ? await inspectHypertable(db, retention) : await inspectPartitions(db, now, retention);
+  const inspected = engine === 'timescale' ? await inspectHypertable(db, now, retention) : await inspectPartitions(db, now, retention);
   checks.push(...inspected.checks);
 
   const tables: TableStats[] = [];

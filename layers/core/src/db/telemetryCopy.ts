@@ -1,0 +1,80 @@
+import { numericOf, type MergedRow } from '../merge.ts';
+
+/**
+ * telemetry_events rows in PostgreSQL's binary COPY format. COPY is the fastest way in (no SQL
+ * text to parse, no JSON, no escaping), its data travels in CopyData messages rather than as
+ * statement text (RDS Proxy's 16 KB pinning threshold is about statements, and COPY does not pin
+ * once it completes), and binary carries the sample identities as raw bytes instead of base64.
+ * Every row is new (ingest/plan.ts removed every stored identity under the sources' locks): a
+ * unique violation would mean a broken invariant and fails the batch, which is then retried.
+ */
+export const TELEMETRY_COPY = `COPY telemetry_events
+  (ts, source, fact_name, value_float, value_bool, value_str, sample_count, numeric_count, value_min, value_max, value_avg, event_id, samples)
+  FROM STDIN WITH (FORMAT binary)`;
+
+const FIELDS = 13;
+const HEADER = Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1');
+const TRAILER = Buffer.from([0xff, 0xff]);
+/** Microseconds from the Unix epoch to PostgreSQL's (2000-01-01). */
+const PG_EPOCH_US = 946_684_800_000_000;
+const TWO_32 = 2 ** 32;
+
+/** The whole COPY data (header, one tuple per row, trailer). */
+export function telemetryCopyData(rows: readonly MergedRow[]): Buffer {
+  let size = HEADER.length + TRAILER.length;
+  const texts: Array<[string, string, string | null, string, Buffer | null]> = [];
+  for (const r of rows) {
+    const { samples } = r;
+    const str = typeof r.value === 'string' ? r.value : null;
+    texts.push([r.source, r.fact, str, r.eventId, samples]);
+    // field count + 13 lengths + fixed-width values (ts 8, 4 float8 of 8, bool 1, 2 int4 of 4)
+    size += 2 + FIELDS * 4 + 8 + 4 * 8 + 1 + 8;
+    size += Buffer.byteLength(r.source) + Buffer.byteLength(r.fact) + Buffer.byteLength(r.eventId);
+    if (str !== null) size += Buffer.byteLength(str);
+    if (samples !== null) size += samples.length;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  HEADER.copy(buf, 0);
+  let at = HEADER.length;
+  const nul = () => (at = buf.writeInt32BE(-1, at));
+  const float8 = (x: number | null) => (x === null ? nul() : ((at = buf.writeInt32BE(8, at)), (at = buf.writeDoubleBE(x, at))));
+  const text = (s: string | null) => {
+    if (s === null) return nul();
+    const n = buf.write(s, at + 4, 'utf8');
+    buf.writeInt32BE(n, at);
+    at += 4 + n;
+  };
+  rows.forEach((r, i) => {
+    const [source, fact, str, eventId, samples] = texts[i]!;
+    at = buf.writeInt16BE(FIELDS, at);
+    // timestamptz: int64 microseconds since 2000-01-01 UTC, written as two 32-bit halves.
+    const pgUs = r.tsUs - PG_EPOCH_US;
+    const hi = Math.floor(pgUs / TWO_32);
+    at = buf.writeInt32BE(8, at);
+    at = buf.writeInt32BE(hi, at);
+    at = buf.writeUInt32BE(pgUs - hi * TWO_32, at);
+    text(source);
+    text(fact);
+    float8(numericOf(r.value));
+    if (typeof r.value === 'boolean') {
+      at = buf.writeInt32BE(1, at);
+      at = buf.writeUInt8(r.value ? 1 : 0, at);
+    } else nul();
+    text(str);
+    at = buf.writeInt32BE(4, at);
+    at = buf.writeInt32BE(r.count, at);
+    at = buf.writeInt32BE(4, at);
+    at = buf.writeInt32BE(r.numericCount, at);
+    float8(r.min);
+    float8(r.max);
+    float8(r.avg);
+    text(eventId);
+    if (samples === null) nul();
+    else {
+      at = buf.writeInt32BE(samples.length, at);
+      at += samples.copy(buf, at);
+    }
+  });
+  at += TRAILER.copy(buf, at);
+  return buf.subarray(0, at);
+}
