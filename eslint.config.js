@@ -11,4 +11,14 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The live view's page runs in the browser (served by local/live/server.ts), uPlot from its script tag.
+    files: ['local/live/page/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['document', 'fetch', 'EventSource', 'requestAnimationFrame', 'ResizeObserver', 'Option', 'setTimeout', 'clearTimeout', 'uPlot'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

@@ -9,6 +9,7 @@ import { BatchSource, BENCH_SEED } from './lib/syntheticBatches.ts';
 import { runColdStart } from './scenarios/coldStart.ts';
 import { runEndToEnd } from './scenarios/endToEnd.ts';
 import { runIngestBench } from './scenarios/ingest.ts';
+import { runLiveViewCost } from './scenarios/liveView.ts';
 import { runMemory } from './scenarios/memory.ts';
 import { runProxyCheck } from './scenarios/proxy.ts';
 
@@ -97,6 +98,16 @@ try {
       logFile: join(workDir, 'functions.log'),
       progress,
     });
+    if (args.viewers > 0) {
+      result.liveView = await runLiveViewCost({
+        env,
+        events: args.quick ? 20_000 : 40_000,
+        viewers: args.viewers,
+        rounds: args.rounds,
+        logFile: join(workDir, 'functions.log'),
+        progress,
+      });
+    }
   }
 } catch (e) {
   exitCode = 1;

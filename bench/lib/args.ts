@@ -5,6 +5,8 @@ export interface BenchArgs {
   profile: boolean;
   only: Set<string> | undefined;
   out: string;
+  /** With the e2e group: also time it with the live view serving this many viewers (one stalled). */
+  viewers: number;
 }
 
 export class BenchArgsError extends Error {
@@ -13,17 +15,19 @@ export class BenchArgsError extends Error {
 
 export const SCENARIOS = ['ingest', 'e2e', 'cold', 'memory', 'proxy'] as const;
 
-export const USAGE = `npm run bench -- [--rounds N] [--quick] [--json] [--profile] [--only ${SCENARIOS.join(',')}] [--out FILE]
+export const USAGE = `npm run bench -- [--rounds N] [--quick] [--json] [--profile] [--only ${SCENARIOS.join(',')}] [--out FILE] [--viewers N]
   --rounds N   rounds of the side-by-side ingest scenarios (default 5; --quick: 3)
   --quick      fewer rounds and a shorter end-to-end run (about half the time)
   --json       print the result as JSON instead of the table
   --profile    CPU-profile the merge and raw ingest rounds and print the top frames
   --only LIST  run only these scenario groups
-  --out FILE   where the JSON result is written (default .tapline/bench.json, read by npm run cost)`;
+  --out FILE   where the JSON result is written (default .tapline/bench.json, read by npm run cost)
+  --viewers N  with e2e: also run it without and with the live view serving N viewers, one stalled,
+               in alternating rounds, and report the ratio (docs/live-view.md)`;
 
 /** Parses argv (without node and script). Pure, so the CLI contract is unit-tested. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { json: false, quick: false, rounds: 0, profile: false, only: undefined, out: '.tapline/bench.json' };
+  const args: BenchArgs = { json: false, quick: false, rounds: 0, profile: false, only: undefined, out: '.tapline/bench.json', viewers: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -44,6 +48,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       if (unknown.length > 0) throw new BenchArgsError(`unknown scenario group(s): ${unknown.join(', ')}`);
       args.only = new Set(names);
     } else if (a === '--out') args.out = value();
+    else if (a === '--viewers') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1 || n > 200) throw new BenchArgsError('--viewers must be an integer in 1..200');
+      args.viewers = n;
+    }
     else throw new BenchArgsError(`unknown option ${a}`);
   }
   if (args.rounds === 0) args.rounds = args.quick ? 3 : 5;

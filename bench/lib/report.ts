@@ -1,6 +1,7 @@
 import type { FunctionColdStart } from '../scenarios/coldStart.ts';
 import type { EndToEndResult } from '../scenarios/endToEnd.ts';
 import type { Breakdown, IngestBenchResult, ModeResult } from '../scenarios/ingest.ts';
+import type { LiveViewCost } from '../scenarios/liveView.ts';
 import type { MemoryResult } from '../scenarios/memory.ts';
 import type { PathWire } from '../scenarios/proxy.ts';
 import { median } from './stats.ts';
@@ -22,6 +23,7 @@ export interface BenchResult {
   meta: BenchMeta;
   ingest?: IngestBenchResult;
   e2e?: EndToEndResult;
+  liveView?: LiveViewCost;
   coldStart?: FunctionColdStart[];
   memory?: MemoryResult[];
   proxy?: PathWire[];
@@ -47,6 +49,8 @@ export const TARGETS = {
   ingestBundleBytes: 500 * 1024,
   ingestInitMs: 150,
   peakRssMb: 256,
+  /** End-to-end throughput with the live view and its viewers (one stalled) / without it. */
+  liveViewVsNone: 0.95,
 } as const;
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
@@ -85,6 +89,10 @@ export function evaluateTargets(r: Omit<BenchResult, 'targets'>): TargetCheck[] 
     atLeast('end to end vs emulator put+get', ratio, TARGETS.e2eVsEmulator, pctOf, 0);
     const limit = r.e2e.batchWindowSeconds * 1000 + TARGETS.e2eP99SlackMs;
     add('end to end p99 latency', `<= ${limit} ms`, `${r.e2e.latency.p99Ms.toFixed(0)} ms`, r.e2e.latency.p99Ms <= limit);
+  }
+  if (r.liveView) {
+    const v = r.liveView;
+    add(`end to end with the live view, ${v.viewers} viewers (1 stalled)`, `>= ${pct(TARGETS.liveViewVsNone)} of without`, pct(v.ratio), v.ratio >= TARGETS.liveViewVsNone);
   }
   const ingestFn = r.coldStart?.find((f) => f.name === 'ingest');
   if (ingestFn) {
@@ -182,6 +190,27 @@ export function renderTable(r: BenchResult): string {
       ]),
     );
     if (e2e.functionErrors > 0) out.push(`  function errors during the run: ${e2e.functionErrors}`);
+  }
+  const live = r.liveView;
+  if (live) {
+    out.push(`\nLive view: the full-speed run (${int(live.events)} events) without it and with ${live.viewers} viewers, one stalled; ${live.rounds} rounds, alternating`);
+    out.push(
+      formatColumns([
+        ['measure', 'events/s (median)', 'per round'],
+        ['without the live view', int(median(live.withoutPerSec)), live.withoutPerSec.map(int).join(' ')],
+        [`with ${live.viewers} viewers`, int(median(live.withPerSec)), live.withPerSec.map(int).join(' ')],
+        ['CPU ms per 1,000 events, without', ms1(median(live.cpuMsPerThousandWithout)), live.cpuMsPerThousandWithout.map(ms1).join(' ')],
+        ['CPU ms per 1,000 events, with', ms1(median(live.cpuMsPerThousandWith)), live.cpuMsPerThousandWith.map(ms1).join(' ')],
+      ]),
+    );
+    out.push(
+      `  with / without: ${live.ratio.toFixed(3)} (median of per-round ratios); frames dropped: stalled viewer ${int(live.stalledDropped)}, ` +
+        `reading viewers ${int(live.readersDropped)}; each reading viewer read ${int(live.framesPerReader)} frames per run`,
+    );
+    out.push(
+      `  the view's own CPU (${int(live.replay.events)} events' batches replayed over ${live.replay.seconds.toFixed(0)} s, ${live.replay.pairs} pairs, pipeline idle): ` +
+        `${ms1(live.replay.viewCpuMsPerThousand)} ms per 1,000 events = ${(100 * live.replay.shareOfPipelineCpu).toFixed(1)}% of the pipeline's own`,
+    );
   }
   if (r.coldStart) {
     out.push('\nCold start: esbuild --bundle --minify --format=esm --target=node22, every dependency inside; import in a fresh node');

@@ -107,13 +107,8 @@ export async function runEndToEnd(o: {
   await pipeline.start();
   try {
     o.progress(`e2e: throughput, ${o.events} events as fast as the stream takes them`);
-    const t0Wall = Date.now();
-    const t0 = performance.now();
-    const sim = await pipeline.simulate(100_000, o.events / 100_000, BENCH_SEED);
-    if (sim.sent !== o.events) throw new Error(`e2e: the simulator sent ${sim.sent} of ${o.events} events`);
-    await waitForRecords(env, t0Wall, o.events, 120_000);
-    const seconds = (performance.now() - t0) / 1000;
-    const saturated = await latencies(env, t0Wall);
+    const { seconds, sinceMs } = await fullSpeedRun(pipeline, env, o.events);
+    const saturated = await latencies(env, sinceMs);
 
     const rate = Math.max(500, Math.min(20_000, Math.round((0.5 * o.events) / seconds / 100) * 100));
     o.progress(`e2e: latency at ${rate} events/s for ${o.latencySeconds} s`);
@@ -142,6 +137,16 @@ export async function runEndToEnd(o: {
   } finally {
     await pipeline.stop();
   }
+}
+
+/** `events` put by the simulator handler as fast as the stream takes them, until all are stored. */
+export async function fullSpeedRun(pipeline: LocalPipeline, env: LocalEnvironment, events: number): Promise<{ seconds: number; sinceMs: number }> {
+  const sinceMs = Date.now();
+  const t0 = performance.now();
+  const sim = await pipeline.simulate(100_000, events / 100_000, BENCH_SEED);
+  if (sim.sent !== events) throw new Error(`e2e: the simulator sent ${sim.sent} of ${events} events`);
+  await waitForRecords(env, sinceMs, events, 120_000);
+  return { seconds: (performance.now() - t0) / 1000, sinceMs };
 }
 
 /** Waits until rows written since `sinceMs` account for `records` readings (merged counts summed). */

@@ -3,13 +3,16 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadStageConfig } from '#config/stages';
 import { DEFAULT_DATA_DIR } from '../cli/database.ts';
+import { portNumber } from '../cli/run.ts';
 import { startLocalEnvironment } from '../environment.ts';
+import { DEFAULT_UI_PORT, startView, type RunningView } from '../live/startView.ts';
 import { LocalPipeline, type PipelineSnapshot, type PipelineSummary } from '../pipeline.ts';
 
-const USAGE = `npm run local -- [--duration 30] [--rate <events/s>] [--seed N] [--invalid-rate <0..1>] [--summary s.json] [--data-dir DIR]
+const USAGE = `npm run local -- [--duration 30] [--rate <events/s>] [--seed N] [--invalid-rate <0..1>] [--summary s.json] [--data-dir DIR] [--ui-port ${DEFAULT_UI_PORT} | --no-ui]
 Runs simulator -> Kinesis -> ingest -> SQS -> writer on this machine (embedded PostgreSQL and
 emulators on 127.0.0.1; DATABASE_URL / AWS_ENDPOINT_URL to use a real database or LocalStack).
---invalid-rate mixes that fraction of invalid records into the simulator's output (dead-letter path).`;
+--invalid-rate mixes that fraction of invalid records into the simulator's output (dead-letter path).
+The live view is served on 127.0.0.1:--ui-port (another free port if it is taken; 0: any free port).`;
 
 const { values: args } = parseArgs({
   options: {
@@ -19,6 +22,8 @@ const { values: args } = parseArgs({
     'invalid-rate': { type: 'string', default: '0' },
     summary: { type: 'string' },
     'data-dir': { type: 'string' },
+    'ui-port': { type: 'string' },
+    'no-ui': { type: 'boolean', default: false },
     stage: { type: 'string', default: 'local' },
     help: { type: 'boolean', default: false },
   },
@@ -33,6 +38,7 @@ const durationSeconds = positive('duration', args.duration);
 const rate = args.rate === undefined ? config.simulator.ratePerSecond : positive('rate', args.rate);
 const seed = args.seed === undefined ? config.simulator.seed : Number(args.seed);
 const invalidRate = fraction('invalid-rate', args['invalid-rate']);
+const uiPort = args['no-ui'] ? undefined : port('ui-port', args['ui-port']);
 const workDir = resolve(args['data-dir'] ?? DEFAULT_DATA_DIR);
 mkdirSync(workDir, { recursive: true });
 
@@ -74,8 +80,13 @@ note(`producing ${rate} events/s for ${durationSeconds}s; function logs: ${Local
 const pipeline: LocalPipeline = new LocalPipeline(env, LocalPipeline.logFileIn(workDir), [
   { name: 'maintenance', everyMs: 10_000, run: () => pipeline.maintain() },
 ]);
+let live: RunningView | undefined;
 let exitCode = 1;
 try {
+  if (uiPort !== undefined) {
+    live = await startView({ mode: 'live', db: env.db, pipeline }, uiPort);
+    note(`live view: ${live.url}${live.portWasBusy ? ` (port ${uiPort} was taken)` : ''}`);
+  }
   await pipeline.start();
   const progress = startProgress(pipeline);
   const sim = await pipeline.simulate(rate, durationSeconds, seed, invalidRate);
@@ -85,12 +96,14 @@ try {
   await pipeline.stop();
   const summary = await pipeline.summary(sim, rate, durationSeconds);
   printSummary(summary, drained);
+  await live?.view.finish(summary);
   if (args.summary) writeFileSync(resolve(args.summary), JSON.stringify(summary, null, 2) + '\n');
   exitCode = drained && accountedFor(summary) ? 0 : 1;
 } catch (e) {
   await pipeline.stop().catch(() => undefined);
   note(`local run failed: ${(e as Error).message}`);
 } finally {
+  await live?.close();
   await env.stop();
 }
 process.exit(exitCode);
@@ -147,6 +160,15 @@ function fraction(name: string, raw: string | undefined): number {
     process.exit(2);
   }
   return n;
+}
+
+function port(name: string, raw: string | undefined): number {
+  try {
+    return portNumber(name, raw, DEFAULT_UI_PORT);
+  } catch (e) {
+    note(`${(e as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
 }
 
 function positive(name: string, raw: string | undefined): number {

@@ -48,6 +48,14 @@ export function positiveNumber(flag: string, raw: string | undefined, fallback?:
   return n;
 }
 
+/** A TCP port to listen on; 0 lets the system choose one. */
+export function portNumber(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65_535) throw new UsageError(`--${flag} must be a port number in 0..65535, got "${raw}"`);
+  return n;
+}
+
 /** Repeated flags and comma-separated values both work: --source A --source B,C. */
 export const listFlag = (values: string[] | undefined): string[] =>
   (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);

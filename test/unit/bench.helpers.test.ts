@@ -36,6 +36,8 @@ describe('bench command line', () => {
     expect(parseBenchArgs([])).toMatchObject({ rounds: 5, quick: false, json: false, out: '.tapline/bench.json' });
     expect(parseBenchArgs(['--quick', '--json'])).toMatchObject({ rounds: 3, quick: true, json: true });
     expect(parseBenchArgs(['--rounds', '7', '--only', 'ingest,proxy']).only).toEqual(new Set(['ingest', 'proxy']));
+    expect(parseBenchArgs([]).viewers).toBe(0);
+    expect(parseBenchArgs(['--only', 'e2e', '--viewers', '20']).viewers).toBe(20);
   });
 
   it('rejects bad rounds, unknown scenario groups and unknown options with a typed error', () => {
@@ -44,6 +46,7 @@ describe('bench command line', () => {
     expect(() => parseBenchArgs(['--rounds'])).toThrow(/needs a value/);
     expect(() => parseBenchArgs(['--only', 'ingest,warp'])).toThrow(/warp/);
     expect(() => parseBenchArgs(['--fast'])).toThrow(/unknown option --fast/);
+    expect(() => parseBenchArgs(['--viewers', '0'])).toThrow(/--viewers must be an integer/);
   });
 });
 

@@ -83,6 +83,27 @@ describe('bench targets', () => {
     expect(checks.find((t) => t.name === 'ingest module init')?.met).toBe(true);
   });
 
+  it('holds the end-to-end run with the live view and its viewers to 95 % of the run without it', () => {
+    // Prepare
+    const liveView = (ratio: number) => ({
+      viewers: 20, rounds: 3, events: 40_000, withoutPerSec: [10_000], withPerSec: [10_000 * ratio], ratio, cpuMsPerThousandWithout: [100], cpuMsPerThousandWith: [102], stalledDropped: 40, readersDropped: 0, framesPerReader: 30,
+      replay: { events: 40_000, seconds: 20, pairs: 3, viewCpuMsPerThousand: 4, shareOfPipelineCpu: 0.04 },
+    });
+
+    // Act
+    const met = evaluateTargets({ meta, liveView: liveView(0.97) });
+    const missed = evaluateTargets({ meta, liveView: liveView(0.9) });
+    const table = renderTable({ meta, liveView: liveView(0.97), targets: met });
+
+    // Assess
+    expect(met).toEqual([{ name: 'end to end with the live view, 20 viewers (1 stalled)', target: '>= 95% of without', actual: '97%', met: true }]);
+    expect(missed[0]?.met).toBe(false);
+    expect(table).toMatch(/with 20 viewers\s+9,700/);
+    expect(table).toContain('frames dropped: stalled viewer 40, reading viewers 0');
+    expect(table).toMatch(/CPU ms per 1,000 events, with\s+102\s+102/);
+    expect(table).toContain('4.0 ms per 1,000 events = 4.0% of the pipeline');
+  });
+
   it('prints the scenarios, the ratios and which targets were missed', () => {
     // Prepare
     const partial = { meta, ingest: ingest(0.3) };

@@ -3,6 +3,7 @@ import { highestPositions } from '../db/checkpointStore.ts';
 import type { OutboxMessage } from '../db/outbox.ts';
 import { isConnectionError, isRetryableTransactionError } from '../db/pg.ts';
 import { derive } from '../derive.ts';
+import { liveFeed, type LiveBatch } from '../liveFeed.ts';
 import { mergeReadings, rawRows } from '../merge.ts';
 import { publishClaimed, type OutboxQueues } from '../outboxPublisher.ts';
 import type { TimeWindow } from '../record.ts';
@@ -66,11 +67,12 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   const decoded = decodeBatch(batch, now(), deps.window);
   const t1 = performance.now();
   const outcome = await withDatabaseRetry(deps, () => deps.store.transaction((tx) => planAndCommit(tx, batch, decoded, deps, now())));
+  liveFeed.publish(outcome.live);
   const t2 = performance.now();
   const sendRetry = { ...(deps.sendRetry ?? DEFAULT_BACKOFF), ...(deps.remainingMs ? { remainingMs: deps.remainingMs } : {}) };
   const published = await publishClaimed(deps.store, deps.sqs, deps.queues, outcome.claimed, sendRetry);
   const t3 = performance.now();
-  const { claimed: _, ...counts } = outcome;
+  const { claimed: _, live: _live, ...counts } = outcome;
   return {
     records: decoded.records,
     kinesisRecords: batch.length,
@@ -81,7 +83,7 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   };
 }
 
-type Committed = Omit<IngestReport, 'records' | 'kinesisRecords' | 'published' | 'publishFailed' | 'timings'> & { claimed: OutboxMessage[] };
+type Committed = Omit<IngestReport, 'records' | 'kinesisRecords' | 'published' | 'publishFailed' | 'timings'> & { claimed: OutboxMessage[]; live: LiveBatch };
 
 /** One transaction: lock and load, classify every record, look up only what must be, write. */
 async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord[], decoded: DecodedBatch, deps: IngestDeps, nowMs: number): Promise<Committed> {
@@ -124,6 +126,7 @@ async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord
     outboxPending: result.outbox.pending,
     outboxOldestAgeSeconds: result.outbox.oldestAgeSeconds,
     claimed: result.claimed,
+    live: { rows, events },
   };
 }
 

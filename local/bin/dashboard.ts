@@ -1,0 +1,39 @@
+import { openCliDatabase } from '../cli/database.ts';
+import { parseFlags, portNumber, runCli } from '../cli/run.ts';
+import { DEFAULT_UI_PORT, startView } from '../live/startView.ts';
+
+const USAGE = `npm run dashboard -- [--data-dir DIR] [--port ${DEFAULT_UI_PORT}]
+Serves the live view's page from the warehouse alone, on 127.0.0.1 until Ctrl-C: telemetry_1min
+charts per unit and fact, rule firing and anomaly history, OEE per unit, ingest delay.
+Database: DATABASE_URL (or DB_SECRET_ARN, DB_HOST+DB_AUTH=iam), else the local runner's database kept
+in --data-dir (default .tapline/local). --port: another free port if it is taken; 0: any free port.
+Exit status: 130 when stopped with Ctrl-C (143 with SIGTERM), 1 failed, 2 usage.`;
+
+runCli(USAGE, async () => {
+  const flags = parseFlags({
+    'data-dir': { type: 'string' },
+    port: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  });
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const port = portNumber('port', flags.port, DEFAULT_UI_PORT);
+  const cli = await openCliDatabase(flags['data-dir']);
+  try {
+    const running = await startView({ mode: 'dashboard', db: cli.db }, port);
+    console.error(`database: ${cli.description}`);
+    console.error(`dashboard: ${running.url}${running.portWasBusy ? ` (port ${port} was taken)` : ''}; Ctrl-C to stop`);
+    const signal = await new Promise<NodeJS.Signals>((stop) => {
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await running.close();
+    // Stopped by a signal, the status says so, as the shell's 128 + N (the embedded PostgreSQL's
+    // own exit hook, which stops a kept cluster on the same signal, exits with the same status).
+    return signal === 'SIGINT' ? 130 : 143;
+  } finally {
+    await cli.close();
+  }
+});
