@@ -43,6 +43,7 @@ export const TARGETS = {
   rawVsCeilingB: 0.6,
   mergeVsPeerCompacted: 2.0,
   rawVsPeerRaw: 1.5,
+  aggregatedVsPlain: 1.5,
   e2eVsEmulator: 0.7,
   /** p99 <= batching window + this. */
   e2eP99SlackMs: 1_000,
@@ -81,6 +82,7 @@ export function evaluateTargets(r: Omit<BenchResult, 'targets'>): TargetCheck[] 
     atLeast('merge vs peer compacted (Powertools + zod + unnest)', ratios.mergeVsPeerCompacted, TARGETS.mergeVsPeerCompacted, times, 1);
     atLeast('raw vs peer raw (Powertools + zod + unnest)', ratios.rawVsPeerRaw, TARGETS.rawVsPeerRaw, times, 1);
     atLeast('raw vs ceiling B (binary COPY)', ratios.rawVsCeilingB, TARGETS.rawVsCeilingB, pctOf, 0);
+    atLeast('ingest readings/s, KPL aggregates vs plain records', ratios.aggregatedVsPlain, TARGETS.aggregatedVsPlain, times, 1);
     atLeast('merge vs ceiling A', ratios.mergeVsCeilingA, TARGETS.mergeVsCeilingA, pctOf, 0);
     atLeast('merge vs per-row baseline', ratios.mergeVsBaseline, TARGETS.mergeVsBaseline, times, 0);
   }
@@ -150,6 +152,8 @@ export function renderTable(r: BenchResult): string {
         ['peer raw: Powertools BatchProcessor + zod + unnest INSERT', int(ing.peers.raw.recordsPerSec), int(ing.peers.raw.recordsPerSec), ms1(ing.peers.raw.msPerBatch), int(ing.batchSize)],
         ['peer compacted: the same, last write per key', int(ing.peers.compacted.recordsPerSec), '-', ms1(ing.peers.compacted.msPerBatch), int(ing.merge.rowsPerBatch)],
         ['tapline ingest, merge mode', int(ing.merge.recordsPerSec), int(ing.merge.rowsPerSec), ms1(ing.merge.msPerBatch), int(ing.merge.rowsPerBatch)],
+        ['tapline merge, from the invocation payload (JSON.parse of the event included)', int(ing.aggregated.plain.recordsPerSec), '-', ms1(ing.aggregated.plain.msPerBatch), int(ing.merge.rowsPerBatch)],
+        [`  the same readings in ${int(ing.aggregated.kinesisRecordsPerBatch)} KPL aggregates`, int(ing.aggregated.recordsPerSec), '-', ms1(ing.aggregated.msPerBatch), int(ing.merge.rowsPerBatch)],
         ['tapline ingest, raw mode', int(ing.raw.recordsPerSec), int(ing.raw.rowsPerSec), ms1(ing.raw.msPerBatch), int(ing.raw.rowsPerBatch)],
       ]),
     );
@@ -242,6 +246,7 @@ export function renderTable(r: BenchResult): string {
       formatColumns([
         ['tapline merge / peer compacted', `${ing.ratios.mergeVsPeerCompacted.toFixed(2)}x`],
         ['tapline raw / peer raw', `${ing.ratios.rawVsPeerRaw.toFixed(2)}x`],
+        ['tapline merge, aggregated / plain', `${ing.ratios.aggregatedVsPlain.toFixed(2)}x`],
         ['tapline merge / ceiling A', ing.ratios.mergeVsCeilingA.toFixed(2)],
         ['tapline raw / ceiling B', ing.ratios.rawVsCeilingB.toFixed(2)],
         ['tapline merge / baseline', `${ing.ratios.mergeVsBaseline.toFixed(0)}x`],

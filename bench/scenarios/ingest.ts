@@ -8,7 +8,7 @@ import type { SqlDatabase, SqlSession } from '#core/db/session';
 import { TELEMETRY_COPY, telemetryCopyData } from '#core/db/telemetryCopy';
 import { derive, type Derivation } from '#core/derive';
 import { ingestBatch, type IngestDeps } from '#core/ingest/ingestBatch';
-import type { StreamRecord } from '#core/ingest/streamRecord';
+import { fromKinesisEvent, type StreamRecord } from '#core/ingest/streamRecord';
 import { mergeReadings, rawRows, type MergedRow } from '#core/merge';
 import { seriesKey, type Reading } from '#core/reading';
 import { decodeRecord, instantMicros, TelemetryRecordSchema, type TelemetryRecord, type TimeWindow } from '#core/record';
@@ -96,6 +96,17 @@ export interface IngestBenchResult {
   peers: { raw: PeerResult; compacted: PeerResult };
   merge: ModeResult;
   /**
+   * The handler's work from the invocation payload (the runtime's JSON.parse of the event included,
+   * as Lambda bills it) on plain batches and on the same readings as KPL aggregates.
+   */
+  aggregated: {
+    recordsPerSec: number;
+    msPerBatch: number;
+    kinesisRecordsPerBatch: number;
+    perRoundPerSec: number[];
+    plain: { recordsPerSec: number; msPerBatch: number; perRoundPerSec: number[] };
+  };
+  /**
    * The price of exactness: merge batches holding 5% producer resends of stored readings and 5%
    * late readings (held back from the batch before), against in-order ones, same rounds.
    */
@@ -110,6 +121,7 @@ export interface IngestBenchResult {
     mergeVsBaseline: number;
     mergeVsPeerCompacted: number;
     rawVsPeerRaw: number;
+    aggregatedVsPlain: number;
   };
   profiles?: { merge: FrameCost[]; raw: FrameCost[] };
 }
@@ -219,6 +231,11 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     const peerRawMs: number[] = [];
     const stateFullMs: number[] = [];
     const mixedMs: number[] = [];
+    const aggregatedMs: number[] = [];
+    const aggregatedPerSec: number[] = [];
+    const plainEventMs: number[] = [];
+    const plainEventPerSec: number[] = [];
+    let aggregatedRecords = 0;
     const inOrderMs: number[] = [];
     const next = () => o.batches.next(o.batchSize, SHARD);
     for (let round = 0; round < o.rounds; round++) {
@@ -236,6 +253,28 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       const samples: BatchSample[] = [];
       for (const b of mergeBatches) samples.push(await measure(b.records, 'merge'));
       merge.push(samples);
+      const fromPayload = async (batch: SyntheticBatch) => {
+        const payload = JSON.stringify(batch.event);
+        let report: Awaited<ReturnType<typeof ingestBatch>> | undefined;
+        const ms = await timeAsyncMs(async () => {
+          const event = JSON.parse(payload) as SyntheticBatch['event'];
+          report = await ingestBatch(event.Records.map(fromKinesisEvent), deps('merge'));
+        });
+        if (report?.written !== o.batchSize) throw new Error(`payload batch not ingested cleanly: ${JSON.stringify(report)}`);
+        return ms;
+      };
+      const aggMs: number[] = [];
+      const plainMs: number[] = [];
+      for (let i = 0; i < o.mergeBatchesPerRound; i++) {
+        plainMs.push(await fromPayload(next()));
+        const b = o.batches.nextAggregated(o.batchSize, SHARD);
+        aggregatedRecords = b.records.length;
+        aggMs.push(await fromPayload(b));
+      }
+      aggregatedMs.push(median(aggMs));
+      aggregatedPerSec.push(perSecond(o.batchSize * aggMs.length, sum(aggMs)));
+      plainEventMs.push(median(plainMs));
+      plainEventPerSec.push(perSecond(o.batchSize * plainMs.length, sum(plainMs)));
       const mixed = await resendsAndLate(next(), next(), next());
       mixedMs.push(mixed.mixedMs);
       inOrderMs.push(mixed.inOrderMs);
@@ -286,6 +325,13 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
         compacted: { recordsPerSec: median(peerCompactedPerSec), msPerBatch: median(peerCompactedMs), perRoundPerSec: peerCompactedPerSec },
       },
       merge: mergeResult,
+      aggregated: {
+        recordsPerSec: median(aggregatedPerSec),
+        msPerBatch: median(aggregatedMs),
+        kinesisRecordsPerBatch: aggregatedRecords,
+        perRoundPerSec: aggregatedPerSec,
+        plain: { recordsPerSec: median(plainEventPerSec), msPerBatch: median(plainEventMs), perRoundPerSec: plainEventPerSec },
+      },
       resendsAndLate: { msPerBatch: median(mixedMs), inOrderMsPerBatch: median(inOrderMs), perRoundRatio: mixedMs.map((m, i) => m / inOrderMs[i]!) },
       raw: { ...rawResult, stateSaveMs: median(stateFullMs) },
       ratios: {
@@ -294,6 +340,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
         mergeVsBaseline: pairedRatio(mergeResult.perRoundPerSec, baselinePerSec),
         mergeVsPeerCompacted: pairedRatio(mergeResult.perRoundPerSec, peerCompactedPerSec),
         rawVsPeerRaw: pairedRatio(rawResult.perRoundPerSec, peerRawPerSec),
+        aggregatedVsPlain: pairedRatio(aggregatedPerSec, plainEventPerSec),
       },
       ...(profiles ? { profiles } : {}),
     };

@@ -26,6 +26,13 @@ const ingest = (mergeVsCeilingA: number): IngestBenchResult => ({
   },
   merge: mode(400_000 * mergeVsCeilingA),
   resendsAndLate: { msPerBatch: 30, inOrderMsPerBatch: 25, perRoundRatio: [1.2] },
+  aggregated: {
+    recordsPerSec: 600_000,
+    msPerBatch: 17,
+    kinesisRecordsPerBatch: 70,
+    perRoundPerSec: [600_000],
+    plain: { recordsPerSec: 300_000, msPerBatch: 33, perRoundPerSec: [300_000] },
+  },
   raw: { ...mode(20_000), stateSaveMs: 150 },
   ratios: {
     mergeVsCeilingA,
@@ -33,6 +40,7 @@ const ingest = (mergeVsCeilingA: number): IngestBenchResult => ({
     mergeVsBaseline: (400_000 * mergeVsCeilingA) / 3_000,
     mergeVsPeerCompacted: (400_000 * mergeVsCeilingA) / 100_000,
     rawVsPeerRaw: 0.5,
+    aggregatedVsPlain: 1.6,
   },
 });
 
@@ -49,6 +57,7 @@ describe('bench targets', () => {
       'merge vs peer compacted (Powertools + zod + unnest)',
       'raw vs peer raw (Powertools + zod + unnest)',
       'raw vs ceiling B (binary COPY)',
+      'ingest readings/s, KPL aggregates vs plain records',
       'merge vs ceiling A',
       'merge vs per-row baseline',
     ]);
