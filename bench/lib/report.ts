@@ -169,8 +169,8 @@ export function renderTable(r: BenchResult): string {
         out.push(`  raw state save: ${ms1(ing.raw.stateSaveMs)} ms (one change per key)`);
       }
       out.push(
-        `  SQL ${name}: ${int(m.statementsPerBatch)} statements; telemetry ${ms1(s.telemetry)}, state ${ms1(s.state)}, ` +
-          `checkpoint ${ms1(s.checkpoint)}, outbox ${ms1(s.outbox)}, BEGIN/COMMIT ${ms1(s.transaction)} ms`,
+        `  SQL ${name}: ${int(m.statementsPerBatch)} statements in ${int(m.roundTripsPerBatch)} round trips; awaited (overlapping): telemetry ${ms1(s.telemetry)}, ` +
+          `state ${ms1(s.state)}, checkpoint ${ms1(s.checkpoint)}, outbox ${ms1(s.outbox)}, BEGIN/COMMIT ${ms1(s.transaction)} ms`,
       );
     }
     if (ing.profiles) {

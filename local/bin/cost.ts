@@ -103,7 +103,7 @@ function print(e: CostEstimate): void {
   const out: string[] = [];
   out.push(`tapline cost: stage ${config.stage}, ${rate.toLocaleString('en-US')} events/s = ${(e.eventsPerMonth / 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })}M events/month`);
   out.push(`ingest time per batch from: ${profile.source}`);
-  out.push(`  ${profile.perRecordMs.toFixed(4)} ms CPU per record, ${profile.perBatchMs.toFixed(1)} ms per batch, ${profile.statementsPerBatch} statements (+0.5 ms each via RDS Proxy)`);
+  out.push(`  ${profile.perRecordMs.toFixed(4)} ms CPU per record, ${profile.perBatchMs.toFixed(1)} ms per batch, ${profile.roundTripsPerBatch} round trips to the database (+0.5 ms each via RDS Proxy)`);
   out.push(
     `reading ${recordBytes.toFixed(0)} B; ${kinesisLabel(e)}; ${config.stream.mode} stream, ${e.ingest.shards} shards; batch ${config.ingest.batchSize} / window ${config.ingest.batchWindowSeconds} s -> ` +
       `${Math.round(e.ingest.recordsPerInvocation)} readings per invocation, ${e.ingest.invocationsPerSecond.toFixed(2)} invocations/s, ${e.ingest.billedMs} ms billed each`,

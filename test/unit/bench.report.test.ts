@@ -10,6 +10,7 @@ const mode = (recordsPerSec: number): ModeResult => ({
   ms: { decode: 10, validation: 5, merge: 2, sql: 20, statements: 3, derive: 1, publish: 4, other: 5 },
   sqlMs: { telemetry: 5, state: 5, checkpoint: 3, outbox: 4, other: 0, transaction: 3 },
   statementsPerBatch: 13,
+  roundTripsPerBatch: 4,
   derivedEventsPerBatch: 2,
   perRoundPerSec: [recordsPerSec],
 });
