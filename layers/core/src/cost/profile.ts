@@ -2,7 +2,7 @@ import type { IngestProfile } from './model.ts';
 
 /**
  * Used when no bench result is at hand: merge mode on 10,000-record batches, `npm run bench` of
- * 2026-11-22 on a 2-core development machine (README.md, Performance). CPU per record covers decode,
+ * 2026-11-22 on a 2-core development machine (docs/performance.md). CPU per record covers decode,
  * validation, merge, checkpoint bookkeeping and statement building; the per-batch part is the SQL
  * round trips on loopback, derive and publish.
  */
@@ -11,7 +11,7 @@ export const DEFAULT_INGEST_PROFILE: IngestProfile = {
   perBatchMs: 32,
   roundTripsPerBatch: 4,
   derivedEventsPerRecord: 0.0046,
-  source: 'built-in default (npm run bench of 2026-11-22, README.md, Performance)',
+  source: 'built-in default (npm run bench of 2026-11-22, docs/performance.md)',
 };
 
 /** The part of `npm run bench --json` this module reads. */
