@@ -2,6 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadStageConfig } from '#config/stages';
+import { estimateCost } from '#core/cost/model';
+import { profileFromBench } from '#core/cost/profile';
+import { stageCostInputs } from '#core/cost/stageInputs';
 import { startLocalEnvironment } from '../local/environment.ts';
 import { BenchArgsError, parseBenchArgs, USAGE, type BenchArgs } from './lib/args.ts';
 import { evaluateTargets, renderTable, type BenchResult } from './lib/report.ts';
@@ -74,6 +77,12 @@ try {
       profile: args.profile,
       progress,
     });
+  }
+  if (result.ingest) {
+    // What `npm run cost -- --events-per-second 1000 --stage prod` prints, from this run's batches.
+    const profile = profileFromBench({ meta: {}, ingest: result.ingest }, 'this run');
+    const prod = loadStageConfig('prod');
+    result.cost = { stage: 'prod', eventsPerSecond: 1_000, variablePerMillionUsd: estimateCost(stageCostInputs(prod, 1_000, profile).inputs).variablePerMillionUsd };
   }
   if (runs('proxy')) {
     progress('proxy: counting protocol messages of the hot path');

@@ -22,6 +22,8 @@ export interface BenchMeta {
 export interface BenchResult {
   meta: BenchMeta;
   ingest?: IngestBenchResult;
+  /** `npm run cost` for prod at 1,000 readings/s with this run's ingest profile. */
+  cost?: { stage: string; eventsPerSecond: number; variablePerMillionUsd: number };
   e2e?: EndToEndResult;
   liveView?: LiveViewCost;
   coldStart?: FunctionColdStart[];
@@ -45,6 +47,10 @@ export const TARGETS = {
   rawVsPeerRaw: 1.5,
   aggregatedVsPlain: 1.5,
   e2eVsEmulator: 0.7,
+  /** Readings per second through the whole local pipeline on aggregated records (5x the original's 8,000/s). */
+  e2eReadingsPerSec: 40_000,
+  /** Variable cost of a million readings on prod at 1,000 readings/s, from this run's ingest profile. */
+  prodVariablePerMillionUsd: 0.005,
   /** p99 <= batching window + this. */
   e2eP99SlackMs: 1_000,
   ingestBundleBytes: 500 * 1024,
@@ -86,9 +92,16 @@ export function evaluateTargets(r: Omit<BenchResult, 'targets'>): TargetCheck[] 
     atLeast('merge vs ceiling A', ratios.mergeVsCeilingA, TARGETS.mergeVsCeilingA, pctOf, 0);
     atLeast('merge vs per-row baseline', ratios.mergeVsBaseline, TARGETS.mergeVsBaseline, times, 0);
   }
+  if (r.cost) {
+    const { variablePerMillionUsd: v } = r.cost;
+    const met = v <= TARGETS.prodVariablePerMillionUsd;
+    const usd = (x: number, d: number) => `$${x.toFixed(d)}`;
+    add(`variable cost per million readings, ${r.cost.stage} at ${r.cost.eventsPerSecond.toLocaleString('en-US')}/s`, `<= ${usd(TARGETS.prodVariablePerMillionUsd, 3)}`, against(v, TARGETS.prodVariablePerMillionUsd, met, usd, 4), met);
+  }
   if (r.e2e) {
     const ratio = r.e2e.throughput.eventsPerSec / r.e2e.ceiling.putGetPerSec;
     atLeast('end to end vs emulator put+get', ratio, TARGETS.e2eVsEmulator, pctOf, 0);
+    atLeast('end to end readings/s', r.e2e.throughput.eventsPerSec, TARGETS.e2eReadingsPerSec, (v, d) => v.toLocaleString('en-US', { maximumFractionDigits: d }), 0);
     const limit = r.e2e.batchWindowSeconds * 1000 + TARGETS.e2eP99SlackMs;
     add('end to end p99 latency', `<= ${limit} ms`, `${r.e2e.latency.p99Ms.toFixed(0)} ms`, r.e2e.latency.p99Ms <= limit);
   }

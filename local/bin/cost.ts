@@ -2,14 +2,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadStageConfig, type StageConfig } from '#config/stages';
-import { estimateCost, minimumBatchForTarget, type Aggregation, type CostDeployment, type CostEstimate, type CostInputs } from '#core/cost/model';
+import { estimateCost, minimumBatchForTarget, type CostDeployment, type CostEstimate, type CostInputs } from '#core/cost/model';
 import { PRICE_REGION, PRICES, PRICES_AS_OF } from '#core/cost/prices';
 import { DEFAULT_INGEST_PROFILE, profileFromBench, type BenchIngestSummary } from '#core/cost/profile';
-import { MetricName } from '#core/metricNames';
-import { encodeRecord } from '#core/record';
-import { createBrewery } from '#core/simulator/brewery';
+import { stageCostInputs } from '#core/cost/stageInputs';
 import { SIMULATOR_TICK_MS } from '#core/simulator/run';
-import { MAX_UNITS, unitSource } from '#core/simulator/vocabulary';
 
 const USAGE = `npm run cost -- --events-per-second N [--stage prod] [--bench .tapline/bench.json] [--json]
 Monthly AWS cost of a stage at a steady event rate, by component, from the stage config, the ingest
@@ -46,16 +43,7 @@ const profile = statSync(benchFile, { throwIfNoEntry: false })?.isFile()
   ? profileFromBench(JSON.parse(readFileSync(benchFile, 'utf8')) as BenchIngestSummary, args.bench)
   : DEFAULT_INGEST_PROFILE;
 
-// The simulator's readings stand for a typical device record.
-const sample = createBrewery({ seed: 42 }).next(Date.UTC(2026, 0, 1), 5_000);
-const recordBytes = sample.reduce((a, r) => a + encodeRecord(r).byteLength, 0) / sample.length;
-
-/** How the simulator aggregates (simulator/run.ts): every tick, one aggregate per brewery unit. */
-const aggregation: Aggregation = { partitionKeys: MAX_UNITS, flushSeconds: SIMULATOR_TICK_MS / 1000, partitionKeyBytes: Buffer.byteLength(unitSource(0)) };
-const plain: CostInputs = { eventsPerSecond: rate, recordBytes, deployment: deploymentOf(config), profile };
-const aggregated: CostInputs = { ...plain, aggregation };
-// The stage as configured: simulator.aggregate says which records its producer puts.
-const inputs = config.simulator.aggregate ? aggregated : plain;
+const { plain, aggregated, inputs, recordBytes } = stageCostInputs(config, rate, profile);
 const estimate = estimateCost(inputs);
 const onStream = (i: CostInputs, mode: CostDeployment['stream']['mode']) => estimateCost({ ...i, deployment: { ...i.deployment, stream: { ...i.deployment.stream, mode } } });
 const comparison = (['provisioned', 'on-demand'] as const).flatMap((mode) =>
@@ -74,29 +62,6 @@ if (args.json) {
   process.exit(0);
 }
 print(estimate);
-
-/**
- * The deployed shape of a stage, as infra/ builds it: observability counts follow
- * infra/constructs/observability.ts (13 pipeline alarms, error rate (2 metrics) + throttles per
- * function; one custom metric per name of metricNames.ts), VPC endpoints follow
- * infra/constructs/network.ts (SQS, Secrets Manager, Kinesis in two AZs, only when functions run
- * in the VPC next to RDS).
- */
-function deploymentOf(c: StageConfig): CostDeployment {
-  const functions = 4; // ingest, writer, simulator, maintenance
-  return {
-    stage: c.stage,
-    stream: c.stream,
-    ingest: c.ingest,
-    writer: c.writer,
-    database: c.database.mode === 'rds' ? { mode: 'rds', instanceClass: c.database.instanceClass, allocatedStorageGb: c.database.allocatedStorageGb, multiAz: c.database.multiAz } : c.database,
-    logRetentionDays: c.logRetentionDays,
-    observability: { alarmMetrics: 13 + functions * 3, dashboards: 1, customMetrics: Object.keys(MetricName).length },
-    vpc: { interfaceEndpoints: 3, availabilityZones: 2 },
-    simulator: c.simulator,
-    kmsKeys: 1,
-  };
-}
 
 function print(e: CostEstimate): void {
   const usd = (n: number, digits = 2) => `$${n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;

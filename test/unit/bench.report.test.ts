@@ -89,6 +89,7 @@ describe('bench targets', () => {
     // Assess
     expect(checks.find((t) => t.name === 'end to end vs emulator put+get')).toMatchObject({ met: true, actual: '75%' });
     expect(checks.find((t) => t.name === 'end to end p99 latency')).toMatchObject({ met: false, target: '<= 2000 ms' });
+    expect(checks.find((t) => t.name === 'end to end readings/s')).toMatchObject({ met: false, target: '>= 40,000', actual: '4,500' });
     expect(checks.find((t) => t.name === 'ingest bundle (minified)')?.met).toBe(true);
     expect(checks.find((t) => t.name === 'ingest module init')?.met).toBe(true);
   });
@@ -140,6 +141,14 @@ describe('target lines', () => {
     const e2eClose = evaluateTargets({ meta, e2e: { ...e2eResult(), throughput: { ...e2eResult().throughput, eventsPerSec: 0.6996 * 6_000 } } });
     expect(e2eClose.find((t) => t.name === 'end to end vs emulator put+get')).toMatchObject({ target: '>= 70%', actual: '69.96%', met: false });
     expect(checks.find((t) => t.name.startsWith('merge vs peer compacted'))).toMatchObject({ target: '>= 2.0x', actual: '1.996x', met: false });
+  });
+
+  it('hold the variable cost of prod to $0.005 per million readings, with the digits that show a miss', () => {
+    // Act
+    const cost = (v: number) => evaluateTargets({ meta, cost: { stage: 'prod', eventsPerSecond: 1_000, variablePerMillionUsd: v } })[0];
+    // Assess
+    expect(cost(0.0047)).toMatchObject({ name: 'variable cost per million readings, prod at 1,000/s', target: '<= $0.005', actual: '$0.0047', met: true });
+    expect(cost(0.00504)).toMatchObject({ actual: '$0.00504', met: false });
   });
 });
 
