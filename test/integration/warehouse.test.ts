@@ -263,6 +263,12 @@ describe('plain PostgreSQL warehouse', () => {
     expect(raw.some((r) => r.value_bool === true) && raw.some((r) => r.value_str === 'say "hi", then\nleave')).toBe(true);
     expect(hourly.length).toBe(await count(`SELECT count(*)::int AS n FROM telemetry_1h WHERE source = ANY ($1::text[])`, [units]));
     expect(sortRows(csvBack.rows)).toEqual(sortRows(hourly));
+    // What a BI user needs beside the averages: numeric samples, sums, and a counter's reset-aware rise.
+    expect(raw.every((r) => 'numeric_count' in r)).toBe(true);
+    const counter = hourly.filter((r) => r.fact_name === 'packaged_total');
+    expect(counter.length).toBeGreaterThan(0);
+    expect(counter.every((r) => typeof r.increase === 'number' && r.increase >= 0 && typeof r.last_ts === 'string')).toBe(true);
+    expect(hourly.filter((r) => r.fact_name === 'temperature_c').every((r) => r.increase === null && typeof r.value_sum === 'number')).toBe(true);
   });
 
   it('exports an empty selection as a valid empty file', async () => {

@@ -42,6 +42,7 @@ const RAW_COLUMNS: ExportColumn[] = [
   { name: 'value_bool', kind: 'bool', nullable: true },
   { name: 'value_str', kind: 'text', nullable: true },
   { name: 'sample_count', kind: 'int', nullable: false },
+  { name: 'numeric_count', kind: 'int', nullable: true },
   { name: 'value_min', kind: 'double', nullable: true },
   { name: 'value_max', kind: 'double', nullable: true },
   { name: 'value_avg', kind: 'double', nullable: true },
@@ -52,12 +53,20 @@ const AGGREGATE_COLUMNS: ExportColumn[] = [
   { name: 'source', kind: 'text', nullable: false },
   { name: 'fact_name', kind: 'text', nullable: false },
   { name: 'sample_count', kind: 'int', nullable: false },
+  { name: 'numeric_count', kind: 'int', nullable: true },
   { name: 'value_avg', kind: 'double', nullable: true },
   { name: 'value_min', kind: 'double', nullable: true },
   { name: 'value_max', kind: 'double', nullable: true },
+  { name: 'value_sum', kind: 'double', nullable: true },
   { name: 'last_value', kind: 'double', nullable: true },
   { name: 'last_str', kind: 'text', nullable: true },
+  { name: 'last_ts', kind: 'timestamp', nullable: true },
+  /** Counter facts only: the reset-aware rise over the bucket (migration 0010's BI views). */
+  { name: 'increase', kind: 'double', nullable: true },
 ];
+
+/** Aggregates come from the BI views: the grain's columns plus a counter's `increase`, on both engines. */
+const EXPORT_SOURCE: Record<Grain, string> = { raw: GRAIN_TABLE.raw, '1min': 'fact_telemetry_1min', '1h': 'fact_telemetry_1h', '1day': 'fact_telemetry_1day' };
 
 export const exportColumns = (grain: Grain): ExportColumn[] => (grain === 'raw' ? RAW_COLUMNS : AGGREGATE_COLUMNS);
 
@@ -69,7 +78,7 @@ function selectSql(q: ExportQuery): { where: string; params: unknown[]; table: s
   const since = new Date(now.getTime() - q.sinceHours * 3_600_000).toISOString();
   const time = GRAIN_TIME[q.grain];
   return {
-    table: GRAIN_TABLE[q.grain],
+    table: EXPORT_SOURCE[q.grain],
     time,
     where: `${time} >= $1::timestamptz
       AND ($2::text[] IS NULL OR source = ANY ($2::text[]))
