@@ -94,10 +94,7 @@ export class LocalPipeline {
   }
 
   async start(): Promise<void> {
-    Object.assign(process.env, this.env.functionEnv, {
-      POWERTOOLS_DEV: 'false',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    });
+    Object.assign(process.env, this.env.functionEnv, { POWERTOOLS_DEV: 'false' });
     this.output.capture();
     const { config } = this.env;
     this.ingestDlqAtStart = await queueDepth(this.env.sqs, this.env.queues.ingestDlq);
@@ -175,9 +172,14 @@ export class LocalPipeline {
   /**
    * Runs the simulator handler once, as the schedule would, for the given rate and duration;
    * `invalidRate` is the fraction of readings sent invalid on purpose, to exercise the dead-letter path.
+   * `stop` (Ctrl-C) ends production early the way the function's own deadline does: from then on
+   * the context has no time left, so the simulator stops putting, waits for its puts in flight and
+   * reports what it sent.
    */
-  async simulate(rate: number, durationSeconds: number, seed: number, invalidRate = 0): Promise<SimulatorResult> {
-    const simulator = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
+  async simulate(rate: number, durationSeconds: number, seed: number, invalidRate = 0, stop?: AbortSignal): Promise<SimulatorResult> {
+    const handler = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
+    const simulator: Handler<unknown, SimulatorResult> = (event, context) =>
+      handler(event, { ...context, getRemainingTimeInMillis: () => (stop?.aborted ? 0 : context.getRemainingTimeInMillis()) });
     const settings = { timeoutSeconds: durationSeconds + 60, memoryMb: this.env.config.simulator.memoryMb };
     const invoke = localInvoker(this.functionSettings('tapline-simulator', settings), simulator);
     return invoke({ rate, durationSeconds, seed, ...(invalidRate > 0 ? { invalidRate } : {}) });
