@@ -127,7 +127,7 @@ describe('npm run local serves the live view; npm run dashboard serves it from t
     for (const [script, args, message] of [
       ['local/bin/local.ts', ['--ui-port', '70000'], '--ui-port must be a port number in 0..65535, got "70000"'],
       ['local/bin/dashboard.ts', ['--port', 'abc'], 'error: --port must be a port number in 0..65535, got "abc"'],
-      ['local/bin/dashboard.ts', ['--bogus'], "error: Unknown option '--bogus'"],
+      ['local/bin/dashboard.ts', ['--bogus'], 'error: unknown option --bogus'],
     ] as const) {
       const { code, stderr } = await command(script, [...args]).exited;
       expect(code, stderr).toBe(2);
