@@ -39,6 +39,8 @@ export interface LocalEnvironment {
   functionEnv: Record<string, string>;
   /** Messages put back into the emulated queues from the kept queue state. */
   restoredMessages: number;
+  /** The queues are fauxqs's (not AWS_ENDPOINT_URL's): their messages can be inspected without receiving them. */
+  emulatedQueues: boolean;
   stop(): Promise<void>;
 }
 
@@ -139,6 +141,7 @@ export async function startLocalEnvironment(o: EnvironmentOptions): Promise<Loca
       ...(postgres ? { postgres } : {}),
       functionEnv,
       restoredMessages,
+      emulatedQueues: !o.awsEndpoint,
       async stop() {
         try {
           if (keptIn) await saveQueues(keptIn, sqsEndpoint, Object.keys(byName));
@@ -177,7 +180,7 @@ async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<stri
   return { url: QueueUrl, arn: Attributes?.QueueArn ?? name };
 }
 
-const queueName = (q: Queue): string => q.url.slice(q.url.lastIndexOf('/') + 1);
+export const queueName = (q: Queue): string => q.url.slice(q.url.lastIndexOf('/') + 1);
 
 export async function queueDepth(sqs: SQSClient, queue: Queue): Promise<number> {
   const { Attributes } = await sqs.send(

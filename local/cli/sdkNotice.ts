@@ -9,3 +9,9 @@
 export const SDK_NOTICE_ENV = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
 
 if (Number(process.versions.node.split('.')[0]) < 22) process.env[SDK_NOTICE_ENV] ??= 'true';
+
+/** For a child process started with an environment of its own (not process.env): the same setting. */
+export const sdkNoticeEnv = (): Record<string, string> => {
+  const value = process.env[SDK_NOTICE_ENV];
+  return value === undefined ? {} : { [SDK_NOTICE_ENV]: value };
+};

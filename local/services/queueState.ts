@@ -17,6 +17,7 @@ const QueueStateSchema = z.object({ v: z.literal(1), savedAt: z.string(), queues
 export type QueueState = z.infer<typeof QueueStateSchema>;
 
 interface InspectedMessage {
+  messageId: string;
   body: string;
 }
 interface Inspection {
@@ -55,15 +56,21 @@ export async function restoreQueues(file: string, sqs: SQSClient, queueUrls: Rec
   return restored;
 }
 
+/**
+ * Every message fauxqs at `endpoint` holds in the queue now (visible, delayed and in flight), read
+ * without receiving it: its receive count and visibility stay as they are.
+ */
+export async function inspectQueue(endpoint: string, name: string): Promise<InspectedMessage[]> {
+  const response = await fetch(`${endpoint}/_fauxqs/queues/${encodeURIComponent(name)}`);
+  if (!response.ok) throw new QueueStateError(`fauxqs did not list queue ${name}: HTTP ${response.status}`);
+  const { messages } = (await response.json()) as Inspection;
+  return [...messages.ready, ...messages.delayed, ...messages.inflight.map((i) => i.message)];
+}
+
 /** Writes every message of the named queues, as fauxqs at `endpoint` holds them now, to `file` (atomically). */
 export async function saveQueues(file: string, endpoint: string, queueNames: readonly string[]): Promise<void> {
   const queues: QueueState['queues'] = {};
-  for (const name of queueNames) {
-    const response = await fetch(`${endpoint}/_fauxqs/queues/${encodeURIComponent(name)}`);
-    if (!response.ok) throw new QueueStateError(`fauxqs did not list queue ${name}: HTTP ${response.status}`);
-    const { messages } = (await response.json()) as Inspection;
-    queues[name] = [...messages.ready, ...messages.delayed, ...messages.inflight.map((i) => i.message)].map((m) => ({ body: m.body }));
-  }
+  for (const name of queueNames) queues[name] = (await inspectQueue(endpoint, name)).map((m) => ({ body: m.body }));
   const state: QueueState = { v: 1, savedAt: new Date().toISOString(), queues };
   // The payloads of dead-lettered records: readable by their owner only, like the database files.
   await writeFile(`${file}.partial`, `${JSON.stringify(state)}\n`, { mode: 0o600 });

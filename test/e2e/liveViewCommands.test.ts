@@ -24,7 +24,7 @@ interface Command {
 
 function command(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Command {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    env: { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

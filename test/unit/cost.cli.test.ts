@@ -36,6 +36,6 @@ describe('npm run cost', () => {
 
     // Assess
     expect(result.code).toBe(2);
-    expect(result.stderr.split('\n')[0]).toBe('--events-per-second must be a positive number, got "lots"');
+    expect(result.stderr.split('\n')[0]).toBe('error: --events-per-second must be a positive number, got "lots"');
   });
 });
