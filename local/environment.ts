@@ -59,7 +59,7 @@ export interface EnvironmentOptions {
 }
 
 /** Where migrations/ is, whatever the working directory. */
-const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 
 const REGION = 'us-east-1';
 
