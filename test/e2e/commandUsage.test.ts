@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dataDir, lockDataDir } from '../../local/cli/dataDir.ts';
+import { runCommandProcess, type CommandOutcome } from '../helpers/commandProcess.ts';
 
 /**
  * Every command, given bad input as a user would type it, as a child process: exit 2, one line
@@ -85,27 +85,15 @@ const FAILURES: Array<[Command, string[], string | RegExp, NodeJS.ProcessEnv?]> 
   ['local:stack', [], /^local:stack: the docker command is not installed/, { PATH: dir }],
 ];
 
-interface Outcome {
-  code: number | null;
-  stderr: string;
-}
-
 /** Two at a time: each is a tsx process of about a second on a busy 2-core machine. */
 const MAX_RUNNING = 2;
 let running = 0;
 const waiting: Array<() => void> = [];
-async function run(command: Command, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+async function run(command: Command, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandOutcome> {
   if (running >= MAX_RUNNING) await new Promise<void>((go) => waiting.push(go));
   running++;
   try {
-    return await new Promise<Outcome>((resolve) => {
-      // Only what a shell would pass: no DATABASE_URL or AWS endpoint of the test's own environment.
-      const childEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
-      const child = spawn(process.execPath, ['--import', 'tsx', SCRIPTS[command], ...args], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stderr }));
-    });
+    return await runCommandProcess(SCRIPTS[command], args, env);
   } finally {
     running--;
     waiting.shift()?.();

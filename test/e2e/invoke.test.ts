@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCommandProcess } from '../helpers/commandProcess.ts';
 
 /**
  * The quick start's `sample-event` -> `invoke` -> `redrive` path as a user walks it, each a child
@@ -16,24 +16,7 @@ await chmod(dir, 0o755); // the embedded server runs as user postgres when tests
 afterAll(() => rm(dir, { recursive: true, force: true }));
 const dataDir = join(dir, 'data');
 
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function run(script: string, args: string[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args, '--data-dir', dataDir], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (script: string, args: string[]) => runCommandProcess(script, [...args, '--data-dir', dataDir]);
 const invoke = (fn: string, event: string, ...more: string[]) => run('local/bin/invoke.ts', [fn, '--event', event, ...more]);
 async function sampleEvent(name: string, ...flags: string[]): Promise<string> {
   const { code, stdout, stderr } = await run('local/bin/sample-event.ts', ['--count', '5', ...flags]);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { putRecords } from '#core/producer';
@@ -11,6 +10,7 @@ import { peekQueue, readWholeStream } from '../../local/faults/accounting.ts';
 import { payloadContains, throwOnRecord } from '../../local/faults/handlerFaults.ts';
 import { faultConfig, startFaultRun, type FaultRun } from '../../local/faults/harness.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
+import { runCommandProcess } from '../helpers/commandProcess.ts';
 import { ruleEvent } from '../helpers/sqs.ts';
 
 const MARKER = 'redrive-marker-51c2';
@@ -38,19 +38,7 @@ afterAll(async () => {
   await run?.stop();
 });
 
-function redrive(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'local/bin/redrive.ts', ...args, '--data-dir', run.logDir], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const redrive = (...args: string[]) => runCommandProcess('local/bin/redrive.ts', [...args, '--data-dir', run.logDir]);
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
