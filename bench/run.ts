@@ -2,6 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadStageConfig } from '#config/stages';
+import { estimateCost } from '#core/cost/model';
+import { profileFromBench } from '#core/cost/profile';
+import { stageCostInputs } from '#core/cost/stageInputs';
 import { startLocalEnvironment } from '../local/environment.ts';
 import { runCommand } from '../local/cli/run.ts';
 import { sdkNoticeEnv } from '../local/cli/sdkNotice.ts';
@@ -20,7 +23,6 @@ const BATCH_SIZE = 10_000;
 runCommand({ usage: USAGE, options: BENCH_OPTIONS }, ({ values }) => bench(benchArgs(values)));
 
 async function bench(args: BenchArgs): Promise<number> {
-
   const progress = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)}s] ${line}\n`);
   const runs = (group: string) => args.only === undefined || args.only.has(group);
   const started = performance.now();
@@ -66,6 +68,12 @@ async function bench(args: BenchArgs): Promise<number> {
         profile: args.profile,
         progress,
       });
+    }
+    if (result.ingest) {
+      // What `npm run cost -- --events-per-second 1000 --stage prod` prints, from this run's batches.
+      const profile = profileFromBench({ meta: {}, ingest: result.ingest }, 'this run');
+      const prod = loadStageConfig('prod');
+      result.cost = { stage: 'prod', eventsPerSecond: 1_000, variablePerMillionUsd: estimateCost(stageCostInputs(prod, 1_000, profile).inputs).variablePerMillionUsd };
     }
     if (runs('proxy')) {
       progress('proxy: counting protocol messages of the hot path');

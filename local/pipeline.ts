@@ -4,6 +4,7 @@ import { deaggregate } from '#core/kpl/deaggregate';
 import { queueDepth, type LocalEnvironment } from './environment.ts';
 import { KinesisEventSource } from './esm/kinesisEventSource.ts';
 import { localInvoker, type FunctionSettings, type Handler } from './esm/invoker.ts';
+import { startFunctionProcess, type FunctionProcess } from './services/functionProcess.ts';
 import { SqsEventSource } from './esm/sqsEventSource.ts';
 import { FunctionOutput } from './functionOutput.ts';
 
@@ -53,7 +54,15 @@ function readingsIn(data: Uint8Array): number {
 export interface PipelineHooks {
   wrapIngest?: (handler: Handler<KinesisStreamEvent, KinesisStreamBatchResponse>) => Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
   wrapWriter?: (handler: Handler<SQSEvent, SQSBatchResponse>) => Handler<SQSEvent, SQSBatchResponse>;
+  /**
+   * Run the simulator (the producer) in a process of its own, as its Lambda sandbox is: the bench's
+   * throughput then measures the pipeline, not the producer's CPU beside it.
+   */
+  simulatorProcess?: boolean;
 }
+
+/** The simulator's invocations run as long as they produce: the kept process allows Lambda's maximum. */
+const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 
 interface SimulatorResult {
   produced: number;
@@ -77,6 +86,7 @@ export class LocalPipeline {
   private readonly periodicRuns: Promise<unknown>[] = [];
   /** A queue outside the embedded emulators (LocalStack) may hold messages of earlier runs. */
   private ingestDlqAtStart = 0;
+  private simulatorProcess?: FunctionProcess<unknown, unknown>;
   lastError: unknown;
 
   constructor(
@@ -98,6 +108,11 @@ export class LocalPipeline {
     this.output.capture();
     const { config } = this.env;
     this.ingestDlqAtStart = await queueDepth(this.env.sqs, this.env.queues.ingestDlq);
+    if (this.hooks.simulatorProcess) {
+      // Started here and kept warm, as a sandbox between invocations: its cold start is not the pipeline's time.
+      const settings = this.functionSettings('tapline-simulator', { timeoutSeconds: LAMBDA_MAX_TIMEOUT_SECONDS, memoryMb: config.simulator.memoryMb });
+      this.simulatorProcess = await startFunctionProcess(new URL('../functions/simulator/handler.ts', import.meta.url), settings, this.env.functionEnv);
+    }
     const realIngest = (await import('../functions/ingest/handler.ts')).handler as unknown as Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
     const realWriter = (await import('../functions/writer/handler.ts')).handler as unknown as Handler<SQSEvent, SQSBatchResponse>;
     const ingest = this.hooks.wrapIngest?.(realIngest) ?? realIngest;
@@ -174,15 +189,16 @@ export class LocalPipeline {
    * `invalidRate` is the fraction of readings sent invalid on purpose, to exercise the dead-letter path.
    * `stop` (Ctrl-C) ends production early the way the function's own deadline does: from then on
    * the context has no time left, so the simulator stops putting, waits for its puts in flight and
-   * reports what it sent.
+   * reports what it sent (the in-process simulator: the bench's simulator process runs its course).
    */
   async simulate(rate: number, durationSeconds: number, seed: number, invalidRate = 0, stop?: AbortSignal): Promise<SimulatorResult> {
+    const settings = this.functionSettings('tapline-simulator', { timeoutSeconds: durationSeconds + 60, memoryMb: this.env.config.simulator.memoryMb });
+    const event = { rate, durationSeconds, seed, ...(invalidRate > 0 ? { invalidRate } : {}) };
+    if (this.simulatorProcess) return (await this.simulatorProcess.invoke(event)) as SimulatorResult;
     const handler = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
-    const simulator: Handler<unknown, SimulatorResult> = (event, context) =>
-      handler(event, { ...context, getRemainingTimeInMillis: () => (stop?.aborted ? 0 : context.getRemainingTimeInMillis()) });
-    const settings = { timeoutSeconds: durationSeconds + 60, memoryMb: this.env.config.simulator.memoryMb };
-    const invoke = localInvoker(this.functionSettings('tapline-simulator', settings), simulator);
-    return invoke({ rate, durationSeconds, seed, ...(invalidRate > 0 ? { invalidRate } : {}) });
+    const simulator: Handler<unknown, SimulatorResult> = (e, context) =>
+      handler(e, { ...context, getRemainingTimeInMillis: () => (stop?.aborted ? 0 : context.getRemainingTimeInMillis()) });
+    return localInvoker(settings, simulator)(event);
   }
 
   /** A function's Timeout and MemorySize as the stage configures them, in the environment's one region. */
@@ -211,6 +227,7 @@ export class LocalPipeline {
     await Promise.all(this.periodicRuns);
     await this.kinesisSource?.stop();
     await this.sqsSource?.stop();
+    await this.simulatorProcess?.stop();
     await this.output.release();
   }
 

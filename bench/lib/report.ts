@@ -22,6 +22,8 @@ export interface BenchMeta {
 export interface BenchResult {
   meta: BenchMeta;
   ingest?: IngestBenchResult;
+  /** `npm run cost` for prod at 1,000 readings/s with this run's ingest profile. */
+  cost?: { stage: string; eventsPerSecond: number; variablePerMillionUsd: number };
   e2e?: EndToEndResult;
   liveView?: LiveViewCost;
   coldStart?: FunctionColdStart[];
@@ -43,7 +45,12 @@ export const TARGETS = {
   rawVsCeilingB: 0.6,
   mergeVsPeerCompacted: 2.0,
   rawVsPeerRaw: 1.5,
+  aggregatedVsPlain: 1.5,
   e2eVsEmulator: 0.7,
+  /** Readings per second through the whole local pipeline on aggregated records (5x the original's 8,000/s). */
+  e2eReadingsPerSec: 40_000,
+  /** Variable cost of a million readings on prod at 1,000 readings/s, from this run's ingest profile. */
+  prodVariablePerMillionUsd: 0.005,
   /** p99 <= batching window + this. */
   e2eP99SlackMs: 1_000,
   ingestBundleBytes: 500 * 1024,
@@ -81,12 +88,20 @@ export function evaluateTargets(r: Omit<BenchResult, 'targets'>): TargetCheck[] 
     atLeast('merge vs peer compacted (Powertools + zod + unnest)', ratios.mergeVsPeerCompacted, TARGETS.mergeVsPeerCompacted, times, 1);
     atLeast('raw vs peer raw (Powertools + zod + unnest)', ratios.rawVsPeerRaw, TARGETS.rawVsPeerRaw, times, 1);
     atLeast('raw vs ceiling B (binary COPY)', ratios.rawVsCeilingB, TARGETS.rawVsCeilingB, pctOf, 0);
+    atLeast('ingest readings/s, KPL aggregates vs plain records', ratios.aggregatedVsPlain, TARGETS.aggregatedVsPlain, times, 1);
     atLeast('merge vs ceiling A', ratios.mergeVsCeilingA, TARGETS.mergeVsCeilingA, pctOf, 0);
     atLeast('merge vs per-row baseline', ratios.mergeVsBaseline, TARGETS.mergeVsBaseline, times, 0);
+  }
+  if (r.cost) {
+    const { variablePerMillionUsd: v } = r.cost;
+    const met = v <= TARGETS.prodVariablePerMillionUsd;
+    const usd = (x: number, d: number) => `$${x.toFixed(d)}`;
+    add(`variable cost per million readings, ${r.cost.stage} at ${r.cost.eventsPerSecond.toLocaleString('en-US')}/s`, `<= ${usd(TARGETS.prodVariablePerMillionUsd, 3)}`, against(v, TARGETS.prodVariablePerMillionUsd, met, usd, 4), met);
   }
   if (r.e2e) {
     const ratio = r.e2e.throughput.eventsPerSec / r.e2e.ceiling.putGetPerSec;
     atLeast('end to end vs emulator put+get', ratio, TARGETS.e2eVsEmulator, pctOf, 0);
+    atLeast('end to end readings/s', r.e2e.throughput.eventsPerSec, TARGETS.e2eReadingsPerSec, (v, d) => v.toLocaleString('en-US', { maximumFractionDigits: d }), 0);
     const limit = r.e2e.batchWindowSeconds * 1000 + TARGETS.e2eP99SlackMs;
     add('end to end p99 latency', `<= ${limit} ms`, `${r.e2e.latency.p99Ms.toFixed(0)} ms`, r.e2e.latency.p99Ms <= limit);
   }
@@ -150,6 +165,8 @@ export function renderTable(r: BenchResult): string {
         ['peer raw: Powertools BatchProcessor + zod + unnest INSERT', int(ing.peers.raw.recordsPerSec), int(ing.peers.raw.recordsPerSec), ms1(ing.peers.raw.msPerBatch), int(ing.batchSize)],
         ['peer compacted: the same, last write per key', int(ing.peers.compacted.recordsPerSec), '-', ms1(ing.peers.compacted.msPerBatch), int(ing.merge.rowsPerBatch)],
         ['tapline ingest, merge mode', int(ing.merge.recordsPerSec), int(ing.merge.rowsPerSec), ms1(ing.merge.msPerBatch), int(ing.merge.rowsPerBatch)],
+        ['tapline merge, from the invocation payload (JSON.parse of the event included)', int(ing.aggregated.plain.recordsPerSec), '-', ms1(ing.aggregated.plain.msPerBatch), int(ing.merge.rowsPerBatch)],
+        [`  the same readings in ${int(ing.aggregated.kinesisRecordsPerBatch)} KPL aggregates`, int(ing.aggregated.recordsPerSec), '-', ms1(ing.aggregated.msPerBatch), int(ing.merge.rowsPerBatch)],
         ['tapline ingest, raw mode', int(ing.raw.recordsPerSec), int(ing.raw.rowsPerSec), ms1(ing.raw.msPerBatch), int(ing.raw.rowsPerBatch)],
       ]),
     );
@@ -165,8 +182,8 @@ export function renderTable(r: BenchResult): string {
         out.push(`  raw state save: ${ms1(ing.raw.stateSaveMs)} ms (one change per key)`);
       }
       out.push(
-        `  SQL ${name}: ${int(m.statementsPerBatch)} statements; telemetry ${ms1(s.telemetry)}, state ${ms1(s.state)}, ` +
-          `checkpoint ${ms1(s.checkpoint)}, outbox ${ms1(s.outbox)}, BEGIN/COMMIT ${ms1(s.transaction)} ms`,
+        `  SQL ${name}: ${int(m.statementsPerBatch)} statements in ${int(m.roundTripsPerBatch)} round trips; awaited (overlapping): telemetry ${ms1(s.telemetry)}, ` +
+          `state ${ms1(s.state)}, checkpoint ${ms1(s.checkpoint)}, outbox ${ms1(s.outbox)}, BEGIN/COMMIT ${ms1(s.transaction)} ms`,
       );
     }
     if (ing.profiles) {
@@ -242,6 +259,7 @@ export function renderTable(r: BenchResult): string {
       formatColumns([
         ['tapline merge / peer compacted', `${ing.ratios.mergeVsPeerCompacted.toFixed(2)}x`],
         ['tapline raw / peer raw', `${ing.ratios.rawVsPeerRaw.toFixed(2)}x`],
+        ['tapline merge, aggregated / plain', `${ing.ratios.aggregatedVsPlain.toFixed(2)}x`],
         ['tapline merge / ceiling A', ing.ratios.mergeVsCeilingA.toFixed(2)],
         ['tapline raw / ceiling B', ing.ratios.rawVsCeilingB.toFixed(2)],
         ['tapline merge / baseline', `${ing.ratios.mergeVsBaseline.toFixed(0)}x`],

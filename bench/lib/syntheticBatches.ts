@@ -1,5 +1,6 @@
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { fromKinesisEvent, type StreamRecord } from '#core/ingest/streamRecord';
+import { aggregate } from '#core/kpl/aggregate';
 import { encodeRecord } from '#core/record';
 import { createBrewery, type Brewery } from '#core/simulator/brewery';
 
@@ -31,6 +32,25 @@ export class BatchSource {
   ) {
     this.brewery = createBrewery({ seed });
     this.clockMs = startMs;
+  }
+
+  /**
+   * The next `size` readings as a producer with KPL aggregation puts them: one aggregate per source
+   * and 25 KiB, so the same readings travel in a few dozen Kinesis records instead of `size`.
+   */
+  nextAggregated(size: number, shardId: string): SyntheticBatch {
+    const plain = this.next(size, shardId);
+    const packed = aggregate(plain.event.Records.map((r) => ({ partitionKey: r.kinesis.partitionKey, data: Buffer.from(r.kinesis.data, 'base64') })));
+    const records = packed.map((a, i): KinesisStreamRecord => {
+      const template = plain.event.Records[a.members[0]!]!;
+      const sequenceNumber = plain.event.Records[plain.event.Records.length - packed.length + i]!.kinesis.sequenceNumber;
+      return {
+        ...template,
+        kinesis: { ...template.kinesis, partitionKey: a.partitionKey, sequenceNumber, data: a.data.toString('base64') },
+        eventID: `${shardId}:${sequenceNumber}`,
+      };
+    });
+    return { event: { Records: records }, records: records.map(fromKinesisEvent) };
   }
 
   next(size: number, shardId: string): SyntheticBatch {

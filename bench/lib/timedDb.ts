@@ -1,4 +1,5 @@
 import type { SqlDatabase, SqlSession } from '#core/db/session';
+import { packStatements } from '#core/db/sqlText';
 
 /** What a statement writes or reads, from its text: the SQL share of a batch, split by table. */
 export type StatementKind = 'telemetry' | 'state' | 'checkpoint' | 'outbox' | 'other';
@@ -13,8 +14,15 @@ export function statementKind(sql: string): StatementKind {
 }
 
 export interface SqlTimings {
-  /** Time awaiting statements, by kind (ms); `transaction` is BEGIN + COMMIT. */
+  /**
+   * Time awaiting statements, by kind (ms); `transaction` is BEGIN + COMMIT. Statements the
+   * code under test keeps in flight together (the rows' COPY beside the commit) overlap here.
+   */
   ms: Record<StatementKind | 'transaction', number>;
+  /** Time with at least one statement in flight: the batch's SQL share of its wall time (ms). */
+  wallMs: number;
+  /** Messages sent and answered: what a network hop (Lambda to RDS Proxy) adds its latency to. */
+  roundTrips: number;
   /** Of that, statements outside a transaction (ingest: the outbox publish phase). */
   outsideTransactionMs: number;
   statements: number;
@@ -22,54 +30,43 @@ export interface SqlTimings {
 
 export const emptySqlTimings = (): SqlTimings => ({
   ms: { telemetry: 0, state: 0, checkpoint: 0, outbox: 0, other: 0, transaction: 0 },
+  wallMs: 0,
+  roundTrips: 0,
   outsideTransactionMs: 0,
   statements: 0,
 });
-
-export const totalSqlMs = (t: SqlTimings): number => Object.values(t.ms).reduce((a, b) => a + b, 0);
 
 /**
  * Wraps a database so every statement's round trip is timed (client-side statement building is
  * not: it stays in the caller's time), without touching the code under test.
  */
 export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDatabase {
+  let inFlight = 0;
+  let busySince = 0;
+  /** Times one round trip (or a packed group of them) as `kind`, and the union of all in flight. */
+  const timed = async <T>(kind: StatementKind, count: { statements: number; roundTrips: number }, outside: boolean, op: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    if (inFlight++ === 0) busySince = t0;
+    try {
+      return await op();
+    } finally {
+      const t = timings();
+      const now = performance.now();
+      t.ms[kind] += now - t0;
+      if (outside) t.outsideTransactionMs += now - t0;
+      if (--inFlight === 0) t.wallMs += now - busySince;
+      t.statements += count.statements;
+      t.roundTrips += count.roundTrips;
+    }
+  };
+  const one = { statements: 1, roundTrips: 1 };
   const wrap = (s: SqlSession, inTransaction: boolean): SqlSession => ({
-    async query<R extends object>(text: string, params?: unknown[]) {
-      const t0 = performance.now();
-      try {
-        return await s.query<R>(text, params);
-      } finally {
-        const t = timings();
-        const ms = performance.now() - t0;
-        t.ms[statementKind(text)] += ms;
-        if (!inTransaction) t.outsideTransactionMs += ms;
-        t.statements++;
-      }
-    },
+    query: <R extends object>(text: string, params?: unknown[]) => timed(statementKind(text), one, !inTransaction, () => s.query<R>(text, params)),
     exec: (script) => s.exec(script),
-    async copyFrom(statement: string, data: Buffer) {
-      const t0 = performance.now();
-      try {
-        await s.copyFrom(statement, data);
-      } finally {
-        const t = timings();
-        t.ms[statementKind(statement)] += performance.now() - t0;
-        t.statements++;
-      }
-    },
-    async batch(statements: readonly string[]) {
-      const t0 = performance.now();
-      try {
-        return await s.batch(statements);
-      } finally {
-        // Packed statements share a round trip: their time goes to the kind of the first one.
-        const t = timings();
-        const ms = performance.now() - t0;
-        t.ms[statementKind(statements[0] ?? '')] += ms;
-        if (!inTransaction) t.outsideTransactionMs += ms;
-        t.statements += statements.length;
-      }
-    },
+    copyFrom: (statement: string, data: Buffer) => timed(statementKind(statement), one, !inTransaction, () => s.copyFrom(statement, data)),
+    // Packed statements share a message: their time goes to the kind of the first one.
+    batch: (statements: readonly string[]) =>
+      timed(statementKind(statements[0] ?? ''), { statements: statements.length, roundTrips: packStatements(statements).length }, !inTransaction, () => s.batch(statements)),
   });
   const direct = wrap(db, false);
   return {
@@ -87,7 +84,12 @@ export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDa
           }
         });
       } finally {
-        timings().ms.transaction += performance.now() - t0 - inside;
+        const t = timings();
+        const ms = performance.now() - t0 - inside;
+        // BEGIN travels with the first statement; COMMIT is a round trip of its own.
+        t.ms.transaction += ms;
+        t.wallMs += ms;
+        t.roundTrips++;
       }
     },
   };

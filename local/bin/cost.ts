@@ -1,14 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { StageConfig } from '#config/stages';
-import { estimateCost, minimumBatchForTarget, type Aggregation, type CostDeployment, type CostEstimate, type CostInputs } from '#core/cost/model';
+import { estimateCost, minimumBatchForTarget, type CostDeployment, type CostEstimate, type CostInputs } from '#core/cost/model';
 import { PRICE_REGION, PRICES, PRICES_AS_OF } from '#core/cost/prices';
 import { DEFAULT_INGEST_PROFILE, profileFromBench, type BenchIngestSummary } from '#core/cost/profile';
-import { MetricName } from '#core/metricNames';
-import { encodeRecord } from '#core/record';
-import { createBrewery } from '#core/simulator/brewery';
+import { stageCostInputs } from '#core/cost/stageInputs';
 import { SIMULATOR_TICK_MS } from '#core/simulator/run';
-import { MAX_UNITS, unitSource } from '#core/simulator/vocabulary';
 import { positiveNumber, runCommand, stageFlag, UsageError } from '../cli/run.ts';
 
 const USAGE = `npm run cost -- --events-per-second N [--stage prod] [--bench .tapline/bench.json] [--json]
@@ -16,8 +13,8 @@ Monthly AWS cost of a stage at a steady event rate, by component, from the stage
 time per batch measured by npm run bench (or a documented default), and the list prices it prints;
 plain and aggregated (KPL) Kinesis records side by side, on provisioned and on-demand streams.`;
 
-/** The issue's goal for the cost of one more event. */
-const TARGET_PER_MILLION_USD = 0.05;
+/** The goal for the variable cost of a million readings (issue 13: prod at 1,000 readings/s). */
+const TARGET_PER_MILLION_USD = 0.005;
 
 runCommand(
   {
@@ -35,16 +32,7 @@ runCommand(
     const benchFile = resolve(args.bench);
     const profile = statSync(benchFile, { throwIfNoEntry: false })?.isFile() ? profileFromBench(readBench(benchFile), args.bench) : DEFAULT_INGEST_PROFILE;
 
-    // The simulator's readings stand for a typical device record.
-    const sample = createBrewery({ seed: 42 }).next(Date.UTC(2026, 0, 1), 5_000);
-    const recordBytes = sample.reduce((a, r) => a + encodeRecord(r).byteLength, 0) / sample.length;
-
-    /** How the simulator aggregates (simulator/run.ts): every tick, one aggregate per brewery unit. */
-    const aggregation: Aggregation = { partitionKeys: MAX_UNITS, flushSeconds: SIMULATOR_TICK_MS / 1000, partitionKeyBytes: Buffer.byteLength(unitSource(0)) };
-    const plain: CostInputs = { eventsPerSecond: rate, recordBytes, deployment: deploymentOf(config), profile };
-    const aggregated: CostInputs = { ...plain, aggregation };
-    // The stage as configured: simulator.aggregate says which records its producer puts.
-    const inputs = config.simulator.aggregate ? aggregated : plain;
+    const { plain, aggregated, inputs, recordBytes } = stageCostInputs(config, rate, profile);
     const estimate = estimateCost(inputs);
     const onStream = (i: CostInputs, mode: CostDeployment['stream']['mode']) => estimateCost({ ...i, deployment: { ...i.deployment, stream: { ...i.deployment.stream, mode } } });
     const comparison = (['provisioned', 'on-demand'] as const).flatMap((mode) =>
@@ -85,35 +73,12 @@ function readBench(file: string): BenchIngestSummary {
   }
 }
 
-/**
- * The deployed shape of a stage, as infra/ builds it: observability counts follow
- * infra/constructs/observability.ts (13 pipeline alarms, error rate (2 metrics) + throttles per
- * function; one custom metric per name of metricNames.ts), VPC endpoints follow
- * infra/constructs/network.ts (SQS, Secrets Manager, Kinesis in two AZs, only when functions run
- * in the VPC next to RDS).
- */
-function deploymentOf(c: StageConfig): CostDeployment {
-  const functions = 4; // ingest, writer, simulator, maintenance
-  return {
-    stage: c.stage,
-    stream: c.stream,
-    ingest: c.ingest,
-    writer: c.writer,
-    database: c.database.mode === 'rds' ? { mode: 'rds', instanceClass: c.database.instanceClass, allocatedStorageGb: c.database.allocatedStorageGb, multiAz: c.database.multiAz } : c.database,
-    logRetentionDays: c.logRetentionDays,
-    observability: { alarmMetrics: 13 + functions * 3, dashboards: 1, customMetrics: Object.keys(MetricName).length },
-    vpc: { interfaceEndpoints: 3, availabilityZones: 2 },
-    simulator: c.simulator,
-    kmsKeys: 1,
-  };
-}
-
 function print(e: CostEstimate, { config, rate, profile, recordBytes, comparison, sweep, minBatch }: Printed): void {
   const usd = (n: number, digits = 2) => `$${n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
   const out: string[] = [];
   out.push(`tapline cost: stage ${config.stage}, ${rate.toLocaleString('en-US')} events/s = ${(e.eventsPerMonth / 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })}M events/month`);
   out.push(`ingest time per batch from: ${profile.source}`);
-  out.push(`  ${profile.perRecordMs.toFixed(4)} ms CPU per record, ${profile.perBatchMs.toFixed(1)} ms per batch, ${profile.statementsPerBatch} statements (+0.5 ms each via RDS Proxy)`);
+  out.push(`  ${profile.perRecordMs.toFixed(4)} ms CPU per record, ${profile.perBatchMs.toFixed(1)} ms per batch, ${profile.roundTripsPerBatch} round trips to the database (+0.5 ms each via RDS Proxy)`);
   out.push(
     `reading ${recordBytes.toFixed(0)} B; ${kinesisLabel(e)}; ${config.stream.mode} stream, ${e.ingest.shards} shards; batch ${config.ingest.batchSize} / window ${config.ingest.batchWindowSeconds} s -> ` +
       `${Math.round(e.ingest.recordsPerInvocation)} readings per invocation, ${e.ingest.invocationsPerSecond.toFixed(2)} invocations/s, ${e.ingest.billedMs} ms billed each`,
@@ -126,7 +91,7 @@ function print(e: CostEstimate, { config, rate, profile, recordBytes, comparison
   out.push(`fixed ${usd(e.fixedMonthlyUsd)}/month + variable ${usd(e.variableMonthlyUsd)}/month = ${usd(e.totalMonthlyUsd)}/month`);
   const met = e.variablePerMillionUsd <= TARGET_PER_MILLION_USD;
   out.push(
-    `variable cost per million events: ${usd(e.variablePerMillionUsd, 4)} (target <= ${usd(TARGET_PER_MILLION_USD)}: ${met ? 'met' : 'MISSED'}); ` +
+    `variable cost per million events: ${usd(e.variablePerMillionUsd, 4)} (target <= ${usd(TARGET_PER_MILLION_USD, 3)}: ${met ? 'met' : 'MISSED'}); ` +
       `all-in per million at this rate: ${usd(e.totalPerMillionUsd, 4)}`,
   );
   const variable = e.lines.filter((l) => l.kind === 'variable').sort((a, b) => b.monthlyUsd - a.monthlyUsd);
@@ -156,13 +121,13 @@ function print(e: CostEstimate, { config, rate, profile, recordBytes, comparison
   out.push('variable cost per million events by readings per ingest invocation:');
   out.push(columns([sweep.map((s) => String(s.recordsPerInvocation)), sweep.map((s) => usd(s.variablePerMillionUsd, 4))]));
   if (minBatch === undefined) {
-    out.push(`no batch size reaches ${usd(TARGET_PER_MILLION_USD)} per million here: the per-event parts (above) dominate`);
+    out.push(`no batch size reaches ${usd(TARGET_PER_MILLION_USD, 3)} per million here: the per-event parts (above) dominate`);
   } else {
     const perShard = rate / e.ingest.shards;
     const window = Math.ceil(minBatch / perShard);
     const batchSize = Math.ceil(minBatch / e.kinesis.readingsPerRecord);
     out.push(
-      `smallest batch meeting ${usd(TARGET_PER_MILLION_USD)}/M: ${minBatch} readings per invocation; at ${perShard.toFixed(0)} events/s per shard ` +
+      `smallest batch meeting ${usd(TARGET_PER_MILLION_USD, 3)}/M: ${minBatch} readings per invocation; at ${perShard.toFixed(0)} events/s per shard ` +
         `that takes BatchSize >= ${batchSize}${e.kinesis.aggregated ? ' (Kinesis records, aggregated)' : ''} and a batching window of ${window <= 1 ? 'about 1 s (the ESM polls each shard about once a second)' : `${window} s`}`,
     );
   }

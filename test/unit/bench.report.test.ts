@@ -10,6 +10,7 @@ const mode = (recordsPerSec: number): ModeResult => ({
   ms: { decode: 10, validation: 5, merge: 2, sql: 20, statements: 3, derive: 1, publish: 4, other: 5 },
   sqlMs: { telemetry: 5, state: 5, checkpoint: 3, outbox: 4, other: 0, transaction: 3 },
   statementsPerBatch: 13,
+  roundTripsPerBatch: 4,
   derivedEventsPerBatch: 2,
   perRoundPerSec: [recordsPerSec],
 });
@@ -26,6 +27,13 @@ const ingest = (mergeVsCeilingA: number): IngestBenchResult => ({
   },
   merge: mode(400_000 * mergeVsCeilingA),
   resendsAndLate: { msPerBatch: 30, inOrderMsPerBatch: 25, perRoundRatio: [1.2] },
+  aggregated: {
+    recordsPerSec: 600_000,
+    msPerBatch: 17,
+    kinesisRecordsPerBatch: 70,
+    perRoundPerSec: [600_000],
+    plain: { recordsPerSec: 300_000, msPerBatch: 33, perRoundPerSec: [300_000] },
+  },
   raw: { ...mode(20_000), stateSaveMs: 150 },
   ratios: {
     mergeVsCeilingA,
@@ -33,6 +41,7 @@ const ingest = (mergeVsCeilingA: number): IngestBenchResult => ({
     mergeVsBaseline: (400_000 * mergeVsCeilingA) / 3_000,
     mergeVsPeerCompacted: (400_000 * mergeVsCeilingA) / 100_000,
     rawVsPeerRaw: 0.5,
+    aggregatedVsPlain: 1.6,
   },
 });
 
@@ -49,6 +58,7 @@ describe('bench targets', () => {
       'merge vs peer compacted (Powertools + zod + unnest)',
       'raw vs peer raw (Powertools + zod + unnest)',
       'raw vs ceiling B (binary COPY)',
+      'ingest readings/s, KPL aggregates vs plain records',
       'merge vs ceiling A',
       'merge vs per-row baseline',
     ]);
@@ -79,6 +89,7 @@ describe('bench targets', () => {
     // Assess
     expect(checks.find((t) => t.name === 'end to end vs emulator put+get')).toMatchObject({ met: true, actual: '75%' });
     expect(checks.find((t) => t.name === 'end to end p99 latency')).toMatchObject({ met: false, target: '<= 2000 ms' });
+    expect(checks.find((t) => t.name === 'end to end readings/s')).toMatchObject({ met: false, target: '>= 40,000', actual: '4,500' });
     expect(checks.find((t) => t.name === 'ingest bundle (minified)')?.met).toBe(true);
     expect(checks.find((t) => t.name === 'ingest module init')?.met).toBe(true);
   });
@@ -130,6 +141,14 @@ describe('target lines', () => {
     const e2eClose = evaluateTargets({ meta, e2e: { ...e2eResult(), throughput: { ...e2eResult().throughput, eventsPerSec: 0.6996 * 6_000 } } });
     expect(e2eClose.find((t) => t.name === 'end to end vs emulator put+get')).toMatchObject({ target: '>= 70%', actual: '69.96%', met: false });
     expect(checks.find((t) => t.name.startsWith('merge vs peer compacted'))).toMatchObject({ target: '>= 2.0x', actual: '1.996x', met: false });
+  });
+
+  it('hold the variable cost of prod to $0.005 per million readings, with the digits that show a miss', () => {
+    // Act
+    const cost = (v: number) => evaluateTargets({ meta, cost: { stage: 'prod', eventsPerSecond: 1_000, variablePerMillionUsd: v } })[0];
+    // Assess
+    expect(cost(0.0047)).toMatchObject({ name: 'variable cost per million readings, prod at 1,000/s', target: '<= $0.005', actual: '$0.0047', met: true });
+    expect(cost(0.00504)).toMatchObject({ actual: '$0.00504', met: false });
   });
 });
 

@@ -220,7 +220,7 @@ describe('ingest profile from a bench result', () => {
       meta: { date: '2026-01-01' },
       ingest: {
         batchSize: 10_000,
-        merge: { ms: { decode: 10, validation: 10, merge: 2, sql: 20, statements: 6, derive: 1, publish: 4, other: 2 }, statementsPerBatch: 13, derivedEventsPerBatch: 3 },
+        merge: { ms: { decode: 10, validation: 10, merge: 2, sql: 20, statements: 6, derive: 1, publish: 4, other: 2 }, statementsPerBatch: 13, roundTripsPerBatch: 5, derivedEventsPerBatch: 3 },
       },
     };
 
@@ -230,9 +230,17 @@ describe('ingest profile from a bench result', () => {
     // Assess
     expect(p.perRecordMs).toBeCloseTo(30 / 10_000, 12);
     expect(p.perBatchMs).toBe(25);
-    expect(p.statementsPerBatch).toBe(13);
+    expect(p.roundTripsPerBatch).toBe(5);
     expect(p.derivedEventsPerRecord).toBeCloseTo(0.0003, 12);
     expect(p.source).toBe('bench.json (2026-01-01)');
+  });
+
+  it('counts every statement as a round trip in a result from before round trips were counted', () => {
+    // Prepare
+    const bench = { ingest: { batchSize: 10_000, merge: { ms: { decode: 10, validation: 10, merge: 2, sql: 20, derive: 1, publish: 4, other: 2 }, statementsPerBatch: 13 } } };
+
+    // Act + Assess
+    expect(profileFromBench(bench, 'old.json').roundTripsPerBatch).toBe(13);
   });
 
   it('refuses a bench result without ingest timings', () => {

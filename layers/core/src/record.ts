@@ -74,10 +74,8 @@ const scratch = Buffer.allocUnsafe(MAX_RECORD_BYTES);
  * Decode one Kinesis `data` field holding one record (see kpl/ for aggregates). Never throws: every
  * outcome is a value the batch can account for.
  */
-export const isCanonicalBase64 = (data: string): boolean => data.length % 4 === 0 && BASE64.test(data);
-
 export function decodeRecord(data: string, nowMs: number, window: TimeWindow): Decoded {
-  if (!isCanonicalBase64(data)) {
+  if (data.length % 4 !== 0 || !BASE64.test(data)) {
     return invalid('not_base64', 'data is not canonical base64');
   }
   // Canonical base64 (checked above) decodes to exactly this many bytes.

@@ -32,7 +32,8 @@ export interface IngestProfile {
   perRecordMs: number;
   /** Per invocation whatever the batch size: SQL round trips, derive, publish. */
   perBatchMs: number;
-  statementsPerBatch: number;
+  /** Messages to the database and back per invocation: each pays the network hop. */
+  roundTripsPerBatch: number;
   derivedEventsPerRecord: number;
   source: string;
 }
@@ -55,8 +56,8 @@ export interface CostInputs {
   aggregation?: Aggregation;
   deployment: CostDeployment;
   profile: IngestProfile;
-  /** Extra round-trip time per statement in AWS (Lambda -> RDS Proxy -> RDS) over the local bench. */
-  networkMsPerStatement?: number;
+  /** Extra time per round trip in AWS (Lambda -> RDS Proxy -> RDS) over the local bench's loopback. */
+  networkMsPerRoundTrip?: number;
   /** Force the readings per ingest invocation (batch-size what-ifs); default: from rate, window and BatchSize. */
   recordsPerInvocation?: number;
 }
@@ -98,8 +99,14 @@ const SHARD_RECORDS_PER_SECOND = 1_000;
 const SHARD_BYTES_PER_SECOND = 1024 * 1024;
 /** ESM polls a shard about once a second, so without a window a batch holds about 1 s of records. */
 const MIN_GATHER_SECONDS = 1;
-/** Log bytes per invocation: platform START/END/REPORT, the handler's summary line, its EMF metrics. */
-const INGEST_LOG_BYTES = 1_800;
+/** Lambda to RDS Proxy to the database and back, in one region and VPC, over the local loopback. */
+const NETWORK_MS_PER_ROUND_TRIP = 0.5;
+/**
+ * Log bytes per ingest invocation: Lambda's START, END and REPORT lines (about 450 B) and the
+ * handler's EMF metrics line (about 1,100 B with its 14 metrics); its report line only when a
+ * batch dead-letters records or leaves messages in the outbox.
+ */
+const INGEST_LOG_BYTES = 1_550;
 const WRITER_LOG_BYTES = 1_200;
 const DERIVED_EVENT_BYTES = 400;
 const WRITER_PER_BATCH_MS = 15;
@@ -162,7 +169,7 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
   const ingestInvocations = rate / perInvocation;
   const cpuScale = Math.max(1, FULL_VCPU_MB / d.ingest.memoryMb);
   const ingestMs = Math.ceil(
-    profile.perRecordMs * perInvocation * cpuScale + profile.perBatchMs + profile.statementsPerBatch * (inputs.networkMsPerStatement ?? 0.5),
+    profile.perRecordMs * perInvocation * cpuScale + profile.perBatchMs + profile.roundTripsPerBatch * (inputs.networkMsPerRoundTrip ?? NETWORK_MS_PER_ROUND_TRIP),
   );
   const ingestGbSeconds = perMonth(ingestInvocations) * (ingestMs / 1000) * (d.ingest.memoryMb / 1024);
   add('Lambda', `ingest compute (${Math.round(perInvocation)} readings, ${ingestMs} ms, ${d.ingest.memoryMb} MB)`, 'variable', ingestGbSeconds * l.perGbSecond, `${fmtM(ingestGbSeconds)} GB-s x $${l.perGbSecond}`);

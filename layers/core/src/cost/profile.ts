@@ -2,16 +2,16 @@ import type { IngestProfile } from './model.ts';
 
 /**
  * Used when no bench result is at hand: merge mode on 10,000-record batches, `npm run bench` of
- * 2026-11-22 on a 2-core development machine (README.md, Performance). CPU per record covers decode,
+ * 2026-11-22 on a 2-core development machine (docs/performance.md). CPU per record covers decode,
  * validation, merge, checkpoint bookkeeping and statement building; the per-batch part is the SQL
  * round trips on loopback, derive and publish.
  */
 export const DEFAULT_INGEST_PROFILE: IngestProfile = {
   perRecordMs: 0.0041,
   perBatchMs: 32,
-  statementsPerBatch: 13,
+  roundTripsPerBatch: 4,
   derivedEventsPerRecord: 0.0046,
-  source: 'built-in default (npm run bench of 2026-11-22, README.md, Performance)',
+  source: 'built-in default (npm run bench of 2026-11-22, docs/performance.md)',
 };
 
 /** The part of `npm run bench --json` this module reads. */
@@ -23,6 +23,8 @@ export interface BenchIngestSummary {
       /** `statements` (client-side statement building) is absent from results before it was measured. */
       ms: { decode: number; validation: number; merge: number; sql: number; statements?: number; derive: number; publish: number; other: number };
       statementsPerBatch: number;
+      /** Absent from results before round trips were counted: then every statement counts as one. */
+      roundTripsPerBatch?: number;
       derivedEventsPerBatch?: number;
     };
   };
@@ -36,9 +38,9 @@ export class BenchProfileError extends Error {
 export function profileFromBench(bench: BenchIngestSummary, source: string): IngestProfile {
   const ingest = bench.ingest;
   if (!ingest || !(ingest.batchSize > 0)) throw new BenchProfileError(`${source} holds no ingest result`);
-  const { ms, statementsPerBatch, derivedEventsPerBatch } = ingest.merge;
+  const { ms, statementsPerBatch, roundTripsPerBatch, derivedEventsPerBatch } = ingest.merge;
   const building = ms.statements ?? 0;
-  const parts = [ms.decode, ms.validation, ms.merge, ms.sql, building, ms.derive, ms.publish, ms.other, statementsPerBatch];
+  const parts = [ms.decode, ms.validation, ms.merge, ms.sql, building, ms.derive, ms.publish, ms.other, statementsPerBatch, roundTripsPerBatch ?? statementsPerBatch];
   if (parts.some((p) => typeof p !== 'number' || !Number.isFinite(p) || p < 0)) {
     throw new BenchProfileError(`${source}: ingest.merge timings are incomplete`);
   }
@@ -46,7 +48,7 @@ export function profileFromBench(bench: BenchIngestSummary, source: string): Ing
     // Statement building is mostly checkpoint bookkeeping over every record of the batch.
     perRecordMs: (ms.decode + ms.validation + ms.merge + building + ms.other) / ingest.batchSize,
     perBatchMs: ms.sql + ms.derive + ms.publish,
-    statementsPerBatch,
+    roundTripsPerBatch: roundTripsPerBatch ?? statementsPerBatch,
     derivedEventsPerRecord: (derivedEventsPerBatch ?? 0) / ingest.batchSize,
     source: `${source}${bench.meta?.date ? ` (${bench.meta.date})` : ''}`,
   };
