@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { DeadLetterEntrySchema } from '#core/ingest/deadLetter';
+import { MetricName } from '#core/metricNames';
 import { dataDir, lockDataDir, shown } from '../cli/dataDir.ts';
 import { redact } from '../cli/database.ts';
 import { EVENT_KINDS, readEventFile, type FunctionName } from '../cli/eventFile.ts';
@@ -143,18 +144,27 @@ interface BatchReport {
 }
 
 /**
- * Sends the function's stdout to stderr, and reads ingest's own `batch ingested` log line from it
- * (as one would in CloudWatch) for the one-line account of the batch.
+ * Sends the function's stdout to stderr, and reads ingest's metrics line from it (CloudWatch's
+ * embedded metric format, as one would read it in CloudWatch) for the one-line account of the batch.
  */
 function captureBatchReport(): { batch: BatchReport | undefined } {
   const seen: { batch: BatchReport | undefined } = { batch: undefined };
   const stderr = process.stderr.write.bind(process.stderr);
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     for (const line of String(chunk).split('\n')) {
-      if (!line.includes('"batch ingested"')) continue;
+      if (!line.includes(`"${MetricName.RecordsIn}"`)) continue;
       try {
-        const parsed = JSON.parse(line) as BatchReport & { message?: string };
-        if (parsed.message === 'batch ingested') seen.batch = parsed;
+        const m = JSON.parse(line) as Record<string, unknown>;
+        const count = (name: string) => (typeof m[name] === 'number' ? m[name] : 0);
+        if (m._aws !== undefined && typeof m[MetricName.RecordsIn] === 'number') {
+          seen.batch = {
+            records: count(MetricName.RecordsIn),
+            written: count(MetricName.ReadingsWritten),
+            duplicates: count(MetricName.DuplicateReadings),
+            redelivered: count(MetricName.RedeliveredRecords),
+            deadLettered: count(MetricName.DeadLetteredRecords),
+          };
+        }
       } catch {
         // not one JSON line: printed as it is
       }
