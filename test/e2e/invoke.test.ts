@@ -66,7 +66,7 @@ describe('npm run sample-event, invoke, redrive and status on the kept data dir'
     expect(aggregated.stderr).toMatch(/ingest-dlq 4,/);
 
     // Act 4: the dead letters outlive the invocations.
-    const listed = await run('local/bin/redrive.ts', ['ingest']);
+    const listed = await run('ops/bin/redrive.ts', ['ingest']);
 
     // Assess 4
     expect(listed.code, listed.stderr).toBe(0);
@@ -75,7 +75,7 @@ describe('npm run sample-event, invoke, redrive and status on the kept data dir'
     expect(listed.stderr).toMatch(/queues: kept in .*queues\.json \(4 message\(s\)\)/);
 
     // Act 5: the one-screen status of the data dir.
-    const status = await run('local/bin/status.ts', []);
+    const status = await run('ops/bin/status.ts', []);
 
     // Assess 5: red, since the dead letters wait for an operator (and no maintenance ran yet).
     expect(status.code, status.stderr).toBe(1);

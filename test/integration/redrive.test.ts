@@ -38,7 +38,7 @@ afterAll(async () => {
   await run?.stop();
 });
 
-const redrive = (...args: string[]) => runCommandProcess('local/bin/redrive.ts', [...args, '--data-dir', run.logDir]);
+const redrive = (...args: string[]) => runCommandProcess('ops/bin/redrive.ts', [...args, '--data-dir', run.logDir]);
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;

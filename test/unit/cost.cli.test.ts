@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const cost = (...args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'local/bin/cost.ts', '--bench', '/nonexistent/bench.json', ...args]).then(
+  run(process.execPath, ['--import', 'tsx', 'ops/bin/cost.ts', '--bench', '/nonexistent/bench.json', ...args]).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );

@@ -1,7 +1,7 @@
-import { openCliDatabase } from '../cli/database.ts';
-import { onInterrupt } from '../cli/interrupt.ts';
-import { note, portNumber, runCommand } from '../cli/run.ts';
-import { DEFAULT_UI_PORT, startView } from '../live/startView.ts';
+import { openCliDatabase } from '../../local/cli/database.ts';
+import { onInterrupt } from '../../local/cli/interrupt.ts';
+import { note, portNumber, runCommand } from '../../local/cli/run.ts';
+import { DEFAULT_UI_PORT, startView } from '../../local/live/startView.ts';
 
 const USAGE = `npm run dashboard -- [--data-dir DIR] [--port ${DEFAULT_UI_PORT}]
 Serves the live view's page from the warehouse alone, on 127.0.0.1 until Ctrl-C: telemetry_1min

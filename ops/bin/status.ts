@@ -2,13 +2,13 @@ import { migrationsFor } from '#core/db/migrate';
 import { readMigrations } from '#core/db/migrationFiles';
 import { worst, type Check } from '#core/warehouse/health';
 import { collectWarehouseStatus, type WarehouseStatus } from '#core/warehouse/verify';
-import { readConnectionFile } from '../cli/connectionFile.ts';
-import { openCliDatabase, type CliDatabase } from '../cli/database.ts';
-import { dataDir, dataDirHolder, shown } from '../cli/dataDir.ts';
+import { readConnectionFile } from '../../local/cli/connectionFile.ts';
+import { openCliDatabase, type CliDatabase } from '../../local/cli/database.ts';
+import { dataDir, dataDirHolder, shown } from '../../local/cli/dataDir.ts';
 import { probeQueues, type QueueReport } from '../cli/queues.ts';
-import { runCommand } from '../cli/run.ts';
-import { MIGRATIONS_DIR } from '../environment.ts';
-import { readQueueState } from '../services/queueState.ts';
+import { runCommand } from '../../local/cli/run.ts';
+import { MIGRATIONS_DIR } from '../../local/environment.ts';
+import { readQueueState } from '../../local/services/queueState.ts';
 
 const USAGE = `npm run status -- [--data-dir DIR] [--json]
 One screen on a local data dir (default .tapline/local) or DATABASE_URL: what runs on the data

@@ -1,6 +1,6 @@
 import { MaintenanceError, runMaintenance, type MaintenanceReport } from '#core/warehouse/maintenance';
-import { openCliDatabase } from '../cli/database.ts';
-import { runCommand } from '../cli/run.ts';
+import { openCliDatabase } from '../../local/cli/database.ts';
+import { runCommand } from '../../local/cli/run.ts';
 
 const USAGE = `npm run maintenance -- [--repair] [--json] [--data-dir DIR]
 Runs the warehouse maintenance step once, as the scheduled function does. Plain PostgreSQL:

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { countExportRows, exportColumns, streamExport, type ExportQuery } from '#core/warehouse/export';
 import { GRAINS } from '#core/warehouse/grains';
-import { openCliDatabase } from '../cli/database.ts';
+import { openCliDatabase } from '../../local/cli/database.ts';
 import { progressBar } from '../cli/progress.ts';
-import { listFlag, oneOf, positiveNumber, runCommand, UsageError } from '../cli/run.ts';
+import { listFlag, oneOf, positiveNumber, runCommand, UsageError } from '../../local/cli/run.ts';
 import { formatOf, openSink } from '../cli/sinks.ts';
 
 const USAGE = `npm run export -- --out FILE.csv|FILE.parquet [--since-hours 168] [--grain raw|1min|1h|1day]

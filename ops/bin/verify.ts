@@ -1,8 +1,8 @@
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { worst } from '#core/warehouse/health';
-import { openCliDatabase, type CliDatabase } from '../cli/database.ts';
+import { openCliDatabase, type CliDatabase } from '../../local/cli/database.ts';
 import { probeQueues, type QueueTarget } from '../cli/queues.ts';
-import { runCommand } from '../cli/run.ts';
+import { runCommand } from '../../local/cli/run.ts';
 import { renderVerifyReport } from '../cli/verifyReport.ts';
 
 const USAGE = `npm run verify -- [--json] [--data-dir DIR] [--queue-prefix PREFIX]

@@ -1,7 +1,7 @@
 import { installedEngine } from '#core/warehouse/grains';
 import { setRetention } from '#core/warehouse/retention';
-import { openCliDatabase } from '../cli/database.ts';
-import { integer, oneOf, runCommand } from '../cli/run.ts';
+import { openCliDatabase } from '../../local/cli/database.ts';
+import { integer, oneOf, runCommand } from '../../local/cli/run.ts';
 
 const USAGE = `npm run retention -- --days N [--table raw|1min|1h] [--data-dir DIR]
 Replaces how long a grain is kept (default table: raw). TimescaleDB: the jobs the setting changes

@@ -6,7 +6,7 @@ import { PRICE_REGION, PRICES, PRICES_AS_OF } from '#core/cost/prices';
 import { DEFAULT_INGEST_PROFILE, profileFromBench, type BenchIngestSummary } from '#core/cost/profile';
 import { stageCostInputs } from '#core/cost/stageInputs';
 import { SIMULATOR_TICK_MS } from '#core/simulator/run';
-import { positiveNumber, runCommand, stageFlag, UsageError } from '../cli/run.ts';
+import { positiveNumber, runCommand, stageFlag, UsageError } from '../../local/cli/run.ts';
 
 const USAGE = `npm run cost -- --events-per-second N [--stage prod] [--bench .tapline/bench.json] [--json]
 Monthly AWS cost of a stage at a steady event rate, by component, from the stage config, the ingest

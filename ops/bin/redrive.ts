@@ -5,10 +5,10 @@ import type { DeadLetterEntry } from '#core/ingest/deadLetter';
 import { INVALID_REASONS } from '#core/record';
 import { redriveEvents, type EventsRedriveReport } from '#core/redrive/eventsRedrive';
 import { redriveIngest, type IngestRedriveReport } from '#core/redrive/ingestRedrive';
-import { readConnectionFile, type ConnectionFile } from '../cli/connectionFile.ts';
-import { dataDir, dataDirHolder, lockDataDir, shown } from '../cli/dataDir.ts';
-import { CliError, note, runCommand, UsageError } from '../cli/run.ts';
-import { startLocalEnvironment } from '../environment.ts';
+import { readConnectionFile, type ConnectionFile } from '../../local/cli/connectionFile.ts';
+import { dataDir, dataDirHolder, lockDataDir, shown } from '../../local/cli/dataDir.ts';
+import { CliError, note, runCommand, UsageError } from '../../local/cli/run.ts';
+import { startLocalEnvironment } from '../../local/environment.ts';
 
 const USAGE = `npm run redrive -- ingest [--discard <sequence|reason|all>]... [--dry-run]
 npm run redrive -- events [--dry-run]
