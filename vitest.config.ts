@@ -11,7 +11,8 @@ const group = (name: string, timeoutMs: number, extra: Record<string, unknown> =
 export default defineConfig({
   test: {
     pool: 'forks',
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // The SDK's Node-version notice, off as for every command (local/cli/sdkNotice.ts).
+    setupFiles: ['local/cli/sdkNotice.ts'],
     projects: [
       group('unit', 30_000),
       group('infra', 120_000),

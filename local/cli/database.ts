@@ -1,82 +1,92 @@
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
-import * as z from 'zod';
 import { connectDatabase, type Database } from '#core/db/connect';
 import { readEnv, type Env } from '#core/env';
 import { startPostgres } from '../services/postgres.ts';
-import { CliError } from './run.ts';
-
-/** Where the local runner keeps its database with `npm run local -- --data-dir <dir>`. */
-export const DEFAULT_DATA_DIR = '.tapline/local';
-
-const ConnectionFileSchema = z.object({
-  databaseUrl: z.string().min(1),
-  pgDataDir: z.string().min(1).optional(),
-  sqsEndpoint: z.string().url().optional(),
-  region: z.string().min(1).optional(),
-});
-export type ConnectionFile = z.infer<typeof ConnectionFileSchema>;
+import { readConnectionFile, type ConnectionFile } from './connectionFile.ts';
+import { dataDir, dataDirHolder, lockDataDir, shown, type DataDir } from './dataDir.ts';
+import { CliError, note } from './run.ts';
 
 export interface CliDatabase {
   db: Database;
-  /** Where the database is, for the report's first line. */
+  /** Where the database is, as printed on stderr when it was opened. */
   description: string;
   env: Env;
-  /** The kept run's connection.json, when the database came from a data dir. */
+  /** The data dir the database came from, when it did not come from the environment. */
+  dir: DataDir | null;
+  /** The running `npm run local`'s connection.json, when its server is the one in use. */
   connection: ConnectionFile | null;
   close(): Promise<void>;
 }
 
 /**
- * The database an operator command works on:
+ * The database an operator command works on, printed on stderr (`database: ...`):
  * 1. DATABASE_URL / DB_SECRET_ARN / DB_HOST (+ DB_AUTH=iam), exactly as the functions connect;
- * 2. else the local runner's kept database in <data-dir>: the runner's server when it is still
- *    running (connection.json), otherwise the embedded PostgreSQL started on <data-dir>/pg for the
- *    duration of the command.
+ * 2. else the local data dir (--data-dir, default .tapline/local): the server of the `npm run local`
+ *    that holds the data dir, when it answers (connection.json); otherwise the embedded PostgreSQL
+ *    kept in <data-dir>/pg, started for the duration of the command, which then holds the data dir
+ *    (another command that holds it without serving it, e.g. `invoke`: in use, exit 2).
+ * `create` (npm run migrate): a data dir without a database gets a new one instead of an error.
  */
-export async function openCliDatabase(dataDirFlag: string | undefined): Promise<CliDatabase> {
+export async function openCliDatabase(dataDirFlag: string | undefined, command: string, opts: { create?: boolean } = {}): Promise<CliDatabase> {
   // Operator queries scan whole tables; the functions' 15 s default is for the hot path.
-  const env = readEnv({ DB_STATEMENT_TIMEOUT_MS: '600000', ...process.env });
+  const timeout = { DB_STATEMENT_TIMEOUT_MS: '600000' };
+  const env = readEnv({ ...timeout, ...process.env });
   if (env.DATABASE_URL || env.DB_SECRET_ARN || env.DB_HOST) {
     const db = await connectDatabase(env);
-    return { db, env, connection: null, description: env.DATABASE_URL ? redact(env.DATABASE_URL) : 'database from the environment', close: () => db.end() };
+    const description = env.DATABASE_URL ? `${redact(env.DATABASE_URL)} (DATABASE_URL)` : `the database of ${env.DB_SECRET_ARN ? 'DB_SECRET_ARN' : 'DB_HOST'}`;
+    return opened({ db, env, dir: null, connection: null, description, close: () => db.end() });
   }
-  const dataDir = resolve(dataDirFlag ?? DEFAULT_DATA_DIR);
-  const connection = await readConnectionFile(dataDir);
+  const dir = dataDir(dataDirFlag);
+  const connectTo = async (url: string) => connectDatabase(readEnv({ ...process.env, ...timeout, DATABASE_URL: url }));
+  // connection.json is only believed while the run that wrote it holds the data dir: a stale file's
+  // port may belong to another server by now.
+  const holder = dataDirHolder(dir);
+  const connection = holder ? readConnectionFile(dir) : undefined;
   if (connection && (await reachable(connection.databaseUrl))) {
-    const db = await connectDatabase(readEnv({ ...process.env, DB_STATEMENT_TIMEOUT_MS: String(env.DB_STATEMENT_TIMEOUT_MS), DATABASE_URL: connection.databaseUrl }));
-    return { db, env, connection, description: `running local database ${redact(connection.databaseUrl)}`, close: () => db.end() };
+    const db = await connectTo(connection.databaseUrl);
+    const description = `${redact(connection.databaseUrl)}, the database of the running \`${holder?.command}\` in ${shown(dir.root)}`;
+    return opened({ db, env, dir, connection, description, close: () => db.end() });
   }
-  const pgDataDir = connection?.pgDataDir ?? join(dataDir, 'pg');
-  if (!(await stat(join(pgDataDir, 'PG_VERSION')).then(() => true, () => false))) {
-    throw new CliError(
-      `no database: DATABASE_URL is not set and there is no kept local database in ${pgDataDir}.\n` +
-      `Run \`npm run local -- --data-dir ${dataDirFlag ?? DEFAULT_DATA_DIR}\` first, pass --data-dir <dir>, or set DATABASE_URL.`,
-    );
+  const exists = await stat(join(dir.pg, 'PG_VERSION')).then(() => true, () => false);
+  if (!exists && !opts.create && !holder) {
+    throw new CliError(`no database in ${shown(dir.pg)} (and DATABASE_URL is not set): run \`npm run local\` first, pass --data-dir <dir>, or set DATABASE_URL`);
   }
-  const server = await startPostgres({ dataDir: pgDataDir }).catch((e: unknown) => {
-    throw new CliError(`could not start the embedded PostgreSQL on ${pgDataDir} (is another process using it?): ${(e as Error).message}`);
-  });
-  const db = await connectDatabase(readEnv({ ...process.env, DB_STATEMENT_TIMEOUT_MS: String(env.DB_STATEMENT_TIMEOUT_MS), DATABASE_URL: server.url }));
-  return {
-    db,
-    env,
-    connection,
-    description: `embedded PostgreSQL on ${pgDataDir}`,
-    async close() {
-      await db.end();
+  const lock = lockDataDir(dir, command);
+  try {
+    const server = await startPostgres({ dataDir: dir.pg }).catch((e: unknown) => {
+      throw new CliError(`could not start the embedded PostgreSQL on ${shown(dir.pg)}: ${(e as Error).message}`);
+    });
+    const db = await connectTo(server.url).catch(async (e: unknown) => {
       await server.stop();
-    },
-  };
+      throw e;
+    });
+    const description = `embedded PostgreSQL kept in ${shown(dir.pg)}${exists ? '' : ' (new)'}`;
+    return opened({
+      db,
+      env,
+      dir,
+      connection: null,
+      description,
+      async close() {
+        try {
+          await db.end();
+          await server.stop();
+        } finally {
+          lock.release();
+        }
+      },
+    });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
 }
 
-async function readConnectionFile(dataDir: string): Promise<ConnectionFile | null> {
-  const text = await readFile(join(dataDir, 'connection.json'), 'utf8').catch(() => null);
-  if (text === null) return null;
-  const parsed = ConnectionFileSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new CliError(`${join(dataDir, 'connection.json')} is not a tapline connection file: ${parsed.error.message}`);
-  return parsed.data;
+function opened(cli: CliDatabase): CliDatabase {
+  note(`database: ${cli.description}`);
+  return cli;
 }
 
 async function reachable(url: string): Promise<boolean> {
@@ -93,4 +103,5 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
-const redact = (url: string): string => url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+/** A database URL without its password, for the line that says which database a command uses. */
+export const redact = (url: string): string => url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');

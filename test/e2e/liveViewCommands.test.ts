@@ -24,7 +24,7 @@ interface Command {
 
 function command(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Command {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    env: { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -98,7 +98,7 @@ describe('npm run local serves the live view; npm run dashboard serves it from t
     );
     await client.end();
     const browser = await launchChromium();
-    const dashboard = command('local/bin/dashboard.ts', ['--port', '0'], { ...process.env, DATABASE_URL: server.url });
+    const dashboard = command('ops/bin/dashboard.ts', ['--port', '0'], { ...process.env, DATABASE_URL: server.url });
     try {
       const url = (await dashboard.printed(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/))[1]!;
       const page = await browser.context.newPage();
@@ -126,8 +126,8 @@ describe('npm run local serves the live view; npm run dashboard serves it from t
   it('rejects a bad port or flag with exit 2 and one line, before starting anything', async () => {
     for (const [script, args, message] of [
       ['local/bin/local.ts', ['--ui-port', '70000'], '--ui-port must be a port number in 0..65535, got "70000"'],
-      ['local/bin/dashboard.ts', ['--port', 'abc'], 'error: --port must be a port number in 0..65535, got "abc"'],
-      ['local/bin/dashboard.ts', ['--bogus'], "error: Unknown option '--bogus'"],
+      ['ops/bin/dashboard.ts', ['--port', 'abc'], 'error: --port must be a port number in 0..65535, got "abc"'],
+      ['ops/bin/dashboard.ts', ['--bogus'], 'error: unknown option --bogus'],
     ] as const) {
       const { code, stderr } = await command(script, [...args]).exited;
       expect(code, stderr).toBe(2);

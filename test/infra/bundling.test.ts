@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DependencyLayer, NodeModulesBundling } from '../../infra/constructs/dependency-layer.ts';
 import { EsbuildBundling } from '../../infra/constructs/esbuild-bundling.ts';
 import { projectRoot } from './synth.ts';
+import { sdkNoticeEnv } from '../../local/cli/sdkNotice.ts';
 
 const run = promisify(execFile);
 
@@ -27,7 +28,7 @@ const IMPORT_ENV = {
   INGEST_DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/invalid',
   EVENTS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/events',
   DATABASE_URL: 'postgres://tapline@127.0.0.1:9/tapline',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  ...sdkNoticeEnv(),
 };
 
 /** Imports a bundle in a fresh Node process, as the Lambda runtime would, and reports its exports. */

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +34,27 @@ describe('the CDK app entry point', () => {
     // Assess
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('unknown stage "qa": expected one of local, dev, staging, prod');
+  });
+
+  it('synthesizes dev without -c stage, and says so on stderr', async () => {
+    // Prepare: no bundling (what is checked is the stage chosen, not the functions' code).
+    const outdir = await mkdtemp(join(tmpdir(), 'tapline-cdk-out-'));
+    try {
+      // Act
+      const result = await run('npx', ['tsx', 'infra/bin/app.ts'], {
+        cwd: projectRoot,
+        env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [] }), CDK_OUTDIR: outdir },
+      });
+
+      // Assess
+      expect(result.stderr).toContain('tapline: no -c stage given: stage dev (one of local, dev, staging, prod)');
+      const manifest = JSON.parse(await readFile(join(outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string }> };
+      const stacks = Object.entries(manifest.artifacts).filter(([, a]) => a.type === 'aws:cloudformation:stack').map(([name]) => name);
+      expect(stacks.length).toBeGreaterThan(0);
+      expect(stacks.every((name) => /dev/i.test(name)), stacks.join(', ')).toBe(true);
+    } finally {
+      await rm(outdir, { recursive: true, force: true });
+    }
   });
 });
 

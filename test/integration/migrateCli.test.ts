@@ -26,7 +26,7 @@ it('npm run migrate exits 1 with one line when a migration fails on the embedded
 
   // Act
   const outcome = await run(process.execPath, ['--import', 'tsx', 'local/bin/migrate.ts', '--data-dir', dir], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
   }).then(
     () => ({ code: 0, stderr: '' }),
     (e: { code: number; stderr: string }) => e,
@@ -34,5 +34,7 @@ it('npm run migrate exits 1 with one line when a migration fails on the embedded
 
   // Assess
   expect(outcome.code).toBe(1);
-  expect(outcome.stderr.trim()).toMatch(/^migration failed: relation "ingest_checkpoint" already exists$/);
+  const lines = outcome.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(/^database: embedded PostgreSQL kept in .*\/pg$/);
+  expect(lines.slice(1)).toEqual(['error: migration failed: relation "ingest_checkpoint" already exists']);
 });

@@ -1,22 +1,23 @@
-import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { putRecords } from '#core/producer';
 import { sendMessages } from '#core/queue';
 import { encodeRecord, type TelemetryRecord } from '#core/record';
+import { writeConnectionFile } from '../../local/cli/connectionFile.ts';
+import { dataDir, lockDataDir, type DataDirLock } from '../../local/cli/dataDir.ts';
 import { queueDepth, type Queue } from '../../local/environment.ts';
 import { peekQueue, readWholeStream } from '../../local/faults/accounting.ts';
 import { payloadContains, throwOnRecord } from '../../local/faults/handlerFaults.ts';
 import { faultConfig, startFaultRun, type FaultRun } from '../../local/faults/harness.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
+import { runCommandProcess } from '../helpers/commandProcess.ts';
 import { ruleEvent } from '../helpers/sqs.ts';
 
 const MARKER = 'redrive-marker-51c2';
 let run: FaultRun;
 let pipeline: LocalPipeline;
 let heal: () => void;
+let lock: DataDirLock | undefined;
 
 beforeAll(async () => {
   // One retry before the mapping gives up, so a failing batch reaches OnFailure in a second.
@@ -25,38 +26,19 @@ beforeAll(async () => {
   heal = fault.heal;
   pipeline = run.pipeline({ wrapIngest: fault.wrap });
   await pipeline.start();
-  // What `npm run local` writes for the operator commands run beside it.
-  const { env } = run;
-  await writeFile(
-    join(run.logDir, 'connection.json'),
-    JSON.stringify({
-      databaseUrl: env.databaseUrl,
-      region: env.region,
-      kinesisEndpoint: env.awsEndpoint,
-      sqsEndpoint: env.sqsEndpoint,
-      streamName: env.streamName,
-      queues: { ingestDlq: env.queues.ingestDlq.url, onFailure: env.queues.onFailure.url, events: env.queues.events.url, eventsDlq: env.queues.eventsDlq.url },
-    }),
-  );
+  // What `npm run local` does for the operator commands run beside it: it holds its data dir and
+  // says there where its parts listen.
+  const dir = dataDir(run.logDir);
+  lock = lockDataDir(dir, 'npm run local');
+  writeConnectionFile(dir, run.env);
 });
 afterAll(async () => {
+  lock?.release();
   await pipeline?.stop();
   await run?.stop();
 });
 
-function redrive(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'local/bin/redrive.ts', ...args, '--data-dir', run.logDir], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const redrive = (...args: string[]) => runCommandProcess('ops/bin/redrive.ts', [...args, '--data-dir', run.logDir]);
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;

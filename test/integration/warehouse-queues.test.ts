@@ -3,7 +3,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSqs, type LocalSqs } from '../../local/services/sqs.ts';
 import { freePort } from '../../local/services/ports.ts';
-import { probeQueues } from '../../local/cli/queues.ts';
+import { probeQueues } from '../../ops/cli/queues.ts';
 
 let sqs: LocalSqs;
 let client: SQSClient;

@@ -48,10 +48,10 @@ async function copyCsv(table: string, csv: string): Promise<void> {
 }
 
 const execFileAsync = promisify(execFile);
-/** Runs an operator command as `npm run <x>` does (tsx local/bin/<x>.ts), against this database. */
+/** Runs an operator command as `npm run <x>` does (tsx ops/bin/<x>.ts), against this database. */
 async function cli(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(join('node_modules', '.bin', 'tsx'), [join('local', 'bin', script), ...args], {
+    const { stdout, stderr } = await execFileAsync(join('node_modules', '.bin', 'tsx'), [join('ops', 'bin', script), ...args], {
       env: { ...process.env, DATABASE_URL: pg.url },
     });
     return { code: 0, stdout, stderr };

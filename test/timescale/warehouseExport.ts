@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import type { SqlDatabase } from '#core/db/session';
 import { exportColumns, streamExport, type ExportQuery, type ExportRow } from '#core/warehouse/export';
-import { openSink } from '../../local/cli/sinks.ts';
+import { openSink } from '../../ops/cli/sinks.ts';
 import { microsToIso } from './warehouseFixtures.ts';
 
 /** Exports through the same sink the CLI uses, keeping a copy of every row handed to the file. */

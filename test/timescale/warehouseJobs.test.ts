@@ -3,7 +3,7 @@ import { migrate, MigrationError } from '#core/db/migrate';
 import { readMigrations } from '#core/db/migrationFiles';
 import { runMaintenance } from '#core/warehouse/maintenance';
 import { collectWarehouseStatus, type WarehouseStatus } from '#core/warehouse/verify';
-import { renderVerifyReport } from '../../local/cli/verifyReport.ts';
+import { renderVerifyReport } from '../../ops/cli/verifyReport.ts';
 import { startTimescale, type TimescaleTestDb } from '../helpers/pglite.ts';
 import { generateTelemetry, hoursAgo, insertTelemetry } from './warehouseFixtures.ts';
 import { jobFor, runPolicyJobs } from './warehouseJobs.ts';

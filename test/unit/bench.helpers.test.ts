@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BenchArgsError, parseBenchArgs } from '../../bench/lib/args.ts';
+import { parseBenchArgs } from '../../bench/lib/args.ts';
+import { UsageError } from '../../local/cli/run.ts';
 import { summarizeProfile, type CpuProfile } from '../../bench/lib/cpuProfile.ts';
 import { median, pairedRatio, percentile, perSecond } from '../../bench/lib/stats.ts';
 import { BatchSource } from '../../bench/lib/syntheticBatches.ts';
@@ -42,11 +43,11 @@ describe('bench command line', () => {
 
   it('rejects bad rounds, unknown scenario groups and unknown options with a typed error', () => {
     // Act + Assess
-    expect(() => parseBenchArgs(['--rounds', '0'])).toThrow(BenchArgsError);
+    expect(() => parseBenchArgs(['--rounds', '0'])).toThrow(UsageError);
     expect(() => parseBenchArgs(['--rounds'])).toThrow(/needs a value/);
     expect(() => parseBenchArgs(['--only', 'ingest,warp'])).toThrow(/warp/);
     expect(() => parseBenchArgs(['--fast'])).toThrow(/unknown option --fast/);
-    expect(() => parseBenchArgs(['--viewers', '0'])).toThrow(/--viewers must be an integer/);
+    expect(() => parseBenchArgs(['--viewers', '0'])).toThrow(/--viewers must be a whole number in 1..200/);
   });
 });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const cost = (...args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'local/bin/cost.ts', '--bench', '/nonexistent/bench.json', ...args]).then(
+  run(process.execPath, ['--import', 'tsx', 'ops/bin/cost.ts', '--bench', '/nonexistent/bench.json', ...args]).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
@@ -36,6 +36,6 @@ describe('npm run cost', () => {
 
     // Assess
     expect(result.code).toBe(2);
-    expect(result.stderr.split('\n')[0]).toBe('--events-per-second must be a positive number, got "lots"');
+    expect(result.stderr.split('\n')[0]).toBe('error: --events-per-second must be a positive number, got "lots"');
   });
 });

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { check, worst } from '#core/warehouse/health';
 import { parseVersion, serverProblem } from '#core/warehouse/serverSupport';
 import { jobCheck, type PolicyJob } from '#core/warehouse/storage';
-import { progressBar } from '../../local/cli/progress.ts';
+import { progressBar } from '../../ops/cli/progress.ts';
 import { listFlag, UsageError } from '../../local/cli/run.ts';
-import { formatOf, isoToMicros } from '../../local/cli/sinks.ts';
+import { formatOf, isoToMicros } from '../../ops/cli/sinks.ts';
 import { microsToIso } from '../timescale/warehouseFixtures.ts';
 
 describe('warehouse operator helpers', () => {

@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import type { SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { ExportColumn, ExportRow, ExportValue } from '#core/warehouse/export';
-import { UsageError } from './run.ts';
+import { UsageError } from '../../local/cli/run.ts';
 
 /**
  * Export files. Each sink writes to `<out>.partial` and renames on close, so a failed export never

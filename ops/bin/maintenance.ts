@@ -1,6 +1,6 @@
 import { MaintenanceError, runMaintenance, type MaintenanceReport } from '#core/warehouse/maintenance';
-import { openCliDatabase } from '../cli/database.ts';
-import { parseFlags, runCli } from '../cli/run.ts';
+import { openCliDatabase } from '../../local/cli/database.ts';
+import { runCommand } from '../../local/cli/run.ts';
 
 const USAGE = `npm run maintenance -- [--repair] [--json] [--data-dir DIR]
 Runs the warehouse maintenance step once, as the scheduled function does. Plain PostgreSQL:
@@ -9,18 +9,15 @@ and OEE. --repair (TimescaleDB) also adds every missing policy and re-enables pa
 runs staggered); on plain PostgreSQL a run is itself the repair (partitions, rollups).
 Database: as for npm run verify. Exit status: 0 done, 1 a step failed, 2 usage.`;
 
-runCli(USAGE, async () => {
-  const flags = parseFlags({
+runCommand({
+  usage: USAGE,
+  options: {
     repair: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'data-dir': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  });
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const cli = await openCliDatabase(flags['data-dir']);
+  },
+}, async ({ values: flags }) => {
+  const cli = await openCliDatabase(flags['data-dir'], 'npm run maintenance');
   try {
     const report = await runMaintenance(cli.db, { repair: flags.repair });
     console.log(flags.json ? JSON.stringify(report, null, 2) : summary(cli.description, report));

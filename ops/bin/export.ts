@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { countExportRows, exportColumns, streamExport, type ExportQuery } from '#core/warehouse/export';
-import { GRAINS, isGrain } from '#core/warehouse/grains';
-import { openCliDatabase } from '../cli/database.ts';
+import { GRAINS } from '#core/warehouse/grains';
+import { openCliDatabase } from '../../local/cli/database.ts';
 import { progressBar } from '../cli/progress.ts';
-import { listFlag, parseFlags, positiveNumber, runCli, UsageError } from '../cli/run.ts';
+import { listFlag, oneOf, positiveNumber, runCommand, UsageError } from '../../local/cli/run.ts';
 import { formatOf, openSink } from '../cli/sinks.ts';
 
 const USAGE = `npm run export -- --out FILE.csv|FILE.parquet [--since-hours 168] [--grain raw|1min|1h|1day]
@@ -12,8 +12,9 @@ Exports one grain (default raw) of the last --since-hours hours, streamed throug
 cursor in chunks (constant memory), with progress on stderr. Parquet: one row group per chunk,
 timestamps as TIMESTAMP(MICROS, UTC). Database: as for npm run verify.`;
 
-runCli(USAGE, async () => {
-  const flags = parseFlags({
+runCommand({
+  usage: USAGE,
+  options: {
     out: { type: 'string' },
     'since-hours': { type: 'string' },
     grain: { type: 'string', default: 'raw' },
@@ -21,25 +22,20 @@ runCli(USAGE, async () => {
     fact: { type: 'string', multiple: true },
     'chunk-rows': { type: 'string' },
     'data-dir': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  });
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  },
+}, async ({ values: flags }) => {
   if (!flags.out) throw new UsageError('--out is required');
   const out = resolve(flags.out);
   formatOf(out);
-  if (!isGrain(flags.grain)) throw new UsageError(`--grain must be one of ${GRAINS.join(', ')}, got "${flags.grain}"`);
   const query: ExportQuery = {
-    grain: flags.grain,
+    grain: oneOf('grain', flags.grain, GRAINS),
     sinceHours: positiveNumber('since-hours', flags['since-hours'], 168),
     sources: listFlag(flags.source),
     facts: listFlag(flags.fact),
   };
   const chunkRows = Math.floor(positiveNumber('chunk-rows', flags['chunk-rows'], 10_000));
 
-  const cli = await openCliDatabase(flags['data-dir']);
+  const cli = await openCliDatabase(flags['data-dir'], 'npm run export');
   try {
     const total = await countExportRows(cli.db, query);
     const progress = progressBar(`export ${query.grain}`, total);

@@ -1,8 +1,8 @@
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { worst } from '#core/warehouse/health';
-import { openCliDatabase, type CliDatabase } from '../cli/database.ts';
+import { openCliDatabase, type CliDatabase } from '../../local/cli/database.ts';
 import { probeQueues, type QueueTarget } from '../cli/queues.ts';
-import { parseFlags, runCli } from '../cli/run.ts';
+import { runCommand } from '../../local/cli/run.ts';
 import { renderVerifyReport } from '../cli/verifyReport.ts';
 
 const USAGE = `npm run verify -- [--json] [--data-dir DIR] [--queue-prefix PREFIX]
@@ -13,21 +13,15 @@ in --data-dir (default .tapline/local). Queues: the local run's SQS endpoint, AW
 --queue-prefix (e.g. tapline-prod) with the usual AWS configuration.
 Exit status: 0 green (warnings allowed), 1 red or failed, 2 usage.`;
 
-// The SDK's Node 20 deprecation notice is noise in an operator report (the functions run on 22).
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
-runCli(USAGE, async () => {
-  const flags = parseFlags({
+runCommand({
+  usage: USAGE,
+  options: {
     json: { type: 'boolean', default: false },
     'data-dir': { type: 'string' },
     'queue-prefix': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  });
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const cli = await openCliDatabase(flags['data-dir']);
+  },
+}, async ({ values: flags }) => {
+  const cli = await openCliDatabase(flags['data-dir'], 'npm run verify');
   try {
     const status = await collectWarehouseStatus(cli.db);
     const queues = await probeQueues(queueTarget(cli, flags['queue-prefix']));

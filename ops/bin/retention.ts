@@ -1,7 +1,7 @@
-import { installedEngine, isGrain } from '#core/warehouse/grains';
+import { installedEngine } from '#core/warehouse/grains';
 import { setRetention } from '#core/warehouse/retention';
-import { openCliDatabase } from '../cli/database.ts';
-import { parseFlags, positiveNumber, runCli, UsageError } from '../cli/run.ts';
+import { openCliDatabase } from '../../local/cli/database.ts';
+import { integer, oneOf, runCommand } from '../../local/cli/run.ts';
 
 const USAGE = `npm run retention -- --days N [--table raw|1min|1h] [--data-dir DIR]
 Replaces how long a grain is kept (default table: raw). TimescaleDB: the jobs the setting changes
@@ -13,22 +13,17 @@ Database: as for npm run verify.`;
 
 const TABLES = ['raw', '1min', '1h'] as const;
 
-runCli(USAGE, async () => {
-  const flags = parseFlags({
+runCommand({
+  usage: USAGE,
+  options: {
     days: { type: 'string' },
     table: { type: 'string', default: 'raw' },
     'data-dir': { type: 'string' },
-    help: { type: 'boolean', default: false },
-  });
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const days = positiveNumber('days', flags.days);
-  if (!Number.isInteger(days)) throw new UsageError(`--days must be a whole number, got ${flags.days}`);
-  const grain = flags.table;
-  if (!isGrain(grain) || !(TABLES as readonly string[]).includes(grain)) throw new UsageError(`--table must be one of ${TABLES.join(', ')}, got "${grain}"`);
-  const cli = await openCliDatabase(flags['data-dir']);
+  },
+}, async ({ values: flags }) => {
+  const days = integer('days', flags.days, { min: 1, max: 36_500 });
+  const grain = oneOf('table', flags.table, TABLES);
+  const cli = await openCliDatabase(flags['data-dir'], 'npm run retention');
   try {
     const engine = await installedEngine(cli.db);
     const settings = await setRetention(cli.db, grain, days);

@@ -1,12 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadStageConfig, type StageConfig } from '#config/stages';
+import type { StageConfig } from '#config/stages';
 import { estimateCost, minimumBatchForTarget, type CostDeployment, type CostEstimate, type CostInputs } from '#core/cost/model';
 import { PRICE_REGION, PRICES, PRICES_AS_OF } from '#core/cost/prices';
 import { DEFAULT_INGEST_PROFILE, profileFromBench, type BenchIngestSummary } from '#core/cost/profile';
 import { stageCostInputs } from '#core/cost/stageInputs';
 import { SIMULATOR_TICK_MS } from '#core/simulator/run';
+import { positiveNumber, runCommand, stageFlag, UsageError } from '../../local/cli/run.ts';
 
 const USAGE = `npm run cost -- --events-per-second N [--stage prod] [--bench .tapline/bench.json] [--json]
 Monthly AWS cost of a stage at a steady event rate, by component, from the stage config, the ingest
@@ -16,54 +16,64 @@ plain and aggregated (KPL) Kinesis records side by side, on provisioned and on-d
 /** The goal for the variable cost of a million readings (issue 13: prod at 1,000 readings/s). */
 const TARGET_PER_MILLION_USD = 0.005;
 
-const { values: args } = parseArgs({
-  options: {
-    'events-per-second': { type: 'string' },
-    stage: { type: 'string', default: 'prod' },
-    bench: { type: 'string', default: '.tapline/bench.json' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
+runCommand(
+  {
+    usage: USAGE,
+    options: {
+      'events-per-second': { type: 'string' },
+      stage: { type: 'string', default: 'prod' },
+      bench: { type: 'string', default: '.tapline/bench.json' },
+      json: { type: 'boolean', default: false },
+    },
   },
-});
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const rate = Number(args['events-per-second']);
-if (!Number.isFinite(rate) || rate <= 0) fail(`--events-per-second must be a positive number, got "${args['events-per-second'] ?? ''}"`);
+  async ({ values: args }) => {
+    const rate = positiveNumber('events-per-second', args['events-per-second']);
+    const config = stageFlag(args.stage);
+    const benchFile = resolve(args.bench);
+    const profile = statSync(benchFile, { throwIfNoEntry: false })?.isFile() ? profileFromBench(readBench(benchFile), args.bench) : DEFAULT_INGEST_PROFILE;
 
-let config: StageConfig;
-try {
-  config = loadStageConfig(args.stage);
-} catch (e) {
-  fail((e as Error).message);
-}
-const benchFile = resolve(args.bench);
-const profile = statSync(benchFile, { throwIfNoEntry: false })?.isFile()
-  ? profileFromBench(JSON.parse(readFileSync(benchFile, 'utf8')) as BenchIngestSummary, args.bench)
-  : DEFAULT_INGEST_PROFILE;
+    const { plain, aggregated, inputs, recordBytes } = stageCostInputs(config, rate, profile);
+    const estimate = estimateCost(inputs);
+    const onStream = (i: CostInputs, mode: CostDeployment['stream']['mode']) => estimateCost({ ...i, deployment: { ...i.deployment, stream: { ...i.deployment.stream, mode } } });
+    const comparison = (['provisioned', 'on-demand'] as const).flatMap((mode) =>
+      (['plain', 'aggregated'] as const).map((records) => ({ records, mode, estimate: onStream(records === 'plain' ? plain : aggregated, mode) })),
+    );
+    const minBatch = minimumBatchForTarget(inputs, TARGET_PER_MILLION_USD);
+    const sweep = [1, 10, 50, 100, 200, 500, 1_000, 10_000].map((b) => ({
+      recordsPerInvocation: b,
+      variablePerMillionUsd: estimateCost({ ...inputs, deployment: { ...inputs.deployment, ingest: { ...inputs.deployment.ingest, batchSize: b } }, recordsPerInvocation: b })
+        .variablePerMillionUsd,
+    }));
 
-const { plain, aggregated, inputs, recordBytes } = stageCostInputs(config, rate, profile);
-const estimate = estimateCost(inputs);
-const onStream = (i: CostInputs, mode: CostDeployment['stream']['mode']) => estimateCost({ ...i, deployment: { ...i.deployment, stream: { ...i.deployment.stream, mode } } });
-const comparison = (['provisioned', 'on-demand'] as const).flatMap((mode) =>
-  (['plain', 'aggregated'] as const).map((records) => ({ records, mode, estimate: onStream(records === 'plain' ? plain : aggregated, mode) })),
+    if (args.json) {
+      const compared = comparison.map(({ records, mode, estimate: e }) => ({ records, mode, kinesis: e.kinesis, variablePerMillionUsd: e.variablePerMillionUsd, totalMonthlyUsd: e.totalMonthlyUsd }));
+      console.log(JSON.stringify({ stage: config.stage, recordBytes, profile, prices: { asOf: PRICES_AS_OF, region: PRICE_REGION, table: PRICES }, estimate, comparison: compared, minBatch, sweep }, null, 2));
+      return 0;
+    }
+    print(estimate, { config, rate, profile, recordBytes, comparison, sweep, minBatch });
+    return 0;
+  },
 );
-const minBatch = minimumBatchForTarget(inputs, TARGET_PER_MILLION_USD);
-const sweep = [1, 10, 50, 100, 200, 500, 1_000, 10_000].map((b) => ({
-  recordsPerInvocation: b,
-  variablePerMillionUsd: estimateCost({ ...inputs, deployment: { ...inputs.deployment, ingest: { ...inputs.deployment.ingest, batchSize: b } }, recordsPerInvocation: b })
-    .variablePerMillionUsd,
-}));
 
-if (args.json) {
-  const compared = comparison.map(({ records, mode, estimate: e }) => ({ records, mode, kinesis: e.kinesis, variablePerMillionUsd: e.variablePerMillionUsd, totalMonthlyUsd: e.totalMonthlyUsd }));
-  console.log(JSON.stringify({ stage: config.stage, recordBytes, profile, prices: { asOf: PRICES_AS_OF, region: PRICE_REGION, table: PRICES }, estimate, comparison: compared, minBatch, sweep }, null, 2));
-  process.exit(0);
+interface Printed {
+  config: StageConfig;
+  rate: number;
+  profile: ReturnType<typeof profileFromBench>;
+  recordBytes: number;
+  comparison: Array<{ records: 'plain' | 'aggregated'; mode: CostDeployment['stream']['mode']; estimate: CostEstimate }>;
+  sweep: Array<{ recordsPerInvocation: number; variablePerMillionUsd: number }>;
+  minBatch: number | undefined;
 }
-print(estimate);
 
-function print(e: CostEstimate): void {
+function readBench(file: string): BenchIngestSummary {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as BenchIngestSummary;
+  } catch (e) {
+    throw new UsageError(`--bench ${file} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+function print(e: CostEstimate, { config, rate, profile, recordBytes, comparison, sweep, minBatch }: Printed): void {
   const usd = (n: number, digits = 2) => `$${n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
   const out: string[] = [];
   out.push(`tapline cost: stage ${config.stage}, ${rate.toLocaleString('en-US')} events/s = ${(e.eventsPerMonth / 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })}M events/month`);
@@ -149,9 +159,4 @@ function columns(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
-}
-
-function fail(message: string): never {
-  console.error(`${message}\n${USAGE}`);
-  process.exit(2);
 }

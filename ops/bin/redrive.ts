@@ -1,13 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import * as z from 'zod';
+import { loadStageConfig } from '#config/stages';
 import { kinesisClient, sqsClient } from '#core/aws';
 import type { DeadLetterEntry } from '#core/ingest/deadLetter';
 import { INVALID_REASONS } from '#core/record';
 import { redriveEvents, type EventsRedriveReport } from '#core/redrive/eventsRedrive';
 import { redriveIngest, type IngestRedriveReport } from '#core/redrive/ingestRedrive';
+import { readConnectionFile, type ConnectionFile } from '../../local/cli/connectionFile.ts';
+import { dataDir, dataDirHolder, lockDataDir, shown } from '../../local/cli/dataDir.ts';
+import { CliError, note, runCommand, UsageError } from '../../local/cli/run.ts';
+import { startLocalEnvironment } from '../../local/environment.ts';
 
 const USAGE = `npm run redrive -- ingest [--discard <sequence|reason|all>]... [--dry-run]
 npm run redrive -- events [--dry-run]
@@ -19,60 +20,94 @@ ingest  lists the invalid records ingest dead-lettered (reason, shard, sequence,
 events  moves the events dead-letter queue back to the events queue.
 --dry-run lists without changing anything. Replaying twice is harmless: writes are idempotent.
 
-Where (local): the running \`npm run local\` in --data-dir (default .tapline/local), from its
-connection.json. Where (AWS): pass the queues (URL or name; the stack outputs) and your usual AWS
+Where (local): the queues of the running \`npm run local\` in --data-dir (default .tapline/local),
+from its connection.json; when nothing runs there, the queues it and \`npm run invoke\` kept in
+DIR/queues.json (what is left in them is kept again; the emulated stream is gone with its run, so
+an OnFailure batch of an ended run cannot be read back and stays). Where (AWS): pass the queues (URL or name; the stack outputs) and your usual AWS
 credentials and AWS_REGION:
   ingest: --invalid-records <queue> --on-failure <queue> [--stream <name>]
   events: --events-queue <queue> --events-dlq <queue>
-AWS_ENDPOINT_URL, when set, is used for both services (e.g. LocalStack).`;
+AWS_ENDPOINT_URL, when set, is used for both services (e.g. LocalStack).
+Exit status: 0 done, 1 a batch or message could not be moved, 2 usage or data dir in use.`;
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+const AWS_FLAGS = ['invalid-records', 'on-failure', 'events-queue', 'events-dlq'] as const;
 
-const ConnectionFileSchema = z.object({
-  region: z.string().min(1),
-  kinesisEndpoint: z.string().url(),
-  sqsEndpoint: z.string().url(),
-  streamName: z.string().min(1),
-  queues: z.object({ ingestDlq: z.string().url(), onFailure: z.string().url(), events: z.string().url(), eventsDlq: z.string().url() }),
-});
-type ConnectionFile = z.infer<typeof ConnectionFileSchema>;
-
-const { values: args, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    discard: { type: 'string', multiple: true, default: [] },
-    'dry-run': { type: 'boolean', default: false },
-    'data-dir': { type: 'string', default: '.tapline/local' },
-    'invalid-records': { type: 'string' },
-    'on-failure': { type: 'string' },
-    stream: { type: 'string' },
-    'events-queue': { type: 'string' },
-    'events-dlq': { type: 'string' },
-    region: { type: 'string' },
-    help: { type: 'boolean', default: false },
+runCommand(
+  {
+    usage: USAGE,
+    positionals: 1,
+    options: {
+      discard: { type: 'string', multiple: true, default: [] },
+      'dry-run': { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+      'invalid-records': { type: 'string' },
+      'on-failure': { type: 'string' },
+      stream: { type: 'string' },
+      'events-queue': { type: 'string' },
+      'events-dlq': { type: 'string' },
+      region: { type: 'string' },
+    },
   },
-});
+  async ({ values: args, positionals }) => {
+    const command = positionals[0];
+    if (!command) throw new UsageError('which queue? (ingest or events)');
+    if (command !== 'ingest' && command !== 'events') throw new UsageError(`unknown command "${command}": expected ingest or events`);
+    const discard = discardFilter(args.discard);
+    const options: RedriveOptions = { ...args, command, discard };
+    if (AWS_FLAGS.some((f) => args[f] !== undefined)) {
+      note(`queues: ${process.env.AWS_ENDPOINT_URL ? `at ${process.env.AWS_ENDPOINT_URL}` : 'in AWS'} (from the flags)`);
+      return redrive(options, undefined);
+    }
+    const dir = dataDir(args['data-dir']);
+    const holder = dataDirHolder(dir);
+    const running = holder ? readConnectionFile(dir) : undefined;
+    if (holder && running) {
+      note(`queues: those of the running \`${holder.command}\` in ${shown(dir.root)} (${running.sqsEndpoint})`);
+      return redrive(options, running);
+    }
+    // Nothing runs on the data dir: its kept queues, served by an emulator for this command, and
+    // saved again when it ends (what it leaves in them stays for the next run).
+    const lock = lockDataDir(dir, `npm run redrive -- ${command}`);
+    try {
+      const external = process.env.DATABASE_URL;
+      const env = await startLocalEnvironment({
+        config: loadStageConfig('local'),
+        ...(external ? { databaseUrl: external } : { pgDataDir: dir.pg }),
+        queueStateFile: dir.queues,
+      });
+      try {
+        note(`queues: kept in ${shown(dir.queues)} (${env.restoredMessages} message(s)), served by an emulator for this command`);
+        return await redrive(options, {
+          region: env.region,
+          kinesisEndpoint: env.awsEndpoint,
+          sqsEndpoint: env.sqsEndpoint,
+          streamName: env.streamName,
+          queues: { ingestDlq: env.queues.ingestDlq.url, onFailure: env.queues.onFailure.url, events: env.queues.events.url, eventsDlq: env.queues.eventsDlq.url },
+        });
+      } finally {
+        await env.stop();
+      }
+    } finally {
+      lock.release();
+    }
+  },
+);
 
-try {
-  process.exitCode = await main();
-} catch (e) {
-  // The local emulators live in the `npm run local` process: once it ends, so do its queues.
-  const hint = (e as { code?: string }).code === 'ECONNREFUSED' ? '\nIs `npm run local` still running? Its emulators stop with it.' : '';
-  process.stderr.write(`redrive: ${(e as Error).message}${hint}\n${e instanceof UsageError ? `\n${USAGE}\n` : ''}`);
-  process.exitCode = 2;
+type Local = Omit<ConnectionFile, 'databaseUrl'>;
+interface RedriveOptions {
+  command: 'ingest' | 'events';
+  discard: (e: DeadLetterEntry) => boolean;
+  'dry-run': boolean;
+  'invalid-records'?: string | undefined;
+  'on-failure'?: string | undefined;
+  stream?: string | undefined;
+  'events-queue'?: string | undefined;
+  'events-dlq'?: string | undefined;
+  region?: string | undefined;
 }
 
-async function main(): Promise<number> {
-  const command = positionals[0];
-  if (args.help || !command) {
-    console.log(USAGE);
-    return args.help ? 0 : 2;
-  }
-  if (command !== 'ingest' && command !== 'events') throw new UsageError(`unknown command "${command}"`);
-  const awsFlags = ['invalid-records', 'on-failure', 'events-queue', 'events-dlq'] as const;
-  const local = awsFlags.some((f) => args[f] !== undefined) ? undefined : readConnectionFile(resolve(args['data-dir']));
+async function redrive(args: RedriveOptions, local: Local | undefined): Promise<number> {
+  const { command } = args;
   if (local && !process.env.AWS_ENDPOINT_URL) {
     // The SDK picks these up, like every handler of the local run does.
     process.env.AWS_ENDPOINT_URL_KINESIS = local.kinesisEndpoint;
@@ -93,7 +128,7 @@ async function main(): Promise<number> {
           onFailureQueueUrl: await queueUrl(sqs, args['on-failure'] ?? local?.queues.onFailure, '--on-failure'),
           ...(args.stream ? { streamName: args.stream } : {}),
         },
-        { dryRun: args['dry-run'], discard: discardFilter(args.discard) },
+        { dryRun: args['dry-run'], discard: args.discard },
       );
       printIngest(report, args['dry-run']);
       return report.batches.every((b) => b.outcome === 'replayed' || b.outcome === 'dry-run') ? 0 : 1;
@@ -114,24 +149,11 @@ async function main(): Promise<number> {
   }
 }
 
-function readConnectionFile(dataDir: string): ConnectionFile {
-  const file = join(dataDir, 'connection.json');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`no ${file}: start \`npm run local\` (it writes the file; its emulators live as long as it runs), pass --data-dir, or pass the queues for AWS`);
-  }
-  const parsed = ConnectionFileSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new UsageError(`${file} lacks the endpoints and queues (written by a newer \`npm run local\`): ${parsed.error.issues[0]?.message ?? ''}`);
-  return parsed.data;
-}
-
 async function queueUrl(sqs: SQSClient, urlOrName: string | undefined, flag: string): Promise<string> {
   if (!urlOrName) throw new UsageError(`${flag} is required`);
   if (/^https?:\/\//.test(urlOrName)) return urlOrName;
   const out = await sqs.send(new GetQueueUrlCommand({ QueueName: urlOrName }));
-  if (!out.QueueUrl) throw new UsageError(`queue ${urlOrName} not found`);
+  if (!out.QueueUrl) throw new CliError(`queue ${urlOrName} not found`);
   return out.QueueUrl;
 }
 
