@@ -7,9 +7,9 @@ import { putRecords } from '#core/producer';
 import { sendMessages } from '#core/queue';
 import { encodeRecord, type TelemetryRecord } from '#core/record';
 import { queueDepth, type Queue } from '../../local/environment.ts';
-import { peekQueue, readWholeStream } from '../../local/faults/accounting.ts';
-import { payloadContains, throwOnRecord } from '../../local/faults/handlerFaults.ts';
-import { faultConfig, startFaultRun, type FaultRun } from '../../local/faults/harness.ts';
+import { peekQueue, readWholeStream } from '../helpers/faults/accounting.ts';
+import { payloadContains, throwOnRecord } from '../helpers/faults/handlerFaults.ts';
+import { faultConfig, startFaultRun, type FaultRun } from '../helpers/faults/harness.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 import { ruleEvent } from '../helpers/sqs.ts';
 

@@ -5,7 +5,7 @@ import { decodeRecord, decodeRecordBytes, InvalidRecordError, type Decoded } fro
 import { parseOnFailureMessage } from '#core/redrive/onFailureMessage';
 import { receiveAll, releaseMessages } from '#core/redrive/queueMessages';
 import { readSequenceRange, streamNameFromArn, type StoredStreamRecord } from '#core/redrive/streamRange';
-import type { LocalEnvironment } from '../environment.ts';
+import type { LocalEnvironment } from '../../../local/environment.ts';
 
 /**
  * Exact accounting of one fault run, from ground truth rather than from the handlers' own

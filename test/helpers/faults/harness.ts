@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { loadStageConfig, type StageConfig } from '#config/stages';
 import { putRecords } from '#core/producer';
 import { encodeRecord, type TelemetryRecord } from '#core/record';
-import { startLocalEnvironment, type LocalEnvironment } from '../environment.ts';
-import { LocalPipeline, type PipelineHooks } from '../pipeline.ts';
+import { startLocalEnvironment, type LocalEnvironment } from '../../../local/environment.ts';
+import { LocalPipeline, type PipelineHooks } from '../../../local/pipeline.ts';
 import { accountDerived, accountTelemetry, auditOutbox, formatAccount, type DerivedAccount, type TelemetryAccount } from './accounting.ts';
 
 /**
