@@ -1,6 +1,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { parseOnFailureMessage } from '#core/redrive/onFailureMessage';
-import { peekQueue, readWholeStream } from '../helpers/faults/accounting.ts';
+import { peekQueue } from '../helpers/faults/accounting.ts';
+import { readWholeStream } from '../helpers/kinesis.ts';
 import { payloadContains, throwOnRecord } from '../helpers/faults/handlerFaults.ts';
 import { faultConfig, report, sleep, startFaultRun, type FaultRun } from '../helpers/faults/harness.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';

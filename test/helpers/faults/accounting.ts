@@ -1,4 +1,3 @@
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DeadLetterEntry } from '#core/ingest/deadLetter';
 import { deaggregate } from '#core/kpl/deaggregate';
 import { decodeRecord, decodeRecordBytes, InvalidRecordError, type Decoded } from '#core/record';
@@ -6,6 +5,7 @@ import { parseOnFailureMessage } from '#core/redrive/onFailureMessage';
 import { receiveAll, releaseMessages } from '#core/redrive/queueMessages';
 import { readSequenceRange, streamNameFromArn, type StoredStreamRecord } from '#core/redrive/streamRange';
 import type { LocalEnvironment } from '../../../local/environment.ts';
+import { readWholeStream } from '../kinesis.ts';
 
 /**
  * Exact accounting of one fault run, from ground truth rather than from the handlers' own
@@ -68,26 +68,6 @@ CREATE TRIGGER fault_outbox_audit AFTER INSERT ON outbox FOR EACH ROW EXECUTE FU
  */
 export async function auditOutbox(env: LocalEnvironment): Promise<void> {
   await env.db.exec(AUDIT_SQL);
-}
-
-/** Every record of every shard, from TRIM_HORIZON to the tip. */
-export async function readWholeStream(kinesis: KinesisClient, streamName: string): Promise<StoredStreamRecord[]> {
-  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
-  const all: StoredStreamRecord[] = [];
-  for (const { ShardId: shardId = '' } of Shards) {
-    let { ShardIterator: iterator } = await kinesis.send(
-      new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
-    );
-    while (iterator) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const r of page.Records ?? []) {
-        all.push({ shardId, sequenceNumber: r.SequenceNumber ?? '', partitionKey: r.PartitionKey ?? '', data: r.Data ?? new Uint8Array() });
-      }
-      // An open shard always hands out a next iterator: an empty page means the tip.
-      iterator = page.Records?.length ? page.NextShardIterator : undefined;
-    }
-  }
-  return all;
 }
 
 const positionKey = (shardId: string, sequenceNumber: string, sub?: number) => `${shardId}/${sequenceNumber}${sub === undefined ? '' : `/${sub}`}`;
