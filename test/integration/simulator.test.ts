@@ -9,6 +9,7 @@ import { putRecords } from '#core/producer';
 import { decodeRecord } from '#core/record';
 import { startKinesis, type LocalKinesis } from '../../local/services/kinesis.ts';
 import { createStream, emulatorClient, readWholeStream } from '../helpers/kinesis.ts';
+import { lambdaContext } from '../helpers/pipeline.ts';
 
 const STREAM = 'tapline-test-telemetry';
 const WINDOW = { maxPastSeconds: 7 * 24 * 3600, maxFutureSeconds: 300 };
@@ -17,20 +18,7 @@ let emulator: LocalKinesis;
 let kinesis: KinesisClient;
 
 /** What Lambda passes; the local runner passes the same shape with a generous time budget. */
-const context = (remainingMs = 600_000): Context => ({
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: 'tapline-simulator',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:tapline-simulator',
-  memoryLimitInMB: '512',
-  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-  logGroupName: '/aws/lambda/tapline-simulator',
-  logStreamName: '2026/03/01/[$LATEST]0123456789abcdef',
-  getRemainingTimeInMillis: () => remainingMs,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
+const context = (remainingMs = 600_000): Context => lambdaContext(remainingMs, 'tapline-simulator', 512);
 
 beforeAll(async () => {
   emulator = await startKinesis();

@@ -1,11 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import { writeDerivedEvents } from '#core/db/derivedEventStore';
 import type { DerivedEvent } from '#core/events';
 import { logger, metrics } from '#core/observability';
 import { FullBatchFailureError, handler, lambdaHandler } from '../../functions/writer/handler.ts';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
+import { lambdaContext } from '../helpers/pipeline.ts';
 import { anomalyEvent, ruleEvent, sqsEvent, sqsRecord } from '../helpers/sqs.ts';
 
 let pg: MigratedPostgres;
@@ -159,7 +160,7 @@ describe('writer handler against embedded PostgreSQL', () => {
     // Prepare
     const event = ruleEvent();
     const publish = vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
-    const context = { functionName: 'tapline-writer', awsRequestId: 'req-1', getRemainingTimeInMillis: () => 30_000 } as Context;
+    const context = lambdaContext(30_000, 'tapline-writer', 512);
 
     // Act
     const response = await handler(sqsEvent(recordsOf([event])), context);
