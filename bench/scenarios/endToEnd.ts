@@ -7,6 +7,7 @@ import { LocalPipeline } from '../../local/pipeline.ts';
 import { createStream, readWholeStream } from '../../test/helpers/kinesis.ts';
 import { percentile, perSecond } from '../lib/stats.ts';
 import { BENCH_SEED } from '../lib/syntheticBatches.ts';
+import { chunk } from '#core/chunks';
 
 export interface EmulatorCeiling {
   records: number;
@@ -37,8 +38,7 @@ export async function measureEmulatorCeiling(kinesis: KinesisClient, shards: num
   try {
     const brewery = createBrewery({ seed: BENCH_SEED });
     const entries: PutEntry[] = brewery.next(Date.now(), n).map((r) => ({ data: encodeRecord(r), partitionKey: r.source }));
-    const chunks: PutEntry[][] = [];
-    for (let i = 0; i < entries.length; i += PUT_CHUNK) chunks.push(entries.slice(i, i + PUT_CHUNK));
+    const chunks = chunk(entries, { maxItems: PUT_CHUNK });
 
     const t0 = performance.now();
     let failed = 0;
