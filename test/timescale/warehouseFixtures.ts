@@ -195,6 +195,13 @@ export async function tableSnapshot(db: SqlSession, table: string, orderBy: stri
 export const hoursAgo = (h: number, from = Date.now()): Date => new Date(from - h * 3_600_000);
 
 /**
+ * Noon UTC `daysAgo` days before the day of `from`: a suite's fixed clock, so that "hours before
+ * now" land on the same UTC days however long the suite runs and whenever it starts (a run across
+ * midnight sees the same days). Rollup watermarks follow the server's clock, not this one.
+ */
+export const noonUtc = (daysAgo: number, from = Date.now()): Date => new Date((Math.floor(from / 86_400_000) - daysAgo) * 86_400_000 + 12 * 3_600_000);
+
+/**
  * OEE scenario with round numbers, for one complete 5-minute interval starting at `start`:
  * unit A reports state (8 of 10 samples not idle -> availability 80 %), packaged_total rising by
  * 384 from its last value before the interval (performance 384 / (120/min x 5 min x 0.8) = 80 %),
