@@ -1,4 +1,4 @@
-import type { DeadLetterEntry } from '#core/ingest/deadLetter';
+import { parseDeadLetterEntry } from '#core/ingest/deadLetter';
 import { deaggregate } from '#core/kpl/deaggregate';
 import { decodeRecord, decodeRecordBytes, InvalidRecordError, type Decoded } from '#core/record';
 import { parseOnFailureMessage } from '#core/redrive/onFailureMessage';
@@ -94,7 +94,11 @@ export async function peekQueue(env: LocalEnvironment, queueUrl: string): Promis
 
 export async function accountTelemetry(env: LocalEnvironment, deduplicated: number): Promise<TelemetryAccount> {
   const stream = await readWholeStream(env.kinesis, env.streamName);
-  const dlq = (await peekQueue(env, env.queues.ingestDlq.url)).map((body) => JSON.parse(body) as DeadLetterEntry);
+  const dlq = (await peekQueue(env, env.queues.ingestDlq.url)).map((body) => {
+    const entry = parseDeadLetterEntry(body);
+    if (!entry) throw new Error(`the ingest DLQ holds a message that is not a dead-letter entry: ${body.slice(0, 200)}`);
+    return entry;
+  });
   const deadLettered = new Set(dlq.map((e) => positionKey(e.shardId, e.sequenceNumber, e.subSequenceNumber)));
 
   const discarded = new Set<string>();
