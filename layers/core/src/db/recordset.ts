@@ -1,0 +1,51 @@
+import { chunkRows, jsonLiteral } from './sqlText.ts';
+
+/** A column of a json_to_recordset row: its short JSON key and its SQL type. */
+export interface RecordsetColumn {
+  key: string;
+  type: string;
+  /** The value is JSON text already, embedded as it is (no second escaping). */
+  rawJson?: boolean;
+}
+
+/**
+ * Rows that travel as one JSON literal through the simple protocol (sqlText.ts), named once per
+ * table: SQL sees the columns by their names, the rows carry one- or two-letter keys, since every
+ * byte counts against the 16 KB statement limit.
+ */
+export interface Recordset<C extends string> {
+  /** A row as JSON text; an undefined value is left out (NULL in SQL). */
+  row(values: { readonly [K in C]?: unknown }): string;
+  /** `(SELECT r.<key> AS <column>, ... FROM json_to_recordset(<literal>::json) AS r(<key> <type>, ...))`, for FROM or JOIN. */
+  from(literal: string): string;
+}
+
+export function recordset<C extends string>(columns: Readonly<Record<C, RecordsetColumn>>): Recordset<C> {
+  const entries = Object.entries(columns) as Array<[C, RecordsetColumn]>;
+  const select = entries.map(([name, c]) => `r.${c.key} AS ${name}`).join(', ');
+  const shape = entries.map(([, c]) => `${c.key} ${c.type}`).join(', ');
+  const fields = entries.map(([name, c]) => ({ name, prefix: `"${c.key}":`, raw: c.rawJson === true }));
+  return {
+    row(values) {
+      let json = '';
+      for (const f of fields) {
+        const v = values[f.name];
+        if (v === undefined) continue;
+        json += `${json === '' ? '{' : ','}${f.prefix}${f.raw ? String(v) : JSON.stringify(v)}`;
+      }
+      return json === '' ? '{}' : `${json}}`;
+    },
+    from: (literal) => `(SELECT ${select} FROM json_to_recordset(${literal}::json) AS r(${shape}))`,
+  };
+}
+
+const ROWS = '\u0000rows\u0000';
+
+/**
+ * The statements that carry these rows, each under the statement limit: `template` gets the rows'
+ * literal and returns the whole statement (it is called once, to measure the text around them).
+ */
+export function rowStatements(rowJson: readonly string[], template: (literal: string) => string): string[] {
+  const [head, tail] = template(ROWS).split(ROWS) as [string, string];
+  return chunkRows(rowJson, Buffer.byteLength(head) + Buffer.byteLength(tail)).map((chunk) => head + jsonLiteral(chunk) + tail);
+}
