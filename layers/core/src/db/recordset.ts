@@ -24,16 +24,20 @@ export function recordset<C extends string>(columns: Readonly<Record<C, Recordse
   const entries = Object.entries(columns) as Array<[C, RecordsetColumn]>;
   const select = entries.map(([name, c]) => `r.${c.key} AS ${name}`).join(', ');
   const shape = entries.map(([, c]) => `${c.key} ${c.type}`).join(', ');
-  const fields = entries.map(([name, c]) => ({ name, prefix: `"${c.key}":`, raw: c.rawJson === true }));
+  // One JSON.stringify of a short-keyed object per row (native, and what the hand-written rows
+  // did); raw JSON values are appended after it.
+  const plain = entries.filter(([, c]) => c.rawJson !== true).map(([name, c]) => [name, c.key] as const);
+  const raw = entries.filter(([, c]) => c.rawJson === true).map(([name, c]) => [name, c.key] as const);
   return {
     row(values) {
-      let json = '';
-      for (const f of fields) {
-        const v = values[f.name];
-        if (v === undefined) continue;
-        json += `${json === '' ? '{' : ','}${f.prefix}${f.raw ? String(v) : JSON.stringify(v)}`;
+      const o: Record<string, unknown> = {};
+      for (const [name, key] of plain) o[key] = values[name];
+      let json = JSON.stringify(o);
+      for (const [name, key] of raw) {
+        const v = values[name];
+        if (v !== undefined) json = `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"${key}":${String(v)}}`;
       }
-      return json === '' ? '{}' : `${json}}`;
+      return json;
     },
     from: (literal) => `(SELECT ${select} FROM json_to_recordset(${literal}::json) AS r(${shape}))`,
   };
