@@ -2,11 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { recordset, rowStatements } from '#core/db/recordset';
 import { MAX_STATEMENT_BYTES } from '#core/db/sqlText';
 
-const OUTBOX = recordset({
-  destination: { key: 'd', type: 'text' },
-  message_id: { key: 'i', type: 'text' },
-  body: { key: 'b', type: 'json', rawJson: true },
-});
+const OUTBOX = recordset({ destination: 'd text', message_id: 'i text', body: 'b json' }, { rawJson: ['body'] });
 
 describe('json_to_recordset column maps', () => {
   it('writes rows with the short keys, embeds raw JSON as it is, and leaves undefined values out', () => {

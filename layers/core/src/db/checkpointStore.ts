@@ -32,11 +32,7 @@ export function highestPositions(positions: readonly StreamPosition[]): StreamPo
  */
 export const storedPartitionKey = (key: string): string => JSON.stringify(key).slice(1, -1);
 
-const CHECKPOINT = recordset({
-  shard_id: { key: 'k', type: 'text' },
-  partition_key: { key: 'p', type: 'text' },
-  sequence: { key: 's', type: 'text' },
-});
+const CHECKPOINT = recordset({ shard_id: 'k text', partition_key: 'p text', sequence: 's text' });
 const keysLiteral = (positions: readonly StreamPosition[]) =>
   jsonLiteral(positions.map((p) => CHECKPOINT.row({ shard_id: p.shardId, partition_key: storedPartitionKey(p.partitionKey), sequence: p.sequenceNumber })));
 

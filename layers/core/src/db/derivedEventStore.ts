@@ -14,16 +14,8 @@ export interface DerivedWriteCounts {
 
 // Rule firings and anomalies in one row shape: `kind` says which table a row goes to.
 const DERIVED_EVENT = recordset({
-  kind: { key: 'k', type: 'text' },
-  event_id: { key: 'id', type: 'text' },
-  ts: { key: 'ts', type: 'timestamptz' },
-  source: { key: 's', type: 'text' },
-  rule_id: { key: 'r', type: 'text' },
-  rules_version: { key: 'rv', type: 'text' },
-  fact_name: { key: 'f', type: 'text' },
-  value: { key: 'v', type: 'float8' },
-  ema: { key: 'e', type: 'float8' },
-  sigma: { key: 'sg', type: 'float8' },
+  ...{ kind: 'k text', event_id: 'id text', ts: 'ts timestamptz', source: 's text' },
+  ...{ rule_id: 'r text', rules_version: 'rv text', fact_name: 'f text', value: 'v float8', ema: 'e float8', sigma: 'sg float8' },
 });
 
 // Both tables in one statement: one round trip per chunk, and a chunk is written whole or not at all.

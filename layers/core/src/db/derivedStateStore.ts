@@ -60,26 +60,9 @@ export function parseSourceStates(sources: readonly string[], results: readonly 
   return { states, newest };
 }
 
-const FACT_STATE = recordset({
-  source: { key: 's', type: 'text' },
-  fact_name: { key: 'f', type: 'text' },
-  value: { key: 'v', type: 'jsonb' },
-  ts: { key: 't', type: 'timestamptz' },
-});
-const RULE_STATE = recordset({
-  source: { key: 's', type: 'text' },
-  rule_id: { key: 'r', type: 'text' },
-  active: { key: 'a', type: 'boolean' },
-  changed_at: { key: 't', type: 'timestamptz' },
-});
-const ANOMALY_STATE = recordset({
-  source: { key: 's', type: 'text' },
-  fact_name: { key: 'f', type: 'text' },
-  ema: { key: 'm', type: 'float8' },
-  emvar: { key: 'v', type: 'float8' },
-  samples: { key: 'n', type: 'int' },
-  last_ts: { key: 't', type: 'timestamptz' },
-});
+const FACT_STATE = recordset({ source: 's text', fact_name: 'f text', value: 'v jsonb', ts: 't timestamptz' });
+const RULE_STATE = recordset({ source: 's text', rule_id: 'r text', active: 'a boolean', changed_at: 't timestamptz' });
+const ANOMALY_STATE = recordset({ source: 's text', fact_name: 'f text', ema: 'm float8', emvar: 'v float8', samples: 'n int', last_ts: 't timestamptz' });
 
 /** Upserts of the state a batch changed; `derive` reports one change per key, the newest. */
 export function saveStateStatements(changes: StateChanges): string[] {

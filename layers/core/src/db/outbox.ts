@@ -19,11 +19,7 @@ export const OUTBOX_KEEP_DAYS = 8;
 
 // The body is embedded as JSON, not as a JSON string: no second escaping, and `json` (unlike jsonb)
 // keeps its text exactly, \u0000 escapes included.
-const OUTBOX = recordset({
-  destination: { key: 'd', type: 'text' },
-  message_id: { key: 'i', type: 'text' },
-  body: { key: 'b', type: 'json', rawJson: true },
-});
+const OUTBOX = recordset({ destination: 'd text', message_id: 'i text', body: 'b json' }, { rawJson: ['body'] });
 
 const add = (literal: string) => `WITH ins AS (
   INSERT INTO outbox (destination, message_id, body)

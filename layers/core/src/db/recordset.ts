@@ -1,12 +1,7 @@
 import { chunkRows, jsonLiteral } from './sqlText.ts';
 
-/** A column of a json_to_recordset row: its short JSON key and its SQL type. */
-export interface RecordsetColumn {
-  key: string;
-  type: string;
-  /** The value is JSON text already, embedded as it is (no second escaping). */
-  rawJson?: boolean;
-}
+/** A column of a json_to_recordset row: its short JSON key and its SQL type, as `'<key> <type>'`. */
+export type RecordsetColumn = `${string} ${string}`;
 
 /**
  * Rows that travel as one JSON literal through the simple protocol (sqlText.ts), named once per
@@ -20,8 +15,12 @@ export interface Recordset<C extends string> {
   from(literal: string): string;
 }
 
-export function recordset<C extends string>(columns: Readonly<Record<C, RecordsetColumn>>): Recordset<C> {
-  const entries = Object.entries(columns) as Array<[C, RecordsetColumn]>;
+/** `rawJson`: columns whose values are JSON text already, embedded as they are (no second escaping). */
+export function recordset<C extends string>(columns: Readonly<Record<C, RecordsetColumn>>, o: { rawJson?: ReadonlyArray<NoInfer<C>> } = {}): Recordset<C> {
+  const entries = (Object.entries(columns) as Array<[C, RecordsetColumn]>).map(([name, spec]) => {
+    const [key = '', ...type] = spec.split(' ');
+    return [name, { key, type: type.join(' '), rawJson: o.rawJson?.includes(name) === true }] as const;
+  });
   const select = entries.map(([name, c]) => `r.${c.key} AS ${name}`).join(', ');
   const shape = entries.map(([, c]) => `${c.key} ${c.type}`).join(', ');
   // One JSON.stringify of a short-keyed object per row (native, and what the hand-written rows

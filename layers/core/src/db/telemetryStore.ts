@@ -6,13 +6,7 @@ import { recordset, rowStatements } from './recordset.ts';
 
 // Rows go in by COPY (telemetryCopy.ts); this module reads the identities stored where a batch
 // has resent or late readings.
-const LOOKUP = recordset({
-  source: { key: 's', type: 'text' },
-  fact_name: { key: 'f', type: 'text' },
-  minute_us: { key: 'b', type: 'int8' },
-  lo_us: { key: 'lo', type: 'int8' },
-  hi_us: { key: 'hi', type: 'int8' },
-});
+const LOOKUP = recordset({ source: 's text', fact_name: 'f text', minute_us: 'b int8', lo_us: 'lo int8', hi_us: 'hi int8' });
 
 // The unique index (source, fact_name, ts) answers each minute with a range scan. Merged rows of
 // the minute are all read (their samples may be anywhere in it); single-sample rows only where a
