@@ -1,19 +1,13 @@
-import {
-  CreateStreamCommand,
-  DeleteStreamCommand,
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  ListShardsCommand,
-  type KinesisClient,
-} from '@aws-sdk/client-kinesis';
+import { DeleteStreamCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { putRecords, type PutEntry } from '#core/producer';
 import { encodeRecord } from '#core/record';
 import { createBrewery } from '#core/simulator/brewery';
 import type { LocalEnvironment } from '../../local/environment.ts';
 import { LocalPipeline } from '../../local/pipeline.ts';
+import { createStream, readWholeStream } from '../../test/helpers/kinesis.ts';
 import { percentile, perSecond } from '../lib/stats.ts';
 import { BENCH_SEED } from '../lib/syntheticBatches.ts';
+import { chunk } from '#core/chunks';
 
 export interface EmulatorCeiling {
   records: number;
@@ -40,17 +34,11 @@ const PUTS_IN_FLIGHT = 4; // as the simulator (layers/core/src/simulator/run.ts)
 /** PutRecords then GetRecords of `n` records on a scratch stream with the pipeline's shard count. */
 export async function measureEmulatorCeiling(kinesis: KinesisClient, shards: number, n: number): Promise<EmulatorCeiling> {
   const stream = `tapline-bench-ceiling-${Date.now()}`;
-  await kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: shards }));
-  for (let i = 0; i < 200; i++) {
-    const d = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
-    if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
+  await createStream(kinesis, stream, shards);
   try {
     const brewery = createBrewery({ seed: BENCH_SEED });
     const entries: PutEntry[] = brewery.next(Date.now(), n).map((r) => ({ data: encodeRecord(r), partitionKey: r.source }));
-    const chunks: PutEntry[][] = [];
-    for (let i = 0; i < entries.length; i += PUT_CHUNK) chunks.push(entries.slice(i, i + PUT_CHUNK));
+    const chunks = chunk(entries, { maxItems: PUT_CHUNK });
 
     const t0 = performance.now();
     let failed = 0;
@@ -62,20 +50,7 @@ export async function measureEmulatorCeiling(kinesis: KinesisClient, shards: num
     if (failed > 0) throw new Error(`emulator ceiling: ${failed} records were not accepted`);
 
     const t1 = performance.now();
-    const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
-    let read = 0;
-    await Promise.all(
-      (Shards ?? []).map(async (shard) => {
-        const it = await kinesis.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
-        let iterator = it.ShardIterator;
-        while (iterator) {
-          const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-          const got = out.Records?.length ?? 0;
-          read += got;
-          iterator = got === 0 ? undefined : out.NextShardIterator;
-        }
-      }),
-    );
+    const read = (await readWholeStream(kinesis, stream)).length;
     const getMs = performance.now() - t1;
     if (read !== n) throw new Error(`emulator ceiling: read ${read} of ${n} records`);
     return { records: n, putPerSec: perSecond(n, putMs), getPerSec: perSecond(n, getMs), putGetPerSec: perSecond(n, putMs + getMs) };

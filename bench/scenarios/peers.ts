@@ -2,6 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type pg from 'pg';
 import { TelemetryRecordSchema, type TelemetryRecord } from '#core/record';
+import { chunk } from '#core/chunks';
 
 /**
  * What a good engineer writes by hand from the ecosystem's parts, as issue 13 describes it: the
@@ -25,17 +26,16 @@ export function peerHandler(pool: pg.Pool, compacted: boolean): (event: KinesisS
     };
     const response = await processPartialResponse(event, handleRecord, processor);
     const rows = compacted ? lastWritePerKey(records) : records;
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      const chunk = rows.slice(i, i + CHUNK);
+    for (const part of chunk(rows, { maxItems: CHUNK })) {
       await pool.query(INSERT, [
-        chunk.map((r) => r.ts),
-        chunk.map((r) => r.source),
-        chunk.map((r) => r.fact),
-        chunk.map((r) => (typeof r.value === 'number' ? r.value : typeof r.value === 'boolean' ? Number(r.value) : null)),
-        chunk.map((r) => (typeof r.value === 'boolean' ? r.value : null)),
-        chunk.map((r) => (typeof r.value === 'string' ? r.value : null)),
-        chunk.map(() => 1),
-        chunk.map((r) => r.id),
+        part.map((r) => r.ts),
+        part.map((r) => r.source),
+        part.map((r) => r.fact),
+        part.map((r) => (typeof r.value === 'number' ? r.value : typeof r.value === 'boolean' ? Number(r.value) : null)),
+        part.map((r) => (typeof r.value === 'boolean' ? r.value : null)),
+        part.map((r) => (typeof r.value === 'string' ? r.value : null)),
+        part.map(() => 1),
+        part.map((r) => r.id),
       ]);
     }
     return response;

@@ -6,8 +6,8 @@ import { pgIngestStore } from '#core/db/pgIngestStore';
 import { ingestBatch } from '#core/ingest/ingestBatch';
 import { TelemetryRecordSchema } from '#core/record';
 import { breweryRuleSet } from '#core/rules/brewery';
-import { startCountingProxy } from '../lib/countingProxy.ts';
-import type { WireCounts } from '../lib/pgWire.ts';
+import { frontendTap, PIN_BYTES, summarizeWire, type FrontendMessage } from '../../test/helpers/pgWire.ts';
+import { startTcpProxy } from '../../test/helpers/tcpProxy.ts';
 import type { IngestBenchOptions } from './ingest.ts';
 import { peerHandler } from './peers.ts';
 
@@ -17,35 +17,37 @@ export interface PathWire {
   /** Parse messages: extended protocol (prepared or parameterised statements) = pinning. */
   parses: number;
   maxQueryBytes: number;
+  /** What would pin (test/helpers/pgWire.ts), `reason: statement` each. */
   pinning: string[];
   byType: Record<string, number>;
-  /** No Parse, no pinning statement, every statement under MAX_STATEMENT_BYTES. */
+  /** Nothing that pins, and every statement under MAX_STATEMENT_BYTES (the writers' own margin below PIN_BYTES). */
   proxyFriendly: boolean;
 }
 
-const summarize = (path: string, c: WireCounts): PathWire => {
-  const parses = c.byType.P ?? 0;
+const summarize = (path: string, messages: readonly FrontendMessage[]): PathWire => {
+  const w = summarizeWire(messages);
   return {
     path,
-    queries: c.queries,
-    parses,
-    maxQueryBytes: c.maxQueryBytes,
-    pinning: c.pinning,
-    byType: c.byType,
-    proxyFriendly: parses === 0 && c.pinning.length === 0 && c.maxQueryBytes < MAX_STATEMENT_BYTES,
+    queries: w.queries,
+    parses: w.parses,
+    maxQueryBytes: w.maxQueryBytes,
+    pinning: w.pins.map((p) => `${p.reason}: ${p.statement}`),
+    byType: w.byType,
+    proxyFriendly: w.pins.length === 0 && w.maxQueryBytes < Math.min(MAX_STATEMENT_BYTES, PIN_BYTES),
   };
 };
 
 /**
  * Runs one merge batch and one raw batch through the real ingestBatch over a pool whose every byte
- * passes a counting TCP proxy, then the naive per-row handler for contrast (it must show Parse
+ * passes a wire tap on a TCP proxy, then the naive per-row handler for contrast (it must show Parse
  * messages, which proves the counter sees the extended protocol).
  */
 export async function runProxyCheck(
   o: Pick<IngestBenchOptions, 'databaseUrl' | 'sqs' | 'deadLetterQueueUrl' | 'eventsQueueUrl' | 'window' | 'batches' | 'batchSize'>,
 ): Promise<PathWire[]> {
   const target = new URL(o.databaseUrl);
-  const proxy = await startCountingProxy(Number(target.port));
+  const wire = frontendTap();
+  const proxy = await startTcpProxy({ targetPort: Number(target.port), tap: wire.tap });
   const viaProxy = new URL(o.databaseUrl);
   viaProxy.port = String(proxy.port);
   const db = await connectDatabase(readEnv({ DATABASE_URL: viaProxy.href }));
@@ -53,7 +55,7 @@ export async function runProxyCheck(
   try {
     for (const mode of ['merge', 'raw'] as const) {
       const batch = o.batches.next(o.batchSize, `shardId-proxy-${mode}`);
-      proxy.reset();
+      wire.reset();
       await ingestBatch(batch.records, {
         store: pgIngestStore(db),
         sqs: o.sqs,
@@ -62,12 +64,12 @@ export async function runProxyCheck(
         window: o.window,
         mode,
       });
-      out.push(summarize(`ingest ${mode} (${o.batchSize} records)`, proxy.counts()));
+      out.push(summarize(`ingest ${mode} (${o.batchSize} records)`, wire.messages()));
     }
     const naive = o.batches.next(100, 'shardId-proxy-naive');
     const client = new pg.Client({ connectionString: viaProxy.href });
     await client.connect();
-    proxy.reset();
+    wire.reset();
     try {
       for (const r of naive.records) {
         const record = TelemetryRecordSchema.parse(JSON.parse(Buffer.from(r.data, 'base64').toString('utf8')));
@@ -77,7 +79,7 @@ export async function runProxyCheck(
           [record.ts, record.source, record.fact, String(record.value), record.id],
         );
       }
-      out.push(summarize('naive per-row INSERT (100 records, contrast)', proxy.counts()));
+      out.push(summarize('naive per-row INSERT (100 records, contrast)', wire.messages()));
     } finally {
       await client.end();
     }
@@ -86,9 +88,9 @@ export async function runProxyCheck(
     try {
       for (const compacted of [false, true]) {
         const batch = o.batches.next(o.batchSize, `shardId-proxy-peer-${compacted ? 'compacted' : 'raw'}`);
-        proxy.reset();
+        wire.reset();
         await peerHandler(pool, compacted)(batch.event);
-        out.push(summarize(`peer ${compacted ? 'compacted' : 'raw'} (${o.batchSize} records)`, proxy.counts()));
+        out.push(summarize(`peer ${compacted ? 'compacted' : 'raw'} (${o.batchSize} records)`, wire.messages()));
       }
     } finally {
       await pool.end();

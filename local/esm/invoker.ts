@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { endScope, newScope, runInScope } from './invocationFence.ts';
-import { functionArn } from './localArns.ts';
+import { lambdaContext } from './lambdaContext.ts';
 
 export type LambdaInvoker<E, R> = (event: E) => Promise<R>;
 
@@ -35,24 +35,10 @@ export function localInvoker<E, R>(
   handler: Handler<E, R>,
   onError: (functionName: string, error: unknown) => void = () => undefined,
 ): LambdaInvoker<E, R> {
-  const arn = functionArn(fn.region, fn.functionName);
   return async (event) => {
     const requestId = randomUUID();
     const deadline = Date.now() + fn.timeoutSeconds * 1000;
-    const context: Context = {
-      callbackWaitsForEmptyEventLoop: false,
-      functionName: fn.functionName,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: arn,
-      memoryLimitInMB: String(fn.memoryMb),
-      awsRequestId: requestId,
-      logGroupName: `/aws/lambda/${fn.functionName}`,
-      logStreamName: `${new Date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${requestId.replaceAll('-', '')}`,
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    };
+    const context = lambdaContext({ ...fn, requestId, deadline });
     const scope = newScope(requestId);
     const run = runInScope(scope, () => handler(event, context));
     let timer: NodeJS.Timeout | undefined;

@@ -7,6 +7,8 @@ import type { LambdaInvoker } from './invoker.ts';
 import { checkSettings, InvalidMappingError, SqsMappingSettingsSchema, type SqsMappingSettings } from './mappingSettings.ts';
 import { Sleeper } from './sleeper.ts';
 import { sqsRecord } from './sqsRecords.ts';
+import { chunk } from '#core/chunks';
+import { SQS_BATCH } from '#core/queue';
 
 export type { SqsMappingSettings } from './mappingSettings.ts';
 
@@ -202,8 +204,8 @@ export class SqsEventSource {
   }
 
   private async delete(messages: readonly Message[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += 10) {
-      let entries = messages.slice(i, i + 10).map((m, j) => ({ Id: `m${j}`, ReceiptHandle: m.ReceiptHandle }));
+    for (const group of chunk(messages, { maxItems: SQS_BATCH })) {
+      let entries = group.map((m, j) => ({ Id: `m${j}`, ReceiptHandle: m.ReceiptHandle }));
       for (let attempt = 0; entries.length > 0; attempt++) {
         let failed: Set<string>;
         try {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStageConfig } from '#config/stages';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/environment.ts';
-import { ruleTriggers } from '../../local/faults/harness.ts';
+import { ruleTriggers } from '../helpers/faults/harness.ts';
 import { LocalPipeline } from '../../local/pipeline.ts';
 import { startView, type RunningView } from '../../local/live/startView.ts';
 import { putRecords } from '#core/producer';

@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
-import { crashAfterCommit } from '../../local/faults/handlerFaults.ts';
-import { faultConfig, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../../local/faults/harness.ts';
+import { crashAfterCommit } from '../helpers/faults/handlerFaults.ts';
+import { faultConfig, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../helpers/faults/harness.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 
 let run: FaultRun | undefined;

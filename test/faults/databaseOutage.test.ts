@@ -1,5 +1,5 @@
 import { afterAll, expect, it } from 'vitest';
-import { report } from '../../local/faults/harness.ts';
+import { report } from '../helpers/faults/harness.ts';
 import { expectNothingLost, outageRun, stopOutageRun } from './databaseOutageRun.ts';
 
 afterAll(stopOutageRun);

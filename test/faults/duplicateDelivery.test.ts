@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
-import { deliverTwice } from '../../local/faults/handlerFaults.ts';
-import { faultConfig, report, startFaultRun, type FaultRun } from '../../local/faults/harness.ts';
+import { deliverTwice } from '../helpers/faults/handlerFaults.ts';
+import { faultConfig, report, startFaultRun, type FaultRun } from '../helpers/faults/harness.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 
 let run: FaultRun | undefined;

@@ -1,8 +1,9 @@
 import { afterAll, expect, it } from 'vitest';
 import { parseOnFailureMessage } from '#core/redrive/onFailureMessage';
-import { peekQueue, readWholeStream } from '../../local/faults/accounting.ts';
-import { payloadContains, throwOnRecord } from '../../local/faults/handlerFaults.ts';
-import { faultConfig, report, sleep, startFaultRun, type FaultRun } from '../../local/faults/harness.ts';
+import { peekQueue } from '../helpers/faults/accounting.ts';
+import { readWholeStream } from '../helpers/kinesis.ts';
+import { payloadContains, throwOnRecord } from '../helpers/faults/handlerFaults.ts';
+import { faultConfig, report, sleep, startFaultRun, type FaultRun } from '../helpers/faults/harness.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 
 let run: FaultRun | undefined;

@@ -1,7 +1,7 @@
 import { afterAll, expect, it } from 'vitest';
 import type { SimulatorResponse } from '../../functions/simulator/handler.ts';
-import { faultConfig, report, startFaultRun, type FaultRun } from '../../local/faults/harness.ts';
-import { startKinesisThrottle, throttleSome, type KinesisThrottleProxy } from '../../local/faults/kinesisThrottle.ts';
+import { faultConfig, report, startFaultRun, type FaultRun } from '../helpers/faults/harness.ts';
+import { startKinesisThrottle, throttleSome, type KinesisThrottleProxy } from '../helpers/faults/kinesisThrottle.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 
 let run: FaultRun | undefined;

@@ -1,7 +1,7 @@
 import { afterAll, expect, it } from 'vitest';
-import { onInvocations } from '../../local/faults/handlerFaults.ts';
-import { faultConfig, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../../local/faults/harness.ts';
-import { startTcpProxy, type TcpProxy } from '../../local/faults/tcpProxy.ts';
+import { onInvocations } from '../helpers/faults/handlerFaults.ts';
+import { faultConfig, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../helpers/faults/harness.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcpProxy.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 
 let run: FaultRun | undefined;

@@ -1,8 +1,8 @@
 import { afterAll, expect, it } from 'vitest';
 import { sendMessages } from '#core/queue';
-import { peekQueue } from '../../local/faults/accounting.ts';
-import { writerPartialFailures } from '../../local/faults/handlerFaults.ts';
-import { faultConfig, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../../local/faults/harness.ts';
+import { peekQueue } from '../helpers/faults/accounting.ts';
+import { writerPartialFailures } from '../helpers/faults/handlerFaults.ts';
+import { faultConfig, report, ruleTriggers, startFaultRun, trickle, type FaultRun } from '../helpers/faults/harness.ts';
 import type { LocalPipeline } from '../../local/pipeline.ts';
 import { anomalyEvent, ruleEvent } from '../helpers/sqs.ts';
 

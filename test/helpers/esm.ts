@@ -9,6 +9,7 @@ import { SqsEventSource, type SqsMappingSettings } from '../../local/esm/sqsEven
 import { startKinesis } from '../../local/services/kinesis.ts';
 import { startSqs } from '../../local/services/sqs.ts';
 import { createStream, emulatorClient } from './kinesis.ts';
+import { chunk } from '#core/chunks';
 
 export const REGION = 'us-east-1';
 
@@ -78,12 +79,11 @@ export const SHARD_HASH = { first: '1', second: (2n ** 127n + 1n).toString() } a
 /** Puts records in order, 500 per call; returns their sequence numbers and shards, index for index. */
 export async function put(emu: Emulators, stream: Stream, records: readonly Put[]): Promise<Array<{ sequenceNumber: string; shardId: string }>> {
   const out: Array<{ sequenceNumber: string; shardId: string }> = [];
-  for (let i = 0; i < records.length; i += 500) {
-    const chunk = records.slice(i, i + 500);
+  for (const call of chunk(records, { maxItems: 500 })) {
     const res = await emu.kinesis.send(
       new PutRecordsCommand({
         StreamName: stream.name,
-        Records: chunk.map((r) => ({
+        Records: call.map((r) => ({
           PartitionKey: r.partitionKey,
           Data: typeof r.data === 'string' ? Buffer.from(r.data) : r.data,
           ...(r.explicitHashKey ? { ExplicitHashKey: r.explicitHashKey } : {}),

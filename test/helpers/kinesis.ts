@@ -7,6 +7,7 @@ import {
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { StoredStreamRecord } from '#core/redrive/streamRange';
 
 /** A client for an emulator endpoint (the SDK's default HTTP/2 handler fails against kinesalite). */
 export const emulatorClient = (endpoint: string): KinesisClient =>
@@ -27,29 +28,28 @@ export async function createStream(kinesis: KinesisClient, name: string, shards:
   throw new Error(`stream ${name} did not become ACTIVE`);
 }
 
-export interface StoredRecord {
-  shardId: string;
-  partitionKey: string;
-  sequenceNumber: string;
-  data: Uint8Array;
-}
-
-/** Everything in the stream, shard by shard from TRIM_HORIZON, in each shard's sequence order. */
-export async function readStream(kinesis: KinesisClient, name: string): Promise<StoredRecord[]> {
-  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: name }));
-  const records: StoredRecord[] = [];
-  for (const { ShardId: shardId = '' } of Shards) {
-    let { ShardIterator: iterator } = await kinesis.send(
-      new GetShardIteratorCommand({ StreamName: name, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
-    );
-    while (iterator) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const r of page.Records ?? []) {
-        records.push({ shardId, partitionKey: r.PartitionKey ?? '', sequenceNumber: r.SequenceNumber ?? '', data: r.Data ?? new Uint8Array() });
+/**
+ * Every record of every shard, from TRIM_HORIZON to the tip, in each shard's sequence order (shards
+ * in ListShards order, read side by side). The one full-stream reader of the tests and the bench.
+ */
+export async function readWholeStream(kinesis: Pick<KinesisClient, 'send'>, streamName: string): Promise<StoredStreamRecord[]> {
+  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+  const perShard = await Promise.all(
+    Shards.map(async ({ ShardId: shardId = '' }) => {
+      const records: StoredStreamRecord[] = [];
+      let { ShardIterator: iterator } = await kinesis.send(
+        new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      );
+      while (iterator) {
+        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+        for (const r of page.Records ?? []) {
+          records.push({ shardId, sequenceNumber: r.SequenceNumber ?? '', partitionKey: r.PartitionKey ?? '', data: r.Data ?? new Uint8Array() });
+        }
+        // An open shard always hands out a next iterator: an empty page means the tip.
+        iterator = page.Records?.length ? page.NextShardIterator : undefined;
       }
-      // an open shard always hands out a next iterator: an empty page means we are at the tip
-      iterator = page.Records?.length ? page.NextShardIterator : undefined;
-    }
-  }
-  return records;
+      return records;
+    }),
+  );
+  return perShard.flat();
 }

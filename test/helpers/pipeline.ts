@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { loadStageConfig, type StageConfig } from '#config/stages';
+import { lambdaContext as localContext } from '../../local/esm/lambdaContext.ts';
 import { startLocalEnvironment, type LocalEnvironment, type Queue } from '../../local/environment.ts';
 
 /** The local stage's environment, with the handlers' variables exported as Lambda would set them. */
@@ -10,23 +12,9 @@ export async function startEnvironment(tweak: (c: StageConfig) => StageConfig = 
   return env;
 }
 
-export function lambdaContext(remainingMs = 60_000): Context {
-  const deadline = Date.now() + remainingMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:test',
-    memoryLimitInMB: '1024',
-    awsRequestId: 'test-request',
-    logGroupName: '/aws/lambda/test',
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
+/** A Lambda Context for calling a handler directly, `remainingMs` before its timeout. */
+export const lambdaContext = (remainingMs = 60_000, functionName = 'test', memoryMb = 1024): Context =>
+  localContext({ functionName, memoryMb, region: 'us-east-1', requestId: randomUUID(), deadline: Date.now() + remainingMs });
 
 /** Reads every message currently in a queue (and leaves them invisible for a while). */
 export async function drainQueue(sqs: SQSClient, queue: Queue): Promise<unknown[]> {

@@ -4,7 +4,7 @@ import type { DeadLetterEntry } from '#core/ingest/deadLetter';
 import type { TelemetryRecord } from '#core/record';
 import type { LocalEnvironment } from '../../local/environment.ts';
 import { kinesisEvent } from '../../local/events/kinesisEvent.ts';
-import { badInputCorpus, edgeData, validEdges, type BadInput } from '../../local/faults/badInput.ts';
+import { badInputCorpus, edgeData, validEdges, type BadInput } from '../helpers/badInput.ts';
 import { drainQueue, lambdaContext, startEnvironment } from '../helpers/pipeline.ts';
 
 let env: LocalEnvironment;

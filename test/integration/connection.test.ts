@@ -2,8 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Database } from '#core/db/connect';
 import { readEnv } from '#core/env';
 import { SESSION_LIMITS } from '#core/db/sessionLimits';
-import { startTcpProxy, type TcpProxy } from '../../local/faults/tcpProxy.ts';
-import { frontendTap } from '../../local/faults/pgWire.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcpProxy.ts';
+import { frontendTap, pinsOfAll } from '../helpers/pgWire.ts';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
 
 // The IAM signer needs credentials to exist (it signs locally); the test never reaches AWS.
@@ -137,13 +137,13 @@ describe('database connections', () => {
     // Assess
     expect(slow).toBe('57014'); // query_canceled
     expect(setting.rows).toEqual([{ statement: '300ms', idle: `${SESSION_LIMITS.idle_in_transaction_session_timeout / 1000}s` }]);
-    const messages = [...wire.connections.values()].flatMap((c) => c.messages);
+    const messages = wire.messages();
     const startups = messages.flatMap((m) =>
       m.kind === 'startup' ? [`${m.parameters.statement_timeout} ${m.parameters.idle_in_transaction_session_timeout}`] : [],
     );
     expect(startups.length).toBeGreaterThan(0);
     expect(new Set(startups)).toEqual(new Set([`300 ${SESSION_LIMITS.idle_in_transaction_session_timeout}`]));
-    expect(messages.filter((m) => m.kind === 'query' && /^\s*SET\b/i.test(m.text))).toEqual([]);
+    expect(pinsOfAll(messages).filter((p) => p.reason === 'set')).toEqual([]);
   });
 
   it('requires TLS before anything else when IAM authentication is configured', async () => {
@@ -164,7 +164,7 @@ describe('database connections', () => {
 
     // Assess: it asked for TLS first, and never sent a startup message (user, token) in clear text.
     expect(outcome).toMatch(/does not support SSL/i);
-    const messages = [...wire.connections.values()].flatMap((c) => c.messages);
+    const messages = wire.messages();
     expect(messages.length).toBeGreaterThan(0);
     expect(messages.every((m) => m.kind === 'ssl-request')).toBe(true);
   });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deaggregate } from '#core/kpl/deaggregate';
 import { putRecords } from '#core/producer';
 import { startKinesis, type LocalKinesis } from '../../local/services/kinesis.ts';
-import { createStream, emulatorClient, readStream } from '../helpers/kinesis.ts';
+import { createStream, emulatorClient, readWholeStream } from '../helpers/kinesis.ts';
 
 let emulator: LocalKinesis;
 let kinesis: KinesisClient;
@@ -34,7 +34,7 @@ describe('aggregated records through kinesalite', () => {
 
         // Act: the real SDK client, small requests so that one put spans several PutRecords calls
         const result = await putRecords(kinesis, stream, input, { aggregate: true, maxRecordsPerRequest: 3 });
-        const stored = await readStream(kinesis, stream);
+        const stored = await readWholeStream(kinesis, stream);
 
         // Assess
         expect(result).toMatchObject({ sent: input.length, failed: [], kinesisRecords: stored.length });

@@ -8,7 +8,8 @@ import { logger, metrics } from '#core/observability';
 import { putRecords } from '#core/producer';
 import { decodeRecord } from '#core/record';
 import { startKinesis, type LocalKinesis } from '../../local/services/kinesis.ts';
-import { createStream, emulatorClient, readStream } from '../helpers/kinesis.ts';
+import { createStream, emulatorClient, readWholeStream } from '../helpers/kinesis.ts';
+import { lambdaContext } from '../helpers/pipeline.ts';
 
 const STREAM = 'tapline-test-telemetry';
 const WINDOW = { maxPastSeconds: 7 * 24 * 3600, maxFutureSeconds: 300 };
@@ -17,20 +18,7 @@ let emulator: LocalKinesis;
 let kinesis: KinesisClient;
 
 /** What Lambda passes; the local runner passes the same shape with a generous time budget. */
-const context = (remainingMs = 600_000): Context => ({
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: 'tapline-simulator',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:tapline-simulator',
-  memoryLimitInMB: '512',
-  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-  logGroupName: '/aws/lambda/tapline-simulator',
-  logStreamName: '2026/03/01/[$LATEST]0123456789abcdef',
-  getRemainingTimeInMillis: () => remainingMs,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
+const context = (remainingMs = 600_000): Context => lambdaContext(remainingMs, 'tapline-simulator', 512);
 
 beforeAll(async () => {
   emulator = await startKinesis();
@@ -65,14 +53,14 @@ describe('simulator handler against kinesalite', () => {
     // Prepare
     const { handler } = await import('../../functions/simulator/handler.ts');
     const addMetric = vi.spyOn(metrics, 'addMetric');
-    const before = (await readStream(kinesis, STREAM)).length;
+    const before = (await readWholeStream(kinesis, STREAM)).length;
 
     // Act
     const response = await handler({ rate: 400, durationSeconds: 2, seed: 7 }, context());
 
     // Assess
     expect(response).toEqual({ produced: 800, sent: 800, invalid: 0, failed: 0, kinesisRecords: 800, retries: 0, throttled: 0, stoppedEarly: false });
-    const stored = await readStream(kinesis, STREAM);
+    const stored = await readWholeStream(kinesis, STREAM);
     expect(stored.length - before).toBe(response.sent);
     const decoded = stored.map((r) => decodeRecord(Buffer.from(r.data).toString('base64'), Date.now(), WINDOW));
     expect(decoded.filter((d) => !d.ok)).toEqual([]);
@@ -95,13 +83,13 @@ describe('simulator handler against kinesalite', () => {
     // Prepare
     const { handler } = await import('../../functions/simulator/handler.ts');
     const addMetric = vi.spyOn(metrics, 'addMetric');
-    const earlier = new Set((await readStream(kinesis, STREAM)).map((r) => r.sequenceNumber));
+    const earlier = new Set((await readWholeStream(kinesis, STREAM)).map((r) => r.sequenceNumber));
 
     // Act
     const response = await handler({ rate: 400, durationSeconds: 2, seed: 8, aggregate: true }, context());
 
     // Assess
-    const stored = (await readStream(kinesis, STREAM)).filter((r) => !earlier.has(r.sequenceNumber));
+    const stored = (await readWholeStream(kinesis, STREAM)).filter((r) => !earlier.has(r.sequenceNumber));
     expect(response).toMatchObject({ produced: 800, sent: 800, failed: 0, kinesisRecords: stored.length });
     expect(stored.length).toBeLessThan(800 / 2);
     const shardsOfSource = new Map<string, Set<string>>();

@@ -15,17 +15,18 @@ import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
 import { lambdaContext } from '../helpers/pipeline.ts';
 import {
-  completeIntervalStart, directAggregate, generateTelemetry, hoursAgo, insertTelemetry, oeeScenario, readbackDdl, readbackSelect,
+  completeIntervalStart, directAggregate, generateTelemetry, hoursAgo, insertTelemetry, noonUtc, oeeScenario, readbackDdl, readbackSelect,
   saveRetention, sortRows, storedAggregate, tableSnapshot,
 } from '../timescale/warehouseFixtures.ts';
 import { exportToFile, readParquet } from '../timescale/warehouseExport.ts';
 
 // One embedded PostgreSQL for the whole file. Every test brings its own data, on its own units
 // (sources), and puts back what it changes, so they hold in any order; the clock is the suite's
-// NOW, not the wall clock (a run across midnight UTC sees the same days).
+// NOW, noon UTC of the day before the suite starts, not the wall clock: its days are fixed, and
+// maintenance runs recorded by the wall clock are never in its future.
 let pg: MigratedPostgres;
 let dir: string;
-const NOW = new Date();
+const NOW = noonUtc(1);
 
 beforeAll(async () => {
   pg = await startMigratedPostgres();

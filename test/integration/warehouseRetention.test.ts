@@ -3,13 +3,13 @@ import { runMaintenance } from '#core/warehouse/maintenance';
 import { setRetention } from '#core/warehouse/retention';
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
-import { directAggregate, generateTelemetry, insertTelemetry, saveRetention, storedAggregate, type AggregateRow } from '../timescale/warehouseFixtures.ts';
+import { directAggregate, generateTelemetry, insertTelemetry, noonUtc, saveRetention, storedAggregate, type AggregateRow } from '../timescale/warehouseFixtures.ts';
 
 // Retention changes on plain PostgreSQL, on a database of their own (they drop partitions). The
 // clock is explicit: noon UTC of the day the suite starts, so "days ago" never straddles a
 // midnight by accident; every test puts warehouse_retention back (keep_days and dropped_before).
 let pg: MigratedPostgres;
-const NOW = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 + 12 * 3_600_000);
+const NOW = noonUtc(0);
 const hoursBefore = (h: number, from = NOW) => new Date(from.getTime() - h * 3_600_000);
 const maintain = (now = NOW) => runMaintenance(pg.db, { now });
 const GRAINS = ['telemetry_1min', 'telemetry_1h', 'telemetry_1day'] as const;

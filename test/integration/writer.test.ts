@@ -1,12 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
+import { connectDatabase } from '#core/db/connect';
 import { writeDerivedEvents } from '#core/db/derivedEventStore';
+import { readEnv } from '#core/env';
 import type { DerivedEvent } from '#core/events';
 import { logger, metrics } from '#core/observability';
 import { FullBatchFailureError, handler, lambdaHandler } from '../../functions/writer/handler.ts';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
+import { frontendTap, PIN_BYTES, pinsOfAll } from '../helpers/pgWire.ts';
+import { lambdaContext } from '../helpers/pipeline.ts';
 import { anomalyEvent, ruleEvent, sqsEvent, sqsRecord } from '../helpers/sqs.ts';
+import { startTcpProxy } from '../helpers/tcpProxy.ts';
 
 let pg: MigratedPostgres;
 
@@ -159,7 +164,7 @@ describe('writer handler against embedded PostgreSQL', () => {
     // Prepare
     const event = ruleEvent();
     const publish = vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
-    const context = { functionName: 'tapline-writer', awsRequestId: 'req-1', getRemainingTimeInMillis: () => 30_000 } as Context;
+    const context = lambdaContext(30_000, 'tapline-writer', 512);
 
     // Act
     const response = await handler(sqsEvent(recordsOf([event])), context);
@@ -185,16 +190,29 @@ describe('writeDerivedEvents', () => {
     expect(counts).toEqual({ inserted: 1, duplicates: 2, refused: [] });
   });
 
-  it('writes a batch larger than one 16 KB statement completely', async () => {
-    // Prepare: 300 events are about 50 KB of JSON, so several statements
+  it('writes a batch larger than one 16 KB statement completely, in several statements that each stay under it', async () => {
+    // Prepare: 300 events are about 50 KB of JSON; the writer's own pool, seen through a wire tap.
     const events = Array.from({ length: 300 }, (_, i) => (i % 2 === 0 ? ruleEvent() : anomalyEvent()));
+    const wire = frontendTap();
+    const proxy = await startTcpProxy({ targetPort: Number(new URL(pg.url).port), tap: wire.tap });
+    const url = new URL(pg.url);
+    url.port = String(proxy.port);
+    const db = await connectDatabase(readEnv({ DATABASE_URL: url.href, DB_POOL_MAX: '1' }));
 
     // Act
-    const counts = await writeDerivedEvents(pg.db, events);
+    const counts = await writeDerivedEvents(db, events).finally(async () => {
+      await db.end();
+      await proxy.stop();
+    });
 
     // Assess
     expect(counts).toEqual({ inserted: 300, duplicates: 0, refused: [] });
     expect(await storedIds()).toEqual(expect.arrayContaining(events.map((e) => e.id)));
+    const messages = wire.messages();
+    const inserts = messages.flatMap((m) => (m.kind === 'query' && m.text.includes('INSERT INTO rule_events') ? [m.bytes] : []));
+    expect(inserts.length).toBeGreaterThanOrEqual(3);
+    for (const bytes of inserts) expect(bytes).toBeLessThan(PIN_BYTES);
+    expect(pinsOfAll(messages)).toEqual([]);
   });
 
   it('isolates the one event the database refuses and writes the rest of its chunk', async () => {

@@ -1,4 +1,5 @@
 import type { SqlSession } from '#core/db/session';
+import { chunk } from '#core/chunks';
 
 /**
  * Telemetry for warehouse tests on both engines, shaped as the ingest writer stores it: merged
@@ -69,7 +70,7 @@ export function generateTelemetry(o: { sources: string[]; from: Date; to: Date; 
 /** Inserts as the ingest writer does (json_to_recordset, ON CONFLICT DO NOTHING); returns rows inserted. */
 export async function insertTelemetry(db: SqlSession, rows: readonly TelemetryRow[]): Promise<number> {
   let inserted = 0;
-  for (let i = 0; i < rows.length; i += 5_000) {
+  for (const part of chunk(rows, { maxItems: 5_000 })) {
     const { rows: out } = await db.query<{ n: number }>(
       `WITH ins AS (
          INSERT INTO telemetry_events (ts, source, fact_name, value_float, value_bool, value_str, sample_count, value_min, value_max, value_avg,
@@ -79,7 +80,7 @@ export async function insertTelemetry(db: SqlSession, rows: readonly TelemetryRo
            value_str text, sample_count int, value_min float8, value_max float8, value_avg float8, event_id text, numeric_count int)
          ON CONFLICT (source, fact_name, ts) DO NOTHING RETURNING 1)
        SELECT count(*)::int AS n FROM ins`,
-      [JSON.stringify(rows.slice(i, i + 5_000))],
+      [JSON.stringify(part)],
     );
     inserted += out[0]?.n ?? 0;
   }
@@ -192,6 +193,13 @@ export async function tableSnapshot(db: SqlSession, table: string, orderBy: stri
 }
 
 export const hoursAgo = (h: number, from = Date.now()): Date => new Date(from - h * 3_600_000);
+
+/**
+ * Noon UTC `daysAgo` days before the day of `from`: a suite's fixed clock, so that "hours before
+ * now" land on the same UTC days however long the suite runs and whenever it starts (a run across
+ * midnight sees the same days). Rollup watermarks follow the server's clock, not this one.
+ */
+export const noonUtc = (daysAgo: number, from = Date.now()): Date => new Date((Math.floor(from / 86_400_000) - daysAgo) * 86_400_000 + 12 * 3_600_000);
 
 /**
  * OEE scenario with round numbers, for one complete 5-minute interval starting at `start`:

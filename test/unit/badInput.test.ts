@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadStageConfig } from '#config/stages';
 import { decodeRecord } from '#core/record';
-import { badInputCorpus, edgeData, validEdges } from '../../local/faults/badInput.ts';
+import { badInputCorpus, edgeData, validEdges } from '../helpers/badInput.ts';
 
 const NOW = Date.parse('2026-11-22T12:00:00.000Z');
 const window = loadStageConfig('local').validation;

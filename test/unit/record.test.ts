@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecord, encodeRecord, instantMicros, MAX_RECORD_BYTES, storedTs, TelemetryRecordSchema } from '#core/record';
+import fc from 'fast-check';
+import { decodeRecord, encodeRecord, instantMicros, INVALID_REASONS, InvalidRecordError, MAX_RECORD_BYTES, storedTs, TelemetryRecordSchema } from '#core/record';
 import { base64, telemetry } from '../helpers/records.ts';
 
 const window = { maxPastSeconds: 7 * 24 * 3600, maxFutureSeconds: 300 };
@@ -37,11 +38,41 @@ describe('record contract', () => {
     expect(reasonOf(data)).toBe(reason);
   });
 
-  it('returns typed errors, never throws, for any byte string', () => {
-    for (let i = 0; i < 200; i++) {
-      const bytes = Buffer.from(Array.from({ length: i }, (_, j) => (j * 7919 + i) % 256));
-      expect(() => decodeRecord(bytes.toString('base64'), Date.now(), window)).not.toThrow();
-    }
+  it('returns a typed reason, never throws, for any bytes, and JSON of the wrong shape reaches schema validation', () => {
+    // Prepare: random bytes; any JSON value; and records whose fields have other shapes
+    // (canonical base64 of valid JSON, so the decode gets past base64, UTF-8 and JSON parsing).
+    const record = fc.record({
+      v: fc.oneof(fc.constant(1), fc.jsonValue()),
+      id: fc.oneof(fc.string({ minLength: 1 }), fc.jsonValue()),
+      source: fc.oneof(fc.constantFrom('FBE_01', 'has space', ''), fc.jsonValue()),
+      fact: fc.oneof(fc.constant('temperature_c'), fc.jsonValue()),
+      ts: fc.oneof(fc.constant(telemetry().ts), fc.string(), fc.jsonValue()),
+      value: fc.oneof(fc.double(), fc.boolean(), fc.string({ maxLength: 300 }), fc.jsonValue()),
+    }, { requiredKeys: [] });
+    const input = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }).map((b) => ({ json: false, data: Buffer.from(b).toString('base64') })),
+      fc.string().map((data) => ({ json: false, data })),
+      fc.oneof(fc.jsonValue(), record).map((v) => ({ json: true, data: Buffer.from(JSON.stringify(v)).toString('base64') })),
+      fc.constant(null).map(() => ({ json: true, data: base64(telemetry()) })),
+    );
+    const seen = new Map<string, number>();
+
+    // Act and assess
+    fc.assert(
+      fc.property(input, ({ json, data }) => {
+        const d = decodeRecord(data, Date.now(), window);
+        const reason = d.ok ? 'ok' : d.error.reason;
+        seen.set(reason, (seen.get(reason) ?? 0) + 1);
+        if (!d.ok) expect(d.error).toBeInstanceOf(InvalidRecordError);
+        expect(['ok', ...INVALID_REASONS]).toContain(reason);
+        // Valid JSON is never refused before the schema stage.
+        if (json) expect(['ok', 'schema', 'ts_out_of_range', 'too_large']).toContain(reason);
+      }),
+      { numRuns: 2_000, seed: 15 },
+    );
+    expect(seen.get('schema') ?? 0).toBeGreaterThan(500);
+    expect(seen.get('not_base64') ?? 0).toBeGreaterThan(0);
+    expect(seen.get('ok') ?? 0).toBeGreaterThan(0);
   });
 
   it('keeps booleans and numbers typed', () => {

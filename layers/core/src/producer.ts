@@ -1,4 +1,5 @@
 import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import { chunk } from './chunks.ts';
 import { aggregate, type Aggregate } from './kpl/aggregate.ts';
 import { pause, type BackoffOptions } from './retry.ts';
 
@@ -104,24 +105,9 @@ async function putEach(client: PutRecordsClient, streamName: string, entries: re
 /** Kinesis counts the data and the partition key (UTF-8) towards the request size. */
 const entryBytes = (e: PutEntry): number => e.data.byteLength + Buffer.byteLength(e.partitionKey, 'utf8');
 
-function chunkIndexes(entries: readonly PutEntry[], opts: Settings): number[][] {
-  const chunks: number[][] = [];
-  let current: number[] = [];
-  let bytes = 0;
-  entries.forEach((entry, index) => {
-    const size = entryBytes(entry);
-    if (current.length > 0 && (current.length >= opts.maxRecordsPerRequest || bytes + size > opts.maxBytesPerRequest)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    // an entry too large for any request still goes out alone: Kinesis's own refusal is reported
-    current.push(index);
-    bytes += size;
-  });
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
+// An entry too large for any request still goes out alone: Kinesis's own refusal is reported.
+const chunkIndexes = (entries: readonly PutEntry[], opts: Settings): number[][] =>
+  chunk(entries.keys(), { maxItems: opts.maxRecordsPerRequest, maxBytes: opts.maxBytesPerRequest, bytes: (i) => entryBytes(entries[i] as PutEntry) });
 
 async function putChunk(
   client: PutRecordsClient,

@@ -1,4 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { chunk } from './chunks.ts';
 import { DEFAULT_BACKOFF, pause, type BackoffOptions } from './retry.ts';
 
 export interface OutgoingMessage {
@@ -27,7 +28,8 @@ export class QueuePublishError extends Error {
  */
 export const sqsSafeJson = (json: string): string => json.replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 
-const MAX_BATCH = 10;
+/** Entries per SQS batch call (SendMessageBatch, DeleteMessageBatch, ChangeMessageVisibilityBatch). */
+export const SQS_BATCH = 10;
 /** SendMessageBatch also caps the whole request's payload; stay under the classic 256 KiB. */
 const MAX_BATCH_BYTES = 256 * 1024;
 
@@ -43,19 +45,7 @@ export async function sendMessages(
   messages: readonly OutgoingMessage[],
   backoff: BackoffOptions = DEFAULT_BACKOFF,
 ): Promise<void> {
-  const groups: OutgoingMessage[][] = [];
-  let bytes = 0;
-  for (const m of messages) {
-    const size = Buffer.byteLength(m.body);
-    const last = groups.at(-1);
-    if (!last || last.length >= MAX_BATCH || bytes + size > MAX_BATCH_BYTES) {
-      groups.push([m]);
-      bytes = size;
-    } else {
-      last.push(m);
-      bytes += size;
-    }
-  }
+  const groups = chunk(messages, { maxItems: SQS_BATCH, maxBytes: MAX_BATCH_BYTES, bytes: (m) => Buffer.byteLength(m.body) });
   const failures = await Promise.all(groups.map((g) => sendGroup(client, queueUrl, g, backoff)));
   const failed = failures.flatMap((f) => f.ids);
   if (failed.length > 0) {

@@ -1,5 +1,6 @@
 import { compareSequence } from '../reading.ts';
 import type { Rows } from './session.ts';
+import { recordset } from './recordset.ts';
 import { jsonLiteral } from './sqlText.ts';
 
 /** Where a stream position is committed: one shard and one partition key (Lambda's ordering unit). */
@@ -31,8 +32,9 @@ export function highestPositions(positions: readonly StreamPosition[]): StreamPo
  */
 export const storedPartitionKey = (key: string): string => JSON.stringify(key).slice(1, -1);
 
+const CHECKPOINT = recordset({ shard_id: 'k text', partition_key: 'p text', sequence: 's text' });
 const keysLiteral = (positions: readonly StreamPosition[]) =>
-  jsonLiteral(positions.map((p) => `{"k":${JSON.stringify(p.shardId)},"p":${JSON.stringify(storedPartitionKey(p.partitionKey))},"s":${JSON.stringify(p.sequenceNumber)}}`));
+  jsonLiteral(positions.map((p) => CHECKPOINT.row({ shard_id: p.shardId, partition_key: storedPartitionKey(p.partitionKey), sequence: p.sequenceNumber })));
 
 /**
  * Reads the committed sequence per (shard, partition key) of the batch. The checkpoint only tells
@@ -42,8 +44,7 @@ const keysLiteral = (positions: readonly StreamPosition[]) =>
 export function loadCheckpointsStatement(keys: readonly StreamPosition[]): string {
   return `SELECT c.shard_id, c.partition_key, c.sequence::text AS sequence
        FROM ingest_checkpoint c
-       JOIN json_to_recordset(${keysLiteral(keys)}::json) AS q(k text, p text)
-         ON c.shard_id = q.k AND c.partition_key = q.p`;
+       JOIN ${CHECKPOINT.from(keysLiteral(keys))} q ON c.shard_id = q.shard_id AND c.partition_key = q.partition_key`;
 }
 
 export function parseCheckpoints(rows: Rows): Committed {
@@ -67,7 +68,7 @@ export function isAlreadyCommitted(p: StreamPosition, committed: Committed): boo
 export function advanceCheckpointsStatement(highest: readonly StreamPosition[]): string | undefined {
   if (highest.length === 0) return undefined;
   return `INSERT INTO ingest_checkpoint (shard_id, partition_key, sequence)
-     SELECT q.k, q.p, q.s::numeric FROM json_to_recordset(${keysLiteral(highest)}::json) AS q(k text, p text, s text)
+     SELECT q.shard_id, q.partition_key, q.sequence::numeric FROM ${CHECKPOINT.from(keysLiteral(highest))} q
      ON CONFLICT (shard_id, partition_key)
      DO UPDATE SET sequence = GREATEST(ingest_checkpoint.sequence, EXCLUDED.sequence), updated_at = now()`;
 }

@@ -1,6 +1,7 @@
 import type { DerivedEvent } from '../events.ts';
 import { isDataError } from './pgErrors.ts';
 import type { SqlSession } from './session.ts';
+import { recordset } from './recordset.ts';
 import { chunkRows, jsonLiteral } from './sqlText.ts';
 
 export interface DerivedWriteCounts {
@@ -11,34 +12,37 @@ export interface DerivedWriteCounts {
   refused: Array<{ event: DerivedEvent; reason: string }>;
 }
 
+// Rule firings and anomalies in one row shape: `kind` says which table a row goes to.
+const DERIVED_EVENT = recordset({
+  ...{ kind: 'k text', event_id: 'id text', ts: 'ts timestamptz', source: 's text' },
+  ...{ rule_id: 'r text', rules_version: 'rv text', fact_name: 'f text', value: 'v float8', ema: 'e float8', sigma: 'sg float8' },
+});
+
 // Both tables in one statement: one round trip per chunk, and a chunk is written whole or not at all.
 // Rows travel as one JSON literal through the simple protocol (see sqlText.ts: no RDS Proxy pinning).
+const ROWS = '%ROWS%';
 const INSERT_TEMPLATE = `WITH x AS (
-  SELECT * FROM json_to_recordset(%ROWS%::json)
-    AS x(k text, id text, ts timestamptz, s text, r text, rv text, f text, v float8, e float8, sg float8)
+  SELECT * FROM ${DERIVED_EVENT.from(ROWS)} x
 ), rule_ins AS (
   INSERT INTO rule_events (event_id, ts, source, rule_id, rules_version)
-  SELECT id, ts, s, r, rv FROM x WHERE k = 'rule'
+  SELECT event_id, ts, source, rule_id, rules_version FROM x WHERE kind = 'rule'
   ON CONFLICT (event_id) DO NOTHING
   RETURNING 1
 ), anomaly_ins AS (
   INSERT INTO anomaly_events (event_id, ts, source, fact_name, value, ema, sigma)
-  SELECT id, ts, s, f, v, e, sg FROM x WHERE k = 'anomaly'
+  SELECT event_id, ts, source, fact_name, value, ema, sigma FROM x WHERE kind = 'anomaly'
   ON CONFLICT (event_id) DO NOTHING
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM rule_ins)::int + (SELECT count(*) FROM anomaly_ins)::int AS inserted`;
 // Concatenated, not String.replace: a replacement string would expand `$&` found in the data.
-const [HEAD, TAIL] = INSERT_TEMPLATE.split('%ROWS%') as [string, string];
+const [HEAD, TAIL] = INSERT_TEMPLATE.split(ROWS) as [string, string];
 const TEMPLATE_BYTES = Buffer.byteLength(HEAD) + Buffer.byteLength(TAIL);
 
-function rowJson(e: DerivedEvent): string {
-  return JSON.stringify(
-    e.kind === 'rule'
-      ? { k: e.kind, id: e.id, ts: e.ts, s: e.source, r: e.ruleId, rv: e.rulesVersion }
-      : { k: e.kind, id: e.id, ts: e.ts, s: e.source, f: e.fact, v: e.value, e: e.ema, sg: e.sigma },
-  );
-}
+const rowJson = (e: DerivedEvent): string =>
+  e.kind === 'rule'
+    ? DERIVED_EVENT.row({ kind: e.kind, event_id: e.id, ts: e.ts, source: e.source, rule_id: e.ruleId, rules_version: e.rulesVersion })
+    : DERIVED_EVENT.row({ kind: e.kind, event_id: e.id, ts: e.ts, source: e.source, fact_name: e.fact, value: e.value, ema: e.ema, sigma: e.sigma });
 
 /**
  * Writes rule firings to rule_events and anomalies to anomaly_events, idempotent by event id.

@@ -2,7 +2,8 @@ import { emptySourceState, type SourceState, type StateChanges } from '../derive
 import { seriesKey } from '../reading.ts';
 import type { FactValue } from '../record.ts';
 import type { Rows } from './session.ts';
-import { chunkRows, jsonLiteral } from './sqlText.ts';
+import { recordset, rowStatements } from './recordset.ts';
+import { jsonLiteral } from './sqlText.ts';
 
 const sourcesLiteral = (sources: readonly string[]) => jsonLiteral(sources.map((s) => JSON.stringify(s)));
 const sourceList = (sources: readonly string[]) => `(SELECT json_array_elements_text(${sourcesLiteral(sources)}::json))`;
@@ -59,32 +60,32 @@ export function parseSourceStates(sources: readonly string[], results: readonly 
   return { states, newest };
 }
 
-const upsert = (rows: readonly object[], head: string, tail: string): string[] =>
-  chunkRows(rows.map((r) => JSON.stringify(r)), head.length + tail.length).map((chunk) => head + jsonLiteral(chunk) + tail);
+const FACT_STATE = recordset({ source: 's text', fact_name: 'f text', value: 'v jsonb', ts: 't timestamptz' });
+const RULE_STATE = recordset({ source: 's text', rule_id: 'r text', active: 'a boolean', changed_at: 't timestamptz' });
+const ANOMALY_STATE = recordset({ source: 's text', fact_name: 'f text', ema: 'm float8', emvar: 'v float8', samples: 'n int', last_ts: 't timestamptz' });
 
 /** Upserts of the state a batch changed; `derive` reports one change per key, the newest. */
 export function saveStateStatements(changes: StateChanges): string[] {
   return [
-    ...upsert(
-    changes.facts.map((f) => ({ s: f.source, f: f.fact, v: f.value, t: f.ts })),
-    `INSERT INTO fact_state (source, fact_name, value, ts)
-     SELECT DISTINCT ON (r.s, r.f) r.s, r.f, r.v, r.t FROM json_to_recordset(`,
-    `::json) AS r(s text, f text, v jsonb, t timestamptz) ORDER BY r.s, r.f, r.t DESC
+    ...rowStatements(
+      changes.facts.map((f) => FACT_STATE.row({ source: f.source, fact_name: f.fact, value: f.value, ts: f.ts })),
+      (rows) => `INSERT INTO fact_state (source, fact_name, value, ts)
+     SELECT DISTINCT ON (r.source, r.fact_name) r.source, r.fact_name, r.value, r.ts FROM ${FACT_STATE.from(rows)} r
+     ORDER BY r.source, r.fact_name, r.ts DESC
      ON CONFLICT (source, fact_name) DO UPDATE SET value = EXCLUDED.value, ts = EXCLUDED.ts
      WHERE fact_state.ts < EXCLUDED.ts`,
     ),
-    ...upsert(
-    changes.rules.map((r) => ({ s: r.source, r: r.ruleId, a: r.active, t: r.ts })),
-    `INSERT INTO rule_state (source, rule_id, active, changed_at)
-     SELECT r.s, r.r, r.a, r.t FROM json_to_recordset(`,
-    `::json) AS r(s text, r text, a boolean, t timestamptz)
+    ...rowStatements(
+      changes.rules.map((r) => RULE_STATE.row({ source: r.source, rule_id: r.ruleId, active: r.active, changed_at: r.ts })),
+      (rows) => `INSERT INTO rule_state (source, rule_id, active, changed_at)
+     SELECT r.source, r.rule_id, r.active, r.changed_at FROM ${RULE_STATE.from(rows)} r
      ON CONFLICT (source, rule_id) DO UPDATE SET active = EXCLUDED.active, changed_at = EXCLUDED.changed_at`,
     ),
-    ...upsert(
-    changes.ema.map((e) => ({ s: e.source, f: e.fact, m: e.state.ema, v: e.state.emvar, n: e.state.samples, t: e.ts })),
-    `INSERT INTO anomaly_state (source, fact_name, ema, emvar, samples, last_ts)
-     SELECT DISTINCT ON (r.s, r.f) r.s, r.f, r.m, r.v, r.n, r.t FROM json_to_recordset(`,
-    `::json) AS r(s text, f text, m float8, v float8, n int, t timestamptz) ORDER BY r.s, r.f, r.t DESC
+    ...rowStatements(
+      changes.ema.map((e) => ANOMALY_STATE.row({ source: e.source, fact_name: e.fact, ema: e.state.ema, emvar: e.state.emvar, samples: e.state.samples, last_ts: e.ts })),
+      (rows) => `INSERT INTO anomaly_state (source, fact_name, ema, emvar, samples, last_ts)
+     SELECT DISTINCT ON (r.source, r.fact_name) r.source, r.fact_name, r.ema, r.emvar, r.samples, r.last_ts FROM ${ANOMALY_STATE.from(rows)} r
+     ORDER BY r.source, r.fact_name, r.last_ts DESC
      ON CONFLICT (source, fact_name) DO UPDATE
        SET ema = EXCLUDED.ema, emvar = EXCLUDED.emvar, samples = EXCLUDED.samples, last_ts = EXCLUDED.last_ts`,
     ),

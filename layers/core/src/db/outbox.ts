@@ -1,5 +1,5 @@
 import type { Rows, SqlSession } from './session.ts';
-import { chunkRows, jsonLiteral } from './sqlText.ts';
+import { recordset, rowStatements } from './recordset.ts';
 
 /** See migrations/0006_outbox.sql. */
 export type OutboxDestination = 'events' | 'ingest-dlq';
@@ -17,21 +17,23 @@ const CLAIM_LIMIT = 1_000;
 /** Longer than any stage's stream retention: a redelivered record within it is recognised. */
 export const OUTBOX_KEEP_DAYS = 8;
 
-const ADD_HEAD = `WITH ins AS (
+// The body is embedded as JSON, not as a JSON string: no second escaping, and `json` (unlike jsonb)
+// keeps its text exactly, \u0000 escapes included.
+const OUTBOX = recordset({ destination: 'd text', message_id: 'i text', body: 'b json' }, { rawJson: ['body'] });
+
+const add = (literal: string) => `WITH ins AS (
   INSERT INTO outbox (destination, message_id, body)
-  SELECT m.d, m.i, m.b::text FROM json_to_recordset(`;
-const ADD_TAIL = `::json) AS m(d text, i text, b json)
+  SELECT m.destination, m.message_id, m.body::text FROM ${OUTBOX.from(literal)} m
   ON CONFLICT (destination, message_id) DO NOTHING
   RETURNING message_id)
 SELECT message_id FROM ins`;
 
-// The body is embedded as JSON, not as a JSON string: no second escaping, and `json` (unlike jsonb)
-// keeps its text exactly, \u0000 escapes included.
-const messageJson = (m: OutboxMessage) => `{"d":"${m.destination}","i":${JSON.stringify(m.id)},"b":${m.body}}`;
-
 /** Adds messages in the caller's transaction; each statement returns the ids that were not there yet. */
 export function addToOutboxStatements(messages: readonly OutboxMessage[]): string[] {
-  return chunkRows(messages.map(messageJson), ADD_HEAD.length + ADD_TAIL.length).map((chunk) => ADD_HEAD + jsonLiteral(chunk) + ADD_TAIL);
+  return rowStatements(
+    messages.map((m) => OUTBOX.row({ destination: m.destination, message_id: m.id, body: m.body })),
+    add,
+  );
 }
 
 export const addedIds = (results: readonly Rows[]): Set<string> =>
@@ -73,10 +75,10 @@ export const outboxStatus = (rows: Rows): OutboxStatus => {
   return { pending: r?.pending ?? 0, oldestAgeSeconds: r?.oldest_s ?? 0 };
 };
 
-const keyJson = (m: OutboxMessage) => `{"d":"${m.destination}","i":${JSON.stringify(m.id)}}`;
 const byKeys = (messages: readonly OutboxMessage[], head: string) =>
-  chunkRows(messages.map(keyJson), head.length + 90).map(
-    (chunk) => `${head} WHERE (destination, message_id) IN (SELECT m.d, m.i FROM json_to_recordset(${jsonLiteral(chunk)}::json) AS m(d text, i text))`,
+  rowStatements(
+    messages.map((m) => OUTBOX.row({ destination: m.destination, message_id: m.id })),
+    (literal) => `${head} WHERE (destination, message_id) IN (SELECT m.destination, m.message_id FROM ${OUTBOX.from(literal)} m)`,
   );
 
 export async function markSent(db: SqlSession, messages: readonly OutboxMessage[]): Promise<void> {

@@ -1,3 +1,5 @@
+import { chunk } from '../chunks.ts';
+
 /**
  * RDS Proxy pins a client connection for any statement text over 16 KB, and node-postgres uses
  * the (pinning) extended protocol whenever a query has parameters. Hot-path writes therefore send
@@ -11,23 +13,12 @@ export const MAX_STATEMENT_BYTES = 16_000;
  * A single row larger than the budget still gets its own chunk: correctness beats avoiding a pin.
  */
 export function chunkRows(rowJson: readonly string[], templateBytes: number): string[][] {
-  const budget = MAX_STATEMENT_BYTES - templateBytes;
-  const chunks: string[][] = [];
-  let current: string[] = [];
-  let size = 2; // the surrounding [ ]
-  for (const row of rowJson) {
-    // escapeLiteral doubles quotes and backslashes; count them so the estimate is an upper bound.
-    const bytes = Buffer.byteLength(row) + countQuotesAndBackslashes(row) + 1;
-    if (current.length > 0 && size + bytes > budget) {
-      chunks.push(current);
-      current = [];
-      size = 2;
-    }
-    current.push(row);
-    size += bytes;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  // escapeLiteral doubles quotes and backslashes; count them so the estimate is an upper bound.
+  return chunk(rowJson, {
+    maxBytes: MAX_STATEMENT_BYTES - templateBytes,
+    bytes: (row) => Buffer.byteLength(row) + countQuotesAndBackslashes(row) + 1,
+    emptyBytes: 2, // the surrounding [ ]
+  });
 }
 
 /** A JSON array as a SQL string literal, safe for the simple protocol. */
@@ -59,20 +50,5 @@ function countQuotesAndBackslashes(s: string): number {
  * Groups single statements into simple-protocol messages (joined by ";") that each stay under the
  * pinning threshold; a statement larger than that on its own still travels alone.
  */
-export function packStatements(statements: readonly string[]): string[][] {
-  const messages: string[][] = [];
-  let current: string[] = [];
-  let size = 0;
-  for (const statement of statements) {
-    const bytes = Buffer.byteLength(statement) + 2;
-    if (current.length > 0 && size + bytes > MAX_STATEMENT_BYTES) {
-      messages.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(statement);
-    size += bytes;
-  }
-  if (current.length > 0) messages.push(current);
-  return messages;
-}
+export const packStatements = (statements: readonly string[]): string[][] =>
+  chunk(statements, { maxBytes: MAX_STATEMENT_BYTES, bytes: (statement) => Buffer.byteLength(statement) + 2 });

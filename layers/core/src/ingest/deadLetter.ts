@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { parseJsonAs } from '../json.ts';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../record.ts';
 import type { StreamRecord, SubRecord } from './streamRecord.ts';
 
@@ -33,6 +34,9 @@ export const DeadLetterEntrySchema = z.object({
   rejectedAt: z.string(),
 });
 export type DeadLetterEntry = z.infer<typeof DeadLetterEntrySchema>;
+
+/** An ingest DLQ message body as redrive and the fault accounting read it (undefined: not an entry). */
+export const parseDeadLetterEntry = (body: string): DeadLetterEntry | undefined => parseJsonAs(DeadLetterEntrySchema, body);
 
 export interface DeadLetter {
   /** One entry per distinct stream record, however often Lambda delivers it (the outbox key). */

@@ -1,5 +1,6 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { DerivedEventSchema } from '../events.ts';
+import { parseJsonAs } from '../json.ts';
 import { QueuePublishError, sendMessages } from '../queue.ts';
 import { deleteMessages, receiveAll, receivePage, releaseMessages } from './queueMessages.ts';
 
@@ -28,18 +29,12 @@ export interface EventsRedriveReport {
 }
 
 function describe(m: Message, moved: boolean): DeadEventListing {
-  let json: unknown;
-  try {
-    json = JSON.parse(m.Body ?? '');
-  } catch {
-    json = undefined;
-  }
-  const parsed = DerivedEventSchema.safeParse(json);
+  const event = parseJsonAs(DerivedEventSchema, m.Body ?? '');
   return {
     messageId: m.MessageId ?? '',
     receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0),
-    kind: parsed.success ? parsed.data.kind : 'invalid',
-    ...(parsed.success ? { eventId: parsed.data.id } : {}),
+    kind: event ? event.kind : 'invalid',
+    ...(event ? { eventId: event.id } : {}),
     moved,
   };
 }

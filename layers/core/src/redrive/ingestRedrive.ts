@@ -1,6 +1,6 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import { DeadLetterEntrySchema, type DeadLetterEntry } from '../ingest/deadLetter.ts';
+import { parseDeadLetterEntry, type DeadLetterEntry } from '../ingest/deadLetter.ts';
 import { putRecords, type PutOptions } from '../producer.ts';
 import { parseOnFailureMessage, type OnFailureMessage } from './onFailureMessage.ts';
 import { deleteMessages, receiveAll, releaseMessages } from './queueMessages.ts';
@@ -158,17 +158,6 @@ async function replayBatch(t: IngestRedriveTarget, o: IngestRedriveOptions, fail
     return { ...base, read, put: result.sent, outcome: 'put-failed', detail: `${result.failed.length} record(s) not accepted (${codes}); kept for the next run` };
   }
   return { ...base, read, put: result.sent, outcome: 'replayed' };
-}
-
-function parseDeadLetterEntry(body: string): DeadLetterEntry | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  const parsed = DeadLetterEntrySchema.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
 }
 
 /** Enough of the payload to recognise it, as one printable line whatever the bytes are. */

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { parseJsonAs } from '../json.ts';
 
 /**
  * What the Kinesis event source mapping sends to its OnFailure destination when it gives up on a
@@ -27,13 +28,4 @@ export const OnFailureMessageSchema = z.looseObject({
 
 export type OnFailureMessage = z.infer<typeof OnFailureMessageSchema>;
 
-export function parseOnFailureMessage(body: string): OnFailureMessage | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  const parsed = OnFailureMessageSchema.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
-}
+export const parseOnFailureMessage = (body: string): OnFailureMessage | undefined => parseJsonAs(OnFailureMessageSchema, body);

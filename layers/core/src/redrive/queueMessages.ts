@@ -5,6 +5,8 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { chunk } from '../chunks.ts';
+import { SQS_BATCH } from '../queue.ts';
 
 export class QueueOperationError extends Error {
   override readonly name = 'QueueOperationError';
@@ -22,7 +24,7 @@ export async function receivePage(sqs: SQSClient, queueUrl: string, o: ReceiveAl
   const out = await sqs.send(
     new ReceiveMessageCommand({
       QueueUrl: queueUrl,
-      MaxNumberOfMessages: 10,
+      MaxNumberOfMessages: SQS_BATCH,
       WaitTimeSeconds: o.waitSeconds ?? 1,
       VisibilityTimeout: o.visibilitySeconds ?? 120,
       MessageSystemAttributeNames: ['All'],
@@ -45,8 +47,7 @@ export async function receiveAll(sqs: SQSClient, queueUrl: string, o: ReceiveAll
 
 /** Makes messages visible again at once: they stay in the queue. */
 export async function releaseMessages(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 10) {
-    const group = messages.slice(i, i + 10);
+  for (const group of chunk(messages, { maxItems: SQS_BATCH })) {
     const out = await sqs.send(
       new ChangeMessageVisibilityBatchCommand({
         QueueUrl: queueUrl,
@@ -59,8 +60,7 @@ export async function releaseMessages(sqs: SQSClient, queueUrl: string, messages
 }
 
 export async function deleteMessages(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 10) {
-    const group = messages.slice(i, i + 10);
+  for (const group of chunk(messages, { maxItems: SQS_BATCH })) {
     const out = await sqs.send(
       new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: group.map((m, j) => ({ Id: `d${j}`, ReceiptHandle: m.ReceiptHandle })) }),
     );

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { Handler } from '../esm/invoker.ts';
+import type { Handler } from '../../../local/esm/invoker.ts';
 
 type IngestHandler = Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
 type WriterHandler = Handler<SQSEvent, SQSBatchResponse>;

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { loadStageConfig, type StageConfig } from '#config/stages';
 import { putRecords } from '#core/producer';
 import { encodeRecord, type TelemetryRecord } from '#core/record';
-import { startLocalEnvironment, type LocalEnvironment } from '../environment.ts';
-import { LocalPipeline, type PipelineHooks } from '../pipeline.ts';
+import { startLocalEnvironment, type LocalEnvironment } from '../../../local/environment.ts';
+import { LocalPipeline, type PipelineHooks } from '../../../local/pipeline.ts';
 import { accountDerived, accountTelemetry, auditOutbox, formatAccount, type DerivedAccount, type TelemetryAccount } from './accounting.ts';
+import { chunk } from '#core/chunks';
 
 /**
  * The settings every fault scenario shares: the local stage, with a writer timeout short enough
@@ -75,9 +76,8 @@ export function ruleTriggers(tag: string, count: number, nowMs = Date.now()): Te
 
 /** Puts `records` spread evenly over `durationMs`, a few at a time, beside the simulator. */
 export async function trickle(run: FaultRun, records: readonly TelemetryRecord[], durationMs: number, groups = 20): Promise<void> {
-  const per = Math.ceil(records.length / groups);
-  for (let i = 0; i < records.length; i += per) {
-    await run.put(records.slice(i, i + per));
+  for (const group of chunk(records, { maxItems: Math.ceil(records.length / groups) })) {
+    await run.put(group);
     await new Promise((ok) => setTimeout(ok, durationMs / groups));
   }
 }

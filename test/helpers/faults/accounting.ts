@@ -1,11 +1,11 @@
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import type { DeadLetterEntry } from '#core/ingest/deadLetter';
+import { parseDeadLetterEntry } from '#core/ingest/deadLetter';
 import { deaggregate } from '#core/kpl/deaggregate';
 import { decodeRecord, decodeRecordBytes, InvalidRecordError, type Decoded } from '#core/record';
 import { parseOnFailureMessage } from '#core/redrive/onFailureMessage';
 import { receiveAll, releaseMessages } from '#core/redrive/queueMessages';
 import { readSequenceRange, streamNameFromArn, type StoredStreamRecord } from '#core/redrive/streamRange';
-import type { LocalEnvironment } from '../environment.ts';
+import type { LocalEnvironment } from '../../../local/environment.ts';
+import { readWholeStream } from '../kinesis.ts';
 
 /**
  * Exact accounting of one fault run, from ground truth rather than from the handlers' own
@@ -70,26 +70,6 @@ export async function auditOutbox(env: LocalEnvironment): Promise<void> {
   await env.db.exec(AUDIT_SQL);
 }
 
-/** Every record of every shard, from TRIM_HORIZON to the tip. */
-export async function readWholeStream(kinesis: KinesisClient, streamName: string): Promise<StoredStreamRecord[]> {
-  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
-  const all: StoredStreamRecord[] = [];
-  for (const { ShardId: shardId = '' } of Shards) {
-    let { ShardIterator: iterator } = await kinesis.send(
-      new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
-    );
-    while (iterator) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const r of page.Records ?? []) {
-        all.push({ shardId, sequenceNumber: r.SequenceNumber ?? '', partitionKey: r.PartitionKey ?? '', data: r.Data ?? new Uint8Array() });
-      }
-      // An open shard always hands out a next iterator: an empty page means the tip.
-      iterator = page.Records?.length ? page.NextShardIterator : undefined;
-    }
-  }
-  return all;
-}
-
 const positionKey = (shardId: string, sequenceNumber: string, sub?: number) => `${shardId}/${sequenceNumber}${sub === undefined ? '' : `/${sub}`}`;
 
 /** Every record the stream holds, KPL aggregates unpacked (a corrupt one stays one record, invalid). */
@@ -114,7 +94,11 @@ export async function peekQueue(env: LocalEnvironment, queueUrl: string): Promis
 
 export async function accountTelemetry(env: LocalEnvironment, deduplicated: number): Promise<TelemetryAccount> {
   const stream = await readWholeStream(env.kinesis, env.streamName);
-  const dlq = (await peekQueue(env, env.queues.ingestDlq.url)).map((body) => JSON.parse(body) as DeadLetterEntry);
+  const dlq = (await peekQueue(env, env.queues.ingestDlq.url)).map((body) => {
+    const entry = parseDeadLetterEntry(body);
+    if (!entry) throw new Error(`the ingest DLQ holds a message that is not a dead-letter entry: ${body.slice(0, 200)}`);
+    return entry;
+  });
   const deadLettered = new Set(dlq.map((e) => positionKey(e.shardId, e.sequenceNumber, e.subSequenceNumber)));
 
   const discarded = new Set<string>();
