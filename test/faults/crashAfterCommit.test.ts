@@ -11,9 +11,11 @@ afterAll(async () => {
 });
 
 it('writes each record once when the function dies after its commit, before the batch is checkpointed', async () => {
-  // Prepare: one invocation in three throws after the real handler committed (and published).
+  // Prepare: every other invocation throws after the real handler committed (and published): the
+  // first, its retry passes, the next batch's first delivery throws again. So at least two crashes
+  // whatever the machine's load makes of the batching (fewer, larger batches when it is busy).
   run = await startFaultRun(faultConfig());
-  const fault = crashAfterCommit(3);
+  const fault = crashAfterCommit(2);
   pipeline = run.pipeline({ wrapIngest: fault.wrap });
   await pipeline.start();
   const triggers = ruleTriggers('CRASH', 40);
@@ -30,7 +32,7 @@ it('writes each record once when the function dies after its commit, before the 
     `crashes injected: ${fault.counters.injected} of ${fault.counters.invocations} invocations; redelivered records skipped: ${pipeline.metric('RedeliveredRecords')}`,
   ]);
   expect(drained).toBe(true);
-  expect(fault.counters.injected).toBeGreaterThan(3);
+  expect(fault.counters.injected).toBeGreaterThanOrEqual(2);
   expect(errors).toBeGreaterThanOrEqual(fault.counters.injected);
   const produced = sim.sent + triggers.length;
   expect(a.telemetry).toMatchObject({ produced, distinctIds: produced, written: produced, deadLettered: 0, onFailure: 0 });

@@ -48,6 +48,10 @@ describe('the hand-written KPL codec against aws-kinesis-agg', () => {
   it('reads what aws-kinesis-agg aggregates as aws-kinesis-agg and protobufjs read it', () => {
     fc.assert(
       fc.property(userRecords, (input) => {
+        // Prepare: aws-kinesis-agg keeps its key table in a plain object, where "__proto__" is no key
+        // (its aggregate then names a key it never wrote); tapline's own round trip of it is below
+        fc.pre(input.every((r) => r.partitionKey !== '__proto__'));
+
         // Act
         const data = referenceAggregate(input);
         const mine = deaggregate(data);
@@ -154,6 +158,22 @@ describe('the hand-written KPL codec against aws-kinesis-agg', () => {
     // Assess
     expect(records(theirs)).toEqual(normalized([{ partitionKey: '3', data: Buffer.from('for 7') }, { partitionKey: '7', data: Buffer.from('for 3') }]));
     expect(normalized(mine)).toEqual(normalized(input));
+  });
+});
+
+describe('partition keys that are names of Object.prototype', () => {
+  it('round-trip through tapline\'s aggregator and deaggregator like any other key', () => {
+    // Prepare
+    const input = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__proto__'].map((partitionKey, i) => ({ partitionKey, data: Buffer.from(`r${i}`) }));
+
+    // Act
+    const back = aggregate(input).flatMap((a) => {
+      const d = deaggregate(a.data);
+      return d.kind === 'aggregate' ? d.records : [];
+    });
+
+    // Assess
+    expect(normalized(back).sort((a, b) => a.data.localeCompare(b.data))).toEqual(normalized(input));
   });
 });
 
