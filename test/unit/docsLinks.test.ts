@@ -4,13 +4,6 @@ import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
 
-/**
- * Pages another branch adds (docs/commands.md comes with the command work). A link to one of them
- * is accepted while the file is missing and checked like any other once it exists, so merging that
- * branch needs no change here; drop the entry then.
- */
-const PENDING = new Set(['docs/commands.md']);
-
 function markdownFiles(): string[] {
   const walk = (dir: string): string[] =>
     readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
@@ -59,7 +52,7 @@ function problem({ file, target }: Link): string | null {
   const resolved = path === '' ? join(root, file) : resolve(root, dirname(file), decodeURIComponent(path));
   const name = relative(root, resolved);
   if (name.startsWith('..')) return `${target} leaves the repository`;
-  if (!existsSync(resolved)) return PENDING.has(name) ? null : `${target}: no such file`;
+  if (!existsSync(resolved)) return `${target}: no such file`;
   if (anchor === undefined) return null;
   if (statSync(resolved).isDirectory() || !resolved.endsWith('.md')) return `${target}: an anchor into a file that has no headings`;
   return anchorsOf(readFileSync(resolved, 'utf8')).has(anchor) ? null : `${target}: no heading with anchor #${anchor} in ${name}`;
