@@ -28,7 +28,7 @@ export class FunctionOutput {
       const done = rest.find((r): r is () => void => typeof r === 'function');
       done?.();
       return true;
-    }) as typeof process.stdout.write;
+    });
   }
 
   async release(): Promise<void> {

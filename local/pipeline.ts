@@ -159,7 +159,7 @@ export class LocalPipeline {
     await this.kinesisSource.start();
     await this.sqsSource.start();
     for (const task of this.periodic) {
-      this.timers.push(setInterval(() => this.runPeriodic(task), task.everyMs));
+      this.timers.push(setInterval(() => void this.runPeriodic(task), task.everyMs)); // runPeriodic never rejects: it counts a failure
     }
   }
 

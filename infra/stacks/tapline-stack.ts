@@ -2,7 +2,6 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { MetricType, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { KinesisEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { eventsVisibilitySeconds, reservedConcurrency, type StageConfig } from '#config/stages';
@@ -62,7 +61,7 @@ export class TaplineStack extends Stack {
       config: c.database,
       network: this.network,
       localDatabaseUrl: c.localstack?.databaseUrl,
-      logRetention: c.logRetentionDays as RetentionDays,
+      logRetention: c.logRetentionDays,
     });
     const retain = (yes: boolean): RemovalPolicy => (yes ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
     const deadLetters = retain(c.retainOnDelete.deadLetterQueues);

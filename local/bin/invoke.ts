@@ -170,7 +170,7 @@ function captureBatchReport(): { batch: BatchReport | undefined } {
       }
     }
     return stderr(chunk, ...(rest as []));
-  }) as typeof process.stdout.write;
+  });
   return seen;
 }
 

@@ -170,6 +170,9 @@ function startProgress(p: LocalPipeline): NodeJS.Timeout {
         );
         last = s;
       })
+      // The line is only a view: the run's outcome comes from the summary, which reads the same sources
+      // again and fails the run if they are still unreadable. Unhandled, this rejection would kill the run.
+      .catch((e: unknown) => note(`[progress] no snapshot: ${(e as Error).message}`))
       .finally(() => (busy = false));
   }, 2_000);
 }

@@ -1,5 +1,3 @@
-import type { Server } from 'node:http';
-// @ts-expect-error kinesalite ships no types; its surface here is one factory returning an http.Server
 import kinesalite from 'kinesalite';
 
 export interface LocalKinesis {
@@ -9,7 +7,7 @@ export interface LocalKinesis {
 
 /** kinesalite: a Kinesis API emulator (in memory), driven by the real @aws-sdk/client-kinesis. */
 export async function startKinesis(port = 0): Promise<LocalKinesis> {
-  const server: Server = kinesalite({ createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50, shardLimit: 100 });
+  const server = kinesalite({ createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50, shardLimit: 100 });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(port, '127.0.0.1', () => ok());

@@ -9,7 +9,7 @@ interface FauxqsMessage {
 
 interface FauxqsQueue {
   arn: string;
-  enqueue(message: FauxqsMessage): unknown;
+  enqueue: (this: FauxqsQueue, message: FauxqsMessage) => unknown; // a property: trackRedrive swaps it
 }
 
 type TraceHeader = { MessageSystemAttributes?: { AWSTraceHeader?: { StringValue?: string } } };

@@ -46,7 +46,7 @@ if (process.env.TAPLINE_PROBE === '1') {
       .then((db) => db.query<{ user: string; ssl: boolean }>('SELECT current_user AS user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'))
       .then(
         ({ rows }) => ({ ok: rows[0] ?? { user: '', ssl: false } }),
-        (e: { code?: string; message?: string }) => ({ error: e.code ?? e.message ?? String(e) }),
+        (e: Error & { code?: string }) => ({ error: e.code ?? e.message }),
       );
     process.stdout.write(`${JSON.stringify(answer)}\n`);
   }

@@ -16,7 +16,7 @@ export interface Engine {
 }
 
 /** The engines every exactly-once property runs on, each migrated from migrations/. */
-export const ENGINES: ReadonlyArray<{ name: string; start(): Promise<Engine> }> = [
+export const ENGINES: ReadonlyArray<{ name: string; start: () => Promise<Engine> }> = [
   {
     name: 'embedded PostgreSQL',
     async start() {

@@ -115,7 +115,8 @@ export const KINESIS_DEFAULTS: KinesisMappingSettings = {
   reportBatchItemFailures: true,
 };
 
-export type ScriptedHandler = (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse | void | unknown>;
+/** Returns a KinesisStreamBatchResponse, nothing, or anything else (a malformed response, as Lambda may get). */
+export type ScriptedHandler = (event: KinesisStreamEvent) => Promise<unknown>;
 
 /** A Kinesis mapping on `stream` that invokes `handler` directly, with an OnFailure queue of its own. */
 export async function kinesisMapping(
@@ -176,7 +177,8 @@ export const SQS_DEFAULTS: SqsMappingSettings = {
   functionTimeoutSeconds: 1,
 };
 
-export type ScriptedSqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void | unknown>;
+/** Returns an SQSBatchResponse, nothing, or anything else (a malformed response, as Lambda may get). */
+export type ScriptedSqsHandler = (event: SQSEvent) => Promise<unknown>;
 
 /** An SQS mapping on `queue` that invokes `handler` directly. */
 export function sqsMapping(emu: Emulators, queue: Queue, handler: ScriptedSqsHandler, settings: Partial<SqsMappingSettings> = {}): SqsEventSource {

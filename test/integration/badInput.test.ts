@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { KinesisStreamEvent } from 'aws-lambda';
 import type { DeadLetterEntry } from '#core/ingest/deadLetter';
 import type { TelemetryRecord } from '#core/record';
 import type { LocalEnvironment } from '../../local/environment.ts';
@@ -23,7 +23,7 @@ function batch(payloads: ReadonlyArray<TelemetryRecord | string>): KinesisStream
   nextSequence += 1_000_000n;
   return kinesisEvent(payloads, { firstSequence: nextSequence });
 }
-const invoke = async (event: KinesisStreamEvent) => (await ingest.handler(event, lambdaContext())) as KinesisStreamBatchResponse;
+const invoke = async (event: KinesisStreamEvent) => await ingest.handler(event, lambdaContext());
 const deadLetters = async () => (await drainQueue(env.sqs, env.queues.ingestDlq)) as DeadLetterEntry[];
 
 let neighbourCount = 0;

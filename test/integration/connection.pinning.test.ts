@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KinesisStreamBatchResponse, SQSBatchResponse } from 'aws-lambda';
 import { receiveAll } from '#core/redrive/queueMessages';
 import { createBrewery } from '#core/simulator/brewery';
 import type { LocalEnvironment } from '../../local/environment.ts';
@@ -37,9 +36,9 @@ describe('hot path statements as RDS Proxy sees them', () => {
     const event = kinesisEvent([...readings, Buffer.from('not json').toString('base64')]);
 
     // Act
-    const ingested = (await ingest.handler(event, lambdaContext())) as KinesisStreamBatchResponse;
+    const ingested = await ingest.handler(event, lambdaContext());
     const published = await receiveAll(env.sqs, env.queues.events.url, { waitSeconds: 0 });
-    const written = (await writer.handler(sqsEventFromMessages(published, env.queues.events.arn), lambdaContext())) as SQSBatchResponse;
+    const written = await writer.handler(sqsEventFromMessages(published, env.queues.events.arn), lambdaContext());
 
     // Assess: the work was done...
     expect([ingested.batchItemFailures, written.batchItemFailures]).toEqual([[], []]);

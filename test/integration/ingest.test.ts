@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import type { LocalEnvironment } from '../../local/environment.ts';
 import { kinesisEvent } from '../../local/events/kinesisEvent.ts';
 import { breweryRuleSet } from '#core/rules/brewery';
@@ -14,7 +13,7 @@ let env: LocalEnvironment;
 type IngestModule = typeof import('../../functions/ingest/handler.ts');
 const loadHandler = async (): Promise<IngestModule> => import('../../functions/ingest/handler.ts');
 const invoke = async (m: IngestModule, event: ReturnType<typeof kinesisEvent>) =>
-  (await m.handler(event, lambdaContext())) as KinesisStreamBatchResponse;
+  await m.handler(event, lambdaContext());
 const count = async (sql: string) => (await env.db.query<{ n: number }>(sql)).rows[0]?.n;
 
 beforeAll(async () => {

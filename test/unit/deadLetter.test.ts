@@ -26,7 +26,7 @@ describe('dead-letter entries', () => {
     // Assess: acceptable to SQS, and the same entry once parsed.
     expect(sent).toMatch(SQS_BODY);
     expect(JSON.parse(sent)).toEqual(JSON.parse(entry.body));
-    expect(JSON.parse(sent).data).toBe(data);
+    expect((JSON.parse(sent) as { data: unknown }).data).toBe(data);
   });
 
   it('bounds the detail, keeps the whole payload as base64, and is keyed by the stream record', () => {

@@ -195,7 +195,7 @@ describe('putRecords with aggregate', () => {
     expect(kinesis.requests).toHaveLength(1);
     expect(kinesis.requests[0]!.map((r) => r.partitionKey)).toEqual(['FBE_01', 'FBE_02', 'FBE_03']);
     for (const r of kinesis.requests[0]!) {
-      expect(unpack(r.data)).toEqual(mixed.filter((e) => e.partitionKey === r.partitionKey).map((e) => `${e.partitionKey}:${e.data}`));
+      expect(unpack(r.data)).toEqual(mixed.filter((e) => e.partitionKey === r.partitionKey).map((e) => `${e.partitionKey}:${e.data.toString('utf8')}`));
     }
     expect(result).toEqual({ sent: 30, failed: [], kinesisRecords: 3, retries: 0, throttled: 0 });
   });

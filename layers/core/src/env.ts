@@ -63,5 +63,5 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
 export function requireSetting<K extends keyof Env>(env: Env, key: K): NonNullable<Env[K]> {
   const value = env[key];
   if (value === undefined || value === null) throw new ConfigError(`${String(key)} is required by this function`);
-  return value as NonNullable<Env[K]>;
+  return value;
 }

@@ -56,7 +56,7 @@ export function mergeReadings(readings: readonly Reading[], maxSamplesPerRow = M
   for (const reading of readings) {
     const minuteUs = minuteOf(reading.tsUs);
     let minutes = open.get(reading.series);
-    if (!minutes) open.set(reading.series, (minutes = new Map()));
+    if (!minutes) open.set(reading.series, (minutes = new Map<number, Accumulator>()));
     let acc = minutes.get(minuteUs);
     if (acc && acc.count >= maxSamplesPerRow) {
       rows.push(rowOf(acc));

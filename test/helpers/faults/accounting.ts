@@ -172,7 +172,8 @@ export async function accountDerived(env: LocalEnvironment, injected: readonly s
   const dead = new Set(
     (await peekQueue(env, env.queues.eventsDlq.url)).map((body) => {
       try {
-        return String((JSON.parse(body) as { id?: unknown }).id ?? body);
+        const { id } = JSON.parse(body) as { id?: unknown };
+        return typeof id === 'string' ? id : body;
       } catch {
         return body;
       }

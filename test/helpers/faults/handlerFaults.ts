@@ -66,7 +66,7 @@ export function crashAfterCommit(every: number): { counters: FaultCounters; wrap
  */
 export function throwOnRecord(isPoison: (r: KinesisStreamRecord) => boolean): {
   counters: FaultCounters & { poisonDeliveries: number; batchSizesWithPoison: number[] };
-  heal(): void;
+  heal: () => void;
   wrap: (h: IngestHandler) => IngestHandler;
 } {
   const counters = { ...newCounters(), poisonDeliveries: 0, batchSizesWithPoison: [] as number[] };

@@ -18,7 +18,7 @@ export function highestPositions(positions: readonly StreamPosition[]): StreamPo
   const highest = new Map<string, Map<string, StreamPosition>>();
   for (const p of positions) {
     let byKey = highest.get(p.shardId);
-    if (!byKey) highest.set(p.shardId, (byKey = new Map()));
+    if (!byKey) highest.set(p.shardId, (byKey = new Map<string, StreamPosition>()));
     const seen = byKey.get(p.partitionKey);
     if (!seen || compareSequence(p.sequenceNumber, seen.sequenceNumber) > 0) byKey.set(p.partitionKey, p);
   }
@@ -51,7 +51,7 @@ export function parseCheckpoints(rows: Rows): Committed {
   const committed = new Map<string, Map<string, string>>();
   for (const r of rows as Array<{ shard_id: string; partition_key: string; sequence: string }>) {
     let byKey = committed.get(r.shard_id);
-    if (!byKey) committed.set(r.shard_id, (byKey = new Map()));
+    if (!byKey) committed.set(r.shard_id, (byKey = new Map<string, string>()));
     byKey.set(r.partition_key, r.sequence);
   }
   return committed;

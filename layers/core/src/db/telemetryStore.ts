@@ -45,7 +45,7 @@ export function parseIdentities(results: readonly Rows[]): StoredIdentities {
   for (const r of results.flat() as IdentityRow[]) {
     const key = `${seriesKey(r.source, r.fact_name)}\u0000${r.minute_us}`;
     let minute = stored.get(key);
-    if (!minute) stored.set(key, (minute = new Map()));
+    if (!minute) stored.set(key, (minute = new Map<number, number>()));
     if (r.samples === null) minute.set(r.ts_us - r.minute_us, fingerprint(r.event_id, storedValue(r)));
     else for (const s of decodeSamples(Buffer.from(r.samples, 'base64'))) minute.set(s.offsetUs, s.fp);
   }

@@ -92,7 +92,7 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
     }
     const { series } = reading;
     let inSeries = seen.get(series);
-    if (!inSeries) seen.set(series, (inSeries = new Map()));
+    if (!inSeries) seen.set(series, (inSeries = new Map<number, Reading>()));
     const earlier = inSeries.get(reading.tsUs);
     if (earlier) {
       if (fingerprintOf(earlier) === fingerprintOf(reading)) duplicates.push(reading);

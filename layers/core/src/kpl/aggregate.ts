@@ -49,7 +49,7 @@ export function aggregate(records: readonly UserRecord[], options: AggregateOpti
   records.forEach((record, index) => {
     const hashKey = record.explicitHashKey ?? '';
     let byKey = current.get(hashKey);
-    if (!byKey) current.set(hashKey, (byKey = new Map()));
+    if (!byKey) current.set(hashKey, (byKey = new Map<string, Open>()));
     const size = recordFieldBytes(record.data.byteLength, record.explicitHashKey !== undefined);
     let group = byKey.get(record.partitionKey);
     if (!group || aggregateBytes(group, group.recordsBytes + size) > maxBytes) {
