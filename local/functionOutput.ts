@@ -18,7 +18,7 @@ export class FunctionOutput {
   }
 
   capture(): void {
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    process.stdout.write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
       this.pending += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
       let nl: number;
       while ((nl = this.pending.indexOf('\n')) >= 0) {
@@ -28,7 +28,7 @@ export class FunctionOutput {
       const done = rest.find((r): r is () => void => typeof r === 'function');
       done?.();
       return true;
-    });
+    };
   }
 
   async release(): Promise<void> {

@@ -211,10 +211,7 @@ export class LocalPipeline {
     const until = Date.now() + timeoutMs;
     let quietSince: number | undefined;
     while (Date.now() < until) {
-      const idle =
-        this.kinesisSource!.caughtUp() &&
-        (await queueDepth(this.env.sqs, this.env.queues.events)) === 0 &&
-        (await this.outboxSize()) === 0;
+      const idle = this.kinesisSource!.caughtUp() && (await queueDepth(this.env.sqs, this.env.queues.events)) === 0 && (await this.outboxSize()) === 0;
       quietSince = idle ? (quietSince ?? Date.now()) : undefined;
       if (quietSince !== undefined && Date.now() - quietSince >= 1_500) return true;
       await new Promise((ok) => setTimeout(ok, 250));

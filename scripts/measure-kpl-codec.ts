@@ -96,7 +96,13 @@ const decoders: Record<string, () => number> = {
     for (const b of base64) {
       const buf = Buffer.from(b, 'base64');
       const body = buf.subarray(4, buf.length - 16);
-      if (!createHash('md5').update(body).digest().equals(buf.subarray(buf.length - 16))) throw new Error('md5');
+      if (
+        !createHash('md5')
+          .update(body)
+          .digest()
+          .equals(buf.subarray(buf.length - 16))
+      )
+        throw new Error('md5');
       const m = common.AggregatedRecord.decode(body);
       const users = m.records.map((r) => ({ partitionKey: m.partition_key_table[Number(r.partition_key_index)], data: r.data }));
       n += users.length;

@@ -22,13 +22,15 @@ export interface FrameCost {
 
 const frameName = (n: CpuProfileNode): string => {
   const { functionName, url, lineNumber } = n.callFrame;
-  const file = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/').replace(/^.*\/work\/[^/]+\//, '');
+  const file = url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/node_modules\//, '~/')
+    .replace(/^.*\/work\/[^/]+\//, '');
   return `${functionName || '(anonymous)'} ${file ? `${file}:${lineNumber + 1}` : ''}`.trim();
 };
 
 /** Samples that are not the program's work: waiting, and the profiler's own start/stop. */
-const isNoise = (stack: readonly CpuProfileNode[]): boolean =>
-  stack[0]?.callFrame.functionName === '(idle)' || stack.some((n) => n.callFrame.url === 'node:inspector');
+const isNoise = (stack: readonly CpuProfileNode[]): boolean => stack[0]?.callFrame.functionName === '(idle)' || stack.some((n) => n.callFrame.url === 'node:inspector');
 
 /**
  * Self and inclusive share of busy time per frame (a recursive frame counts once per sample).
@@ -60,7 +62,11 @@ export function summarizeProfile(profile: CpuProfile, top = 15): { self: FrameCo
       .slice(0, top)
       .map(([frame, t]) => {
         const pct = sampled > 0 ? (100 * t) / sampled : 0;
-        return { frame, selfPct: key === 'selfPct' ? pct : (100 * (self.get(frame) ?? 0)) / (sampled || 1), totalPct: key === 'totalPct' ? pct : (100 * (total.get(frame) ?? 0)) / (sampled || 1) };
+        return {
+          frame,
+          selfPct: key === 'selfPct' ? pct : (100 * (self.get(frame) ?? 0)) / (sampled || 1),
+          totalPct: key === 'totalPct' ? pct : (100 * (total.get(frame) ?? 0)) / (sampled || 1),
+        };
       });
   return { self: rank(self, 'selfPct'), total: rank(total, 'totalPct'), sampledMs: sampled / 1000 };
 }

@@ -96,7 +96,12 @@ export function evaluateTargets(r: Omit<BenchResult, 'targets'>): TargetCheck[] 
     const { variablePerMillionUsd: v } = r.cost;
     const met = v <= TARGETS.prodVariablePerMillionUsd;
     const usd = (x: number, d: number) => `$${x.toFixed(d)}`;
-    add(`variable cost per million readings, ${r.cost.stage} at ${r.cost.eventsPerSecond.toLocaleString('en-US')}/s`, `<= ${usd(TARGETS.prodVariablePerMillionUsd, 3)}`, against(v, TARGETS.prodVariablePerMillionUsd, met, usd, 4), met);
+    add(
+      `variable cost per million readings, ${r.cost.stage} at ${r.cost.eventsPerSecond.toLocaleString('en-US')}/s`,
+      `<= ${usd(TARGETS.prodVariablePerMillionUsd, 3)}`,
+      against(v, TARGETS.prodVariablePerMillionUsd, met, usd, 4),
+      met,
+    );
   }
   if (r.e2e) {
     const ratio = r.e2e.throughput.eventsPerSec / r.e2e.ceiling.putGetPerSec;
@@ -136,7 +141,12 @@ export function formatColumns(rows: ReadonlyArray<readonly string[]>): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows
-    .map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ').trimEnd())
+    .map((row) =>
+      row
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -162,11 +172,29 @@ export function renderTable(r: BenchResult): string {
         ['ceiling A: base64 + JSON.parse + merge, no validation/I/O', int(ing.ceilingA.recordsPerSec), '-', ms1(ing.ceilingA.msPerBatch), '-'],
         ['ceiling B: binary COPY of the raw rows into telemetry_events', '-', int(ing.ceilingB.rowsPerSec), ms1(ing.ceilingB.msPerBatch), int(ing.batchSize)],
         [`baseline: validate + one INSERT per record (${int(ing.baseline.records)})`, int(ing.baseline.recordsPerSec), int(ing.baseline.recordsPerSec), '-', '1'],
-        ['peer raw: Powertools BatchProcessor + zod + unnest INSERT', int(ing.peers.raw.recordsPerSec), int(ing.peers.raw.recordsPerSec), ms1(ing.peers.raw.msPerBatch), int(ing.batchSize)],
+        [
+          'peer raw: Powertools BatchProcessor + zod + unnest INSERT',
+          int(ing.peers.raw.recordsPerSec),
+          int(ing.peers.raw.recordsPerSec),
+          ms1(ing.peers.raw.msPerBatch),
+          int(ing.batchSize),
+        ],
         ['peer compacted: the same, last write per key', int(ing.peers.compacted.recordsPerSec), '-', ms1(ing.peers.compacted.msPerBatch), int(ing.merge.rowsPerBatch)],
         ['tapline ingest, merge mode', int(ing.merge.recordsPerSec), int(ing.merge.rowsPerSec), ms1(ing.merge.msPerBatch), int(ing.merge.rowsPerBatch)],
-        ['tapline merge, from the invocation payload (JSON.parse of the event included)', int(ing.aggregated.plain.recordsPerSec), '-', ms1(ing.aggregated.plain.msPerBatch), int(ing.merge.rowsPerBatch)],
-        [`  the same readings in ${int(ing.aggregated.kinesisRecordsPerBatch)} KPL aggregates`, int(ing.aggregated.recordsPerSec), '-', ms1(ing.aggregated.msPerBatch), int(ing.merge.rowsPerBatch)],
+        [
+          'tapline merge, from the invocation payload (JSON.parse of the event included)',
+          int(ing.aggregated.plain.recordsPerSec),
+          '-',
+          ms1(ing.aggregated.plain.msPerBatch),
+          int(ing.merge.rowsPerBatch),
+        ],
+        [
+          `  the same readings in ${int(ing.aggregated.kinesisRecordsPerBatch)} KPL aggregates`,
+          int(ing.aggregated.recordsPerSec),
+          '-',
+          ms1(ing.aggregated.msPerBatch),
+          int(ing.merge.rowsPerBatch),
+        ],
         ['tapline ingest, raw mode', int(ing.raw.recordsPerSec), int(ing.raw.rowsPerSec), ms1(ing.raw.msPerBatch), int(ing.raw.rowsPerBatch)],
       ]),
     );
@@ -176,7 +204,10 @@ export function renderTable(r: BenchResult): string {
     );
     out.push('\nWhere a batch goes (ms, share of the batch)');
     out.push(formatColumns([['mode', ...BREAKDOWN_PARTS, 'total'], breakdownRow('merge', ing.merge), breakdownRow('raw', ing.raw)]));
-    for (const [name, m] of [['merge', ing.merge], ['raw', ing.raw]] as const) {
+    for (const [name, m] of [
+      ['merge', ing.merge],
+      ['raw', ing.raw],
+    ] as const) {
       const s = m.sqlMs;
       if (name === 'raw') {
         out.push(`  raw state save: ${ms1(ing.raw.stateSaveMs)} ms (one change per key)`);
@@ -231,12 +262,7 @@ export function renderTable(r: BenchResult): string {
   }
   if (r.coldStart) {
     out.push('\nCold start: esbuild --bundle --minify --format=esm --target=node22, every dependency inside; import in a fresh node');
-    out.push(
-      formatColumns([
-        ['function', 'KiB', 'init ms', 'RSS after init MB'],
-        ...r.coldStart.map((f) => [f.name, int(f.bytes / 1024), ms1(f.initMs), int(f.initRssMb)]),
-      ]),
-    );
+    out.push(formatColumns([['function', 'KiB', 'init ms', 'RSS after init MB'], ...r.coldStart.map((f) => [f.name, int(f.bytes / 1024), ms1(f.initMs), int(f.initRssMb)])]));
     const ingestFn = r.coldStart.find((f) => f.name === 'ingest');
     if (ingestFn) out.push(`  ingest bundle, largest parts (KiB): ${ingestFn.topPackages.map((p) => `${p.name} ${int(p.kib)}`).join(', ')}`);
   }

@@ -41,7 +41,9 @@ export function watch(url: string, onFrame: (frame: SseFrame) => void = () => un
     acked = lastSeq;
     lastAckAt = Date.now();
     unacked = 0;
-    request(new URL(`/ack?viewer=${viewer}&seq=${lastSeq}`, url), { method: 'POST' }, (res) => res.resume()).on('error', () => undefined).end();
+    request(new URL(`/ack?viewer=${viewer}&seq=${lastSeq}`, url), { method: 'POST' }, (res) => res.resume())
+      .on('error', () => undefined)
+      .end();
   };
   w.ended = new Promise<void>((ended, failed) => {
     req = get(new URL('/live', url), (res) => {

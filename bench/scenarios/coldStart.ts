@@ -19,8 +19,7 @@ export interface FunctionColdStart {
 }
 
 // Same shim as infra/constructs/esbuild-bundling.ts: bundled CommonJS (pg) requires Node built-ins.
-const REQUIRE_SHIM =
-  "import { createRequire as __taplineCreateRequire } from 'node:module'; const require = __taplineCreateRequire(import.meta.url);";
+const REQUIRE_SHIM = "import { createRequire as __taplineCreateRequire } from 'node:module'; const require = __taplineCreateRequire(import.meta.url);";
 
 const INIT_PROBE = `
 const t0 = performance.now();
@@ -77,12 +76,7 @@ export function topPackages(metafile: Metafile, top = 6): Array<{ name: string; 
     .map(([name, b]) => ({ name, kib: b / 1024 }));
 }
 
-export async function runColdStart(o: {
-  projectRoot: string;
-  outDir: string;
-  env: Record<string, string>;
-  samples: number;
-}): Promise<FunctionColdStart[]> {
+export async function runColdStart(o: { projectRoot: string; outDir: string; env: Record<string, string>; samples: number }): Promise<FunctionColdStart[]> {
   const bundles = await bundleFunctions(o.projectRoot, o.outDir);
   const results: FunctionColdStart[] = [];
   for (const b of bundles) {

@@ -128,9 +128,7 @@ export async function fullSpeedRun(pipeline: LocalPipeline, env: LocalEnvironmen
 async function waitForRecords(env: LocalEnvironment, sinceMs: number, records: number, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await env.db.query<{ n: number }>(
-      `SELECT coalesce(sum(sample_count), 0)::int AS n FROM telemetry_events WHERE ts >= '${new Date(sinceMs).toISOString()}'`,
-    );
+    const { rows } = await env.db.query<{ n: number }>(`SELECT coalesce(sum(sample_count), 0)::int AS n FROM telemetry_events WHERE ts >= '${new Date(sinceMs).toISOString()}'`);
     const n = rows[0]?.n ?? 0;
     if (n >= records) return;
     if (Date.now() > until) throw new Error(`e2e: only ${n} of ${records} readings stored after ${timeoutMs / 1000} s`);

@@ -362,7 +362,6 @@ async function timeAsyncMs(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-
 function timeMs(work: () => unknown): number {
   const t0 = performance.now();
   work();
@@ -423,7 +422,15 @@ async function naiveHandler(client: pg.PoolClient, records: readonly StreamRecor
     await client.query(
       `INSERT INTO telemetry_events (ts, source, fact_name, value_float, value_bool, value_str, sample_count, event_id)
        VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT (source, fact_name, ts) DO NOTHING`,
-      [record.ts, record.source, record.fact, typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : null, typeof v === 'boolean' ? v : null, typeof v === 'string' ? v : null, record.id],
+      [
+        record.ts,
+        record.source,
+        record.fact,
+        typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : null,
+        typeof v === 'boolean' ? v : null,
+        typeof v === 'string' ? v : null,
+        record.id,
+      ],
     );
   }
 }

@@ -58,7 +58,10 @@ export async function runLiveViewCost(o: {
     const recorded: Array<{ atMs: number; batch: LiveBatch }> = [];
     const t0 = performance.now();
     let recordingFailed: unknown;
-    const unsubscribe = liveFeed.subscribe((batch) => recorded.push({ atMs: performance.now() - t0, batch }), (e) => (recordingFailed = e));
+    const unsubscribe = liveFeed.subscribe(
+      (batch) => recorded.push({ atMs: performance.now() - t0, batch }),
+      (e) => (recordingFailed = e),
+    );
     await fullSpeedRun(pipeline, o.env, o.events);
     unsubscribe();
     if (recordingFailed) throw recordingFailed;
@@ -83,7 +86,10 @@ export async function runLiveViewCost(o: {
       try {
         await clients.ready;
         await timed(withPerSec, cpuWith);
-        const dropped = live.view.hub.all().map((v) => v.status().dropped).sort((a, b) => b - a);
+        const dropped = live.view.hub
+          .all()
+          .map((v) => v.status().dropped)
+          .sort((a, b) => b - a);
         stalledDropped += dropped[0] ?? 0;
         readersDropped += dropped.slice(1).reduce((a, b) => a + b, 0);
         frames.push(...(await clients.stop()));

@@ -33,7 +33,7 @@ export interface MaintenanceResult {
 export async function lambdaHandler(_event: unknown, context: Context): Promise<MaintenanceResult> {
   const db = await database();
   const sent = await drainOutbox(db, sqs, queues, { ...DEFAULT_BACKOFF, remainingMs: () => context.getRemainingTimeInMillis() });
-  const pruned = ((await db.query<{ n: number }>(PRUNE_OUTBOX_STATEMENT)).rows[0]?.n ?? 0);
+  const pruned = (await db.query<{ n: number }>(PRUNE_OUTBOX_STATEMENT)).rows[0]?.n ?? 0;
   const status = outboxStatus((await db.query(OUTBOX_STATUS_STATEMENT)).rows);
   metrics.addMetric(MetricName.OutboxPublishFailed, MetricUnit.Count, sent.failed);
   metrics.addMetric(MetricName.OutboxPending, MetricUnit.Count, status.pending);
@@ -51,6 +51,4 @@ export async function lambdaHandler(_event: unknown, context: Context): Promise<
   return result;
 }
 
-export const handler = middy(lambdaHandler)
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+export const handler = middy(lambdaHandler).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -47,7 +47,10 @@ export async function lambdaHandler(event: SQSEvent): Promise<SQSBatchResponse> 
   metrics.addMetric(MetricName.DerivedEventsInvalid, MetricUnit.Count, failed.length);
 
   if (valid.length > 0) {
-    const counts = await writeDerivedEvents(await database(), valid.map((v) => v.event));
+    const counts = await writeDerivedEvents(
+      await database(),
+      valid.map((v) => v.event),
+    );
     const refused = new Map(counts.refused.map((r) => [r.event, r.reason]));
     for (const v of valid) {
       const reason = refused.get(v.event);

@@ -131,9 +131,7 @@ export const StageConfigSchema = z
      */
     localstack: z
       .object({
-        databaseUrl: z
-          .string()
-          .regex(/^postgres(ql)?:\/\/[^:@/]+@[^/]+\/\w+$/, 'like "postgres://user@host:5432/db", without a password'),
+        databaseUrl: z.string().regex(/^postgres(ql)?:\/\/[^:@/]+@[^/]+\/\w+$/, 'like "postgres://user@host:5432/db", without a password'),
       })
       .optional(),
   })
@@ -148,7 +146,11 @@ export const StageConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['database', 'mode'], message: 'embedded is only for the local stage' });
     }
     if (c.stream.mode === 'on-demand' && c.stream.shards < ON_DEMAND_INITIAL_SHARDS) {
-      ctx.addIssue({ code: 'custom', path: ['stream', 'shards'], message: `an on-demand stream opens with ${ON_DEMAND_INITIAL_SHARDS} shards: reserve ingest concurrency for at least those` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stream', 'shards'],
+        message: `an on-demand stream opens with ${ON_DEMAND_INITIAL_SHARDS} shards: reserve ingest concurrency for at least those`,
+      });
     }
     if (c.alarms.eventsQueueAgeSeconds <= eventsVisibilitySeconds(c)) {
       ctx.addIssue({

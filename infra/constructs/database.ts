@@ -202,9 +202,7 @@ export class Database extends Construct {
     proxyRole.addToPolicy(
       new PolicyStatement({
         actions: ['rds-db:connect'],
-        resources: [
-          `arn:${stack.partition}:rds-db:${stack.region}:${stack.account}:dbuser:${instance.instanceResourceId}/${appUser}`,
-        ],
+        resources: [`arn:${stack.partition}:rds-db:${stack.region}:${stack.account}:dbuser:${instance.instanceResourceId}/${appUser}`],
       }),
     );
     this.proxy = new DatabaseProxy(this, 'Proxy', {

@@ -17,8 +17,7 @@ export interface EsbuildBundlingOptions {
 
 // ESM output cannot `require()` Node built-ins from bundled CommonJS packages (pg, pg-copy-streams)
 // unless `require` exists in module scope.
-const REQUIRE_SHIM =
-  "import { createRequire as __taplineCreateRequire } from 'node:module'; const require = __taplineCreateRequire(import.meta.url);";
+const REQUIRE_SHIM = "import { createRequire as __taplineCreateRequire } from 'node:module'; const require = __taplineCreateRequire(import.meta.url);";
 
 /** How every function is bundled; scripts/measure-kpl-codec.ts measures bundles with the same options. */
 export const FUNCTION_BUNDLE_OPTIONS = {

@@ -44,8 +44,14 @@ export class MigrationsConfigError extends InfraConfigError {
 /** sha256 over every migration file's name and content: a changed or added file re-runs the migration. */
 export function migrationsHash(dir: string): string {
   const hash = createHash('sha256');
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.sql')).sort()) {
-    hash.update(name).update('\0').update(readFileSync(join(dir, name))).update('\0');
+  for (const name of readdirSync(dir)
+    .filter((n) => n.endsWith('.sql'))
+    .sort()) {
+    hash
+      .update(name)
+      .update('\0')
+      .update(readFileSync(join(dir, name)))
+      .update('\0');
   }
   return hash.digest('hex');
 }
@@ -111,7 +117,10 @@ export class Migrations extends Construct {
 
     const migrateLogicalId = Stack.of(this).getLogicalId(this.function.lambda.node.defaultChild as CfnFunction);
     Validations.of(this.provider).acknowledge(
-      { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'CDK Provider framework function: its role is built by aws-cdk-lib.' },
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'CDK Provider framework function: its role is built by aws-cdk-lib.',
+      },
       { id: `AwsSolutions-IAM5[Resource::<${migrateLogicalId}.Arn>:*]`, reason: 'CDK Provider framework may invoke the migration function (any version of it) and nothing else.' },
       { id: 'AwsSolutions-L1', reason: 'CDK Provider framework function: aws-cdk-lib chooses its runtime.' },
     );

@@ -1,15 +1,5 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import {
-  Alarm,
-  AlarmStatusWidget,
-  ComparisonOperator,
-  Dashboard,
-  GraphWidget,
-  MathExpression,
-  Metric,
-  TreatMissingData,
-  type IMetric,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, AlarmStatusWidget, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
@@ -160,7 +150,8 @@ export class Observability extends Construct {
     this.alarm('InvalidRecordsDlqDepth', {
       metric: props.invalidRecordsQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: MINUTE }),
       ...any,
-      description: 'Ingest dead-lettered records it cannot store (invalid, or conflicting with a stored reading), with their payload and reason; kept 14 days. List them: npm run redrive -- ingest --dry-run. See docs/operations.md#invalidrecordsdlqdepth.',
+      description:
+        'Ingest dead-lettered records it cannot store (invalid, or conflicting with a stored reading), with their payload and reason; kept 14 days. List them: npm run redrive -- ingest --dry-run. See docs/operations.md#invalidrecordsdlqdepth.',
     });
     this.alarm('EventsDlqDepth', {
       metric: props.eventsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: MINUTE }),
@@ -175,7 +166,8 @@ export class Observability extends Construct {
     this.alarm('IngestMappingDropped', {
       metric: mapping(props.mappings.ingest, 'DroppedEventCount'),
       ...any,
-      description: 'The ingest mapping dropped records without delivering them to its OnFailure queue: they are lost from the pipeline. See docs/operations.md#ingestmappingdropped.',
+      description:
+        'The ingest mapping dropped records without delivering them to its OnFailure queue: they are lost from the pipeline. See docs/operations.md#ingestmappingdropped.',
     });
 
     // Work that is stuck.
@@ -194,7 +186,8 @@ export class Observability extends Construct {
     this.alarm('ConflictingReadings', {
       metric: app(MetricName.ConflictingReadings, 'Sum', FIVE_MINUTES),
       ...any,
-      description: 'A producer sent a reading with the identity of a stored one (source, fact, time) and different content; it was dead-lettered. See docs/operations.md#conflictingreadings.',
+      description:
+        'A producer sent a reading with the identity of a stored one (source, fact, time) and different content; it was dead-lettered. See docs/operations.md#conflictingreadings.',
     });
     this.alarm('WriterWriteFailures', {
       metric: app(MetricName.DerivedEventsWriteFailed, 'Sum', FIVE_MINUTES),
@@ -271,10 +264,7 @@ export class Observability extends Construct {
       graph('Dead-lettered records (of which identity conflicts)', [app(MetricName.DeadLetteredRecords), app(MetricName.ConflictingReadings)]),
     );
     this.dashboard.addWidgets(
-      graph('Derived events', [
-        app(MetricName.DerivedEvents).with({ label: 'derived (ingest)' }),
-        app(MetricName.DerivedEventsWritten).with({ label: 'written (writer)' }),
-      ]),
+      graph('Derived events', [app(MetricName.DerivedEvents).with({ label: 'derived (ingest)' }), app(MetricName.DerivedEventsWritten).with({ label: 'written (writer)' })]),
       graph('Writer errors', [
         props.writer.metricErrors({ statistic: 'Sum', period: MINUTE, label: 'writer Errors' }),
         app(MetricName.DerivedEventsInvalid),

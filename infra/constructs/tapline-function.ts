@@ -11,7 +11,6 @@ import type { DependencyLayer } from './dependency-layer.ts';
 import { EsbuildBundling } from './esbuild-bundling.ts';
 import { InfraConfigError } from './errors.ts';
 
-
 export interface TaplineFunctionNetwork {
   /** The VPC the function's network interfaces live in. */
   readonly vpc: IVpc;

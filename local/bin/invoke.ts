@@ -150,7 +150,7 @@ interface BatchReport {
 function captureBatchReport(): { batch: BatchReport | undefined } {
   const seen: { batch: BatchReport | undefined } = { batch: undefined };
   const stderr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  process.stdout.write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
     for (const line of String(chunk).split('\n')) {
       if (!line.includes(`"${MetricName.RecordsIn}"`)) continue;
       try {
@@ -170,7 +170,7 @@ function captureBatchReport(): { batch: BatchReport | undefined } {
       }
     }
     return stderr(chunk, ...(rest as []));
-  });
+  };
   return seen;
 }
 

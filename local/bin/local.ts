@@ -192,8 +192,11 @@ function printSummary(pipeline: LocalPipeline, s: PipelineSummary, notDrained: s
   );
   note(`  rows written ${fmt(s.rowsWritten)} (duplicates skipped ${fmt(s.duplicatesSkipped)}), derived events ${fmt(s.derivedEvents)}, written ${fmt(s.derivedWritten)}`);
   note(`  database: ${fmt(s.database.telemetryRows)} telemetry rows, ${fmt(s.database.ruleEvents)} rule events, ${fmt(s.database.anomalyEvents)} anomalies`);
-  note(`  dlq depths: ingest ${s.dlq.ingest}, on-failure ${s.dlq.onFailure}, events ${s.dlq.events}; max lag ${(s.maxLagMs / 1000).toFixed(2)} s; function errors ${s.functionErrors}`);
-  if (s.functionErrors > 0) note(`  last function error (retried by the event source mappings): ${String((pipeline.lastError as Error | undefined)?.message ?? pipeline.lastError)}`);
+  note(
+    `  dlq depths: ingest ${s.dlq.ingest}, on-failure ${s.dlq.onFailure}, events ${s.dlq.events}; max lag ${(s.maxLagMs / 1000).toFixed(2)} s; function errors ${s.functionErrors}`,
+  );
+  if (s.functionErrors > 0)
+    note(`  last function error (retried by the event source mappings): ${String((pipeline.lastError as Error | undefined)?.message ?? pipeline.lastError)}`);
   if (notDrained) note(`  NOT DRAINED: ${notDrained}`);
   if (s.unaccounted !== 0) note(`  ACCOUNTING MISMATCH: ${s.unaccounted} records neither ingested, dead-lettered nor discarded`);
   if (s.arrived < s.produced) note(`  STREAM MISMATCH: the simulator sent ${fmt(s.produced)} records, ${fmt(s.arrived)} arrived`);

@@ -38,7 +38,13 @@ runCommand(
     const firstSequence = await sequencePastCheckpoints(args['data-dir']);
     const readings = createBrewery({ seed }).next(Date.now(), count);
     const bad = args['with-invalid'] ? [Buffer.from('not json at all').toString('base64'), '%%%not-base64%%%'] : [];
-    const event = args.aggregate ? aggregatedEvent(readings.map((r) => ({ partitionKey: r.source, data: encodeRecord(r) })), bad, firstSequence) : kinesisEvent([...readings, ...bad], { firstSequence });
+    const event = args.aggregate
+      ? aggregatedEvent(
+          readings.map((r) => ({ partitionKey: r.source, data: encodeRecord(r) })),
+          bad,
+          firstSequence,
+        )
+      : kinesisEvent([...readings, ...bad], { firstSequence });
     process.stdout.write(`${JSON.stringify(event, null, 2)}\n`);
     return 0;
   },

@@ -48,7 +48,9 @@ export function readConnectionFile(dir: DataDir): ConnectionFile | undefined {
   }
   const parsed = ConnectionFileSchema.safeParse(json);
   if (!parsed.success) {
-    throw new CliError(`${shown(dir.connection)} is not a connection file of this version (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}): delete it, it is rewritten by the next npm run local`);
+    throw new CliError(
+      `${shown(dir.connection)} is not a connection file of this version (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}): delete it, it is rewritten by the next npm run local`,
+    );
   }
   return parsed.data;
 }

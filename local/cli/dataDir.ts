@@ -74,11 +74,12 @@ export function lockDataDir(dir: DataDir, command: string): DataDirLock {
     const held = readLock(dir.lock);
     if (held && alive(held)) {
       throw new UsageError(
-        `data dir ${shown(dir.root)} is in use by \`${held.command}\` (pid ${held.pid}, since ${held.startedAt}); ` +
-          `wait for it to end, or pass another --data-dir`,
+        `data dir ${shown(dir.root)} is in use by \`${held.command}\` (pid ${held.pid}, since ${held.startedAt}); ` + `wait for it to end, or pass another --data-dir`,
       );
     }
-    note(held ? `note: ${shown(dir.lock)} was left by \`${held.command}\` (pid ${held.pid}), which is gone: taking it over` : `note: ${shown(dir.lock)} is unreadable: taking it over`);
+    note(
+      held ? `note: ${shown(dir.lock)} was left by \`${held.command}\` (pid ${held.pid}), which is gone: taking it over` : `note: ${shown(dir.lock)} is unreadable: taking it over`,
+    );
     unlinkSync(dir.lock);
   }
   throw new UsageError(`data dir ${shown(dir.root)} is being taken by another command right now; try again`);

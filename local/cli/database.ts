@@ -49,7 +49,10 @@ export async function openCliDatabase(dataDirFlag: string | undefined, command: 
     const description = `${redact(connection.databaseUrl)}, the database of the running \`${holder?.command}\` in ${shown(dir.root)}`;
     return opened({ db, env, dir, connection, description, close: () => db.end() });
   }
-  const exists = await stat(join(dir.pg, 'PG_VERSION')).then(() => true, () => false);
+  const exists = await stat(join(dir.pg, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
   if (!exists && !opts.create && !holder) {
     throw new CliError(`no database in ${shown(dir.pg)} (and DATABASE_URL is not set): run \`npm run local\` first, pass --data-dir <dir>, or set DATABASE_URL`);
   }

@@ -166,4 +166,7 @@ export function stageFlag(raw: string): StageConfig {
 
 /** Repeated flags and comma-separated values both work: --source A --source B,C. */
 export const listFlag = (values: string[] | undefined): string[] =>
-  (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);

@@ -60,8 +60,7 @@ export function endScope(scope: InvocationScope): void {
   scope.clients.clear();
 }
 
-const ended = (scope: InvocationScope) =>
-  new InvocationEndedError(`invocation ${scope.requestId} timed out: Lambda would have ended its process`);
+const ended = (scope: InvocationScope) => new InvocationEndedError(`invocation ${scope.requestId} timed out: Lambda would have ended its process`);
 
 type AnyFn = (...args: unknown[]) => unknown;
 

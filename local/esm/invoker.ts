@@ -30,11 +30,7 @@ export class TaskTimedOutError extends Error {
  * its AWS requests are aborted and its database connections closed (invocationFence.ts), so it
  * cannot keep writing beside the retry the mapping makes.
  */
-export function localInvoker<E, R>(
-  fn: FunctionSettings,
-  handler: Handler<E, R>,
-  onError: (functionName: string, error: unknown) => void = () => undefined,
-): LambdaInvoker<E, R> {
+export function localInvoker<E, R>(fn: FunctionSettings, handler: Handler<E, R>, onError: (functionName: string, error: unknown) => void = () => undefined): LambdaInvoker<E, R> {
   return async (event) => {
     const requestId = randomUUID();
     const deadline = Date.now() + fn.timeoutSeconds * 1000;

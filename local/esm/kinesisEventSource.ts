@@ -107,7 +107,10 @@ export class KinesisEventSource {
     }
     for (const shard of shards) {
       if (!shard.ShardId || this.parents.has(shard.ShardId)) continue;
-      this.parents.set(shard.ShardId, [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => !!p));
+      this.parents.set(
+        shard.ShardId,
+        [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => !!p),
+      );
       const poller = new ShardPoller(shard.ShardId, {
         kinesis: this.o.kinesis,
         sqs: this.o.sqs,

@@ -92,9 +92,7 @@ export class SqsEventSource {
 
   /** Reads the queue's settings, then starts MaximumConcurrency pollers. */
   async start(): Promise<void> {
-    const { Attributes = {} } = await this.o.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: this.o.queueUrl, AttributeNames: ['VisibilityTimeout', 'FifoQueue'] }),
-    );
+    const { Attributes = {} } = await this.o.sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.o.queueUrl, AttributeNames: ['VisibilityTimeout', 'FifoQueue'] }));
     const { batchSize, batchWindowSeconds, functionTimeoutSeconds } = this.settings;
     if (Attributes.FifoQueue === 'true' && (batchSize > 10 || batchWindowSeconds > 0)) {
       throw new InvalidMappingError('invalid SQS event source mapping: a FIFO queue takes batches of at most 10 and no batching window');
@@ -146,7 +144,7 @@ export class SqsEventSource {
       windowEnd ??= Date.now() + batchWindowSeconds * 1000;
     };
     carried.forEach(add);
-    for (let failures = 0; rest.length === 0 && batch.size < batchSize; ) {
+    for (let failures = 0; rest.length === 0 && batch.size < batchSize;) {
       const left = windowEnd === undefined ? Infinity : windowEnd - Date.now();
       if (left <= 0 || (this.stopping && batch.size === 0)) break;
       let messages: Message[];

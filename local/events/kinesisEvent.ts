@@ -6,7 +6,10 @@ export const DEFAULT_SHARD = 'shardId-000000000000';
 export const DEFAULT_FIRST_SEQUENCE = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
 
 /** A Kinesis event as the event source mapping delivers it, one shard, sequence numbers ascending. */
-export function kinesisEvent(payloads: ReadonlyArray<TelemetryRecord | Uint8Array | string>, opts: { shardId?: string; firstSequence?: bigint; partitionKey?: string } = {}): KinesisStreamEvent {
+export function kinesisEvent(
+  payloads: ReadonlyArray<TelemetryRecord | Uint8Array | string>,
+  opts: { shardId?: string; firstSequence?: bigint; partitionKey?: string } = {},
+): KinesisStreamEvent {
   const shardId = opts.shardId ?? DEFAULT_SHARD;
   const first = opts.firstSequence ?? DEFAULT_FIRST_SEQUENCE;
   const arn = 'arn:aws:kinesis:us-east-1:000000000000:stream/tapline-local-telemetry';

@@ -56,7 +56,11 @@ export async function serveView(view: View, port: number): Promise<ViewServer> {
     }
     if (req.method === 'POST' && url.pathname === '/ack') return acknowledge(view, url, req, res);
     if (req.method === 'GET' && url.pathname === '/api/series') return json(res, view.series(url.searchParams.get('key') ?? ''));
-    if (req.method === 'GET' && url.pathname === '/api/viewers') return json(res, view.hub.all().map((v) => v.status()));
+    if (req.method === 'GET' && url.pathname === '/api/viewers')
+      return json(
+        res,
+        view.hub.all().map((v) => v.status()),
+      );
     reply(res, 404, 'text/plain', 'not found\n');
   });
   let portWasBusy = false;

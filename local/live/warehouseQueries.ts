@@ -29,8 +29,15 @@ const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
 /** The last `minutes` of telemetry_1min for every series (one index walk for the anchor). */
 export async function recentRollups(db: SqlSession, minutes: number): Promise<RollupRow[]> {
   const { rows } = await db.query<{
-    source: string; fact_name: string; bucket_ms: number; value_avg: number | null; value_min: number | null;
-    value_max: number | null; sample_count: number; last_value: number | null; last_ts_ms: number;
+    source: string;
+    fact_name: string;
+    bucket_ms: number;
+    value_avg: number | null;
+    value_min: number | null;
+    value_max: number | null;
+    sample_count: number;
+    last_value: number | null;
+    last_ts_ms: number;
   }>(
     `SELECT source, fact_name, ${ms('bucket')} AS bucket_ms, value_avg, value_min, value_max,
             sample_count::float8 AS sample_count, last_value, ${ms('last_ts')} AS last_ts_ms
@@ -49,7 +56,12 @@ export async function recentRollups(db: SqlSession, minutes: number): Promise<Ro
 /** The newest OEE snapshot of every unit. */
 export async function latestOee(db: SqlSession): Promise<OeeRow[]> {
   const { rows } = await db.query<{
-    source: string; ts_ms: number; oee_pct: number | null; availability_pct: number; performance_pct: number | null; quality_pct: number | null;
+    source: string;
+    ts_ms: number;
+    oee_pct: number | null;
+    availability_pct: number;
+    performance_pct: number | null;
+    quality_pct: number | null;
   }>(
     `SELECT DISTINCT ON (source) source, ${ms('ts')} AS ts_ms, oee_pct, availability_pct, performance_pct, quality_pct
        FROM oee_snapshots ORDER BY source, ts DESC`,

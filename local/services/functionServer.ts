@@ -10,7 +10,10 @@ const invoke = localInvoker(settings, handler);
 const failed = (id: number, e: unknown): FunctionReply => ({ id, ok: false, error: { name: (e as Error).name ?? 'Error', message: (e as Error).message ?? String(e) } });
 
 async function answer(request: { id: number; event: unknown }): Promise<void> {
-  const reply = await invoke(request.event).then((result): FunctionReply => ({ id: request.id, ok: true, result }), (e: unknown) => failed(request.id, e));
+  const reply = await invoke(request.event).then(
+    (result): FunctionReply => ({ id: request.id, ok: true, result }),
+    (e: unknown) => failed(request.id, e),
+  );
   try {
     process.send?.(reply);
   } catch (e) {

@@ -38,11 +38,16 @@ export async function startPostgres(opts: { dataDir?: string; port?: number } = 
   const binaries = createRequire(import.meta.url).resolve(platformPackage);
   await assertReachableByPostgresUser(binaries);
   const { pg_ctl } = (await import(platformPackage)) as { pg_ctl: string };
-  const kept = await readFile(join(dataDir, 'PG_VERSION'), 'utf8').then((v) => v.trim(), () => undefined);
+  const kept = await readFile(join(dataDir, 'PG_VERSION'), 'utf8').then(
+    (v) => v.trim(),
+    () => undefined,
+  );
   const exists = kept !== undefined;
   const major = (JSON.parse(await readFile(join(dirname(binaries), '..', 'package.json'), 'utf8')) as { version: string }).version.split('.')[0];
   if (kept !== undefined && kept !== major) {
-    throw new Error(`the database in ${dataDir} was made by PostgreSQL ${kept}, and this checkout runs PostgreSQL ${major}: move it away (or export what you need first), then run again`);
+    throw new Error(
+      `the database in ${dataDir} was made by PostgreSQL ${kept}, and this checkout runs PostgreSQL ${major}: move it away (or export what you need first), then run again`,
+    );
   }
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -93,7 +98,12 @@ class DetachedServer {
     const flags = ['-p', String(this.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off'].join(' ');
     await this.pgCtlRun(['start', '-w', '-t', '120', '-l', join(this.dataDir, SERVER_LOG), '-o', flags]).catch(async (e: unknown) => {
       const log = await readFile(join(this.dataDir, SERVER_LOG), 'utf8').catch(() => '');
-      const reason = log.trim().split('\n').filter((l) => /FATAL|ERROR|HINT/.test(l)).slice(-2).join(' ');
+      const reason = log
+        .trim()
+        .split('\n')
+        .filter((l) => /FATAL|ERROR|HINT/.test(l))
+        .slice(-2)
+        .join(' ');
       throw new Error(`PostgreSQL did not start on ${this.dataDir}: ${reason || (e as Error).message}`);
     });
     process.on('exit', this.onExit);

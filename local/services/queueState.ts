@@ -50,7 +50,11 @@ export async function restoreQueues(file: string, sqs: SQSClient, queueUrls: Rec
   for (const [name, messages] of Object.entries(state?.queues ?? {})) {
     const url = queueUrls[name];
     if (!url || messages.length === 0) continue;
-    await sendMessages(sqs, url, messages.map((m, i) => ({ id: `k${i}`, body: m.body })));
+    await sendMessages(
+      sqs,
+      url,
+      messages.map((m, i) => ({ id: `k${i}`, body: m.body })),
+    );
     restored += messages.length;
   }
   return restored;

@@ -15,23 +15,20 @@ Exit status: 0 done, 1 Docker missing or a step failed, 2 usage.`;
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-runCommand(
-  { usage: USAGE, options: { down: { type: 'boolean', default: false }, 'no-simulate': { type: 'boolean', default: false } } },
-  async ({ values }) => {
-    const missing = missingDocker();
-    if (missing) throw new CliError(`local:stack: ${missing}`);
-    const options = { ...defaultOptions(projectRoot), simulate: !values['no-simulate'] };
-    mkdirSync(dirname(options.outputsFile), { recursive: true });
-    try {
-      const steps = values.down ? teardownSteps(options) : deploySteps(options, findCdkLocal(projectRoot));
-      for (const step of steps) await execute(step);
-    } catch (e) {
-      if (e instanceof LocalStackSetupError) throw new CliError(`local:stack failed: ${e.message}`);
-      throw e;
-    }
-    return 0;
-  },
-);
+runCommand({ usage: USAGE, options: { down: { type: 'boolean', default: false }, 'no-simulate': { type: 'boolean', default: false } } }, async ({ values }) => {
+  const missing = missingDocker();
+  if (missing) throw new CliError(`local:stack: ${missing}`);
+  const options = { ...defaultOptions(projectRoot), simulate: !values['no-simulate'] };
+  mkdirSync(dirname(options.outputsFile), { recursive: true });
+  try {
+    const steps = values.down ? teardownSteps(options) : deploySteps(options, findCdkLocal(projectRoot));
+    for (const step of steps) await execute(step);
+  } catch (e) {
+    if (e instanceof LocalStackSetupError) throw new CliError(`local:stack failed: ${e.message}`);
+    throw e;
+  }
+  return 0;
+});
 
 async function execute(step: Step): Promise<void> {
   note(`local:stack: ${step.description}`);

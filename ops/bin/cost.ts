@@ -46,8 +46,20 @@ runCommand(
     }));
 
     if (args.json) {
-      const compared = comparison.map(({ records, mode, estimate: e }) => ({ records, mode, kinesis: e.kinesis, variablePerMillionUsd: e.variablePerMillionUsd, totalMonthlyUsd: e.totalMonthlyUsd }));
-      console.log(JSON.stringify({ stage: config.stage, recordBytes, profile, prices: { asOf: PRICES_AS_OF, region: PRICE_REGION, table: PRICES }, estimate, comparison: compared, minBatch, sweep }, null, 2));
+      const compared = comparison.map(({ records, mode, estimate: e }) => ({
+        records,
+        mode,
+        kinesis: e.kinesis,
+        variablePerMillionUsd: e.variablePerMillionUsd,
+        totalMonthlyUsd: e.totalMonthlyUsd,
+      }));
+      console.log(
+        JSON.stringify(
+          { stage: config.stage, recordBytes, profile, prices: { asOf: PRICES_AS_OF, region: PRICE_REGION, table: PRICES }, estimate, comparison: compared, minBatch, sweep },
+          null,
+          2,
+        ),
+      );
       return 0;
     }
     print(estimate, { config, rate, profile, recordBytes, comparison, sweep, minBatch });
@@ -76,9 +88,13 @@ function readBench(file: string): BenchIngestSummary {
 function print(e: CostEstimate, { config, rate, profile, recordBytes, comparison, sweep, minBatch }: Printed): void {
   const usd = (n: number, digits = 2) => `$${n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
   const out: string[] = [];
-  out.push(`tapline cost: stage ${config.stage}, ${rate.toLocaleString('en-US')} events/s = ${(e.eventsPerMonth / 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })}M events/month`);
+  out.push(
+    `tapline cost: stage ${config.stage}, ${rate.toLocaleString('en-US')} events/s = ${(e.eventsPerMonth / 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })}M events/month`,
+  );
   out.push(`ingest time per batch from: ${profile.source}`);
-  out.push(`  ${profile.perRecordMs.toFixed(4)} ms CPU per record, ${profile.perBatchMs.toFixed(1)} ms per batch, ${profile.roundTripsPerBatch} round trips to the database (+0.5 ms each via RDS Proxy)`);
+  out.push(
+    `  ${profile.perRecordMs.toFixed(4)} ms CPU per record, ${profile.perBatchMs.toFixed(1)} ms per batch, ${profile.roundTripsPerBatch} round trips to the database (+0.5 ms each via RDS Proxy)`,
+  );
   out.push(
     `reading ${recordBytes.toFixed(0)} B; ${kinesisLabel(e)}; ${config.stream.mode} stream, ${e.ingest.shards} shards; batch ${config.ingest.batchSize} / window ${config.ingest.batchWindowSeconds} s -> ` +
       `${Math.round(e.ingest.recordsPerInvocation)} readings per invocation, ${e.ingest.invocationsPerSecond.toFixed(2)} invocations/s, ${e.ingest.billedMs} ms billed each`,
@@ -158,5 +174,12 @@ function priceRows(): string[][] {
 function columns(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -9,27 +9,30 @@ and OEE. --repair (TimescaleDB) also adds every missing policy and re-enables pa
 runs staggered); on plain PostgreSQL a run is itself the repair (partitions, rollups).
 Database: as for npm run verify. Exit status: 0 done, 1 a step failed, 2 usage.`;
 
-runCommand({
-  usage: USAGE,
-  options: {
-    repair: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    'data-dir': { type: 'string' },
+runCommand(
+  {
+    usage: USAGE,
+    options: {
+      repair: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+    },
   },
-}, async ({ values: flags }) => {
-  const cli = await openCliDatabase(flags['data-dir'], 'npm run maintenance');
-  try {
-    const report = await runMaintenance(cli.db, { repair: flags.repair });
-    console.log(flags.json ? JSON.stringify(report, null, 2) : summary(cli.description, report));
-    return 0;
-  } catch (e) {
-    if (!(e instanceof MaintenanceError)) throw e;
-    console.error(`maintenance on ${cli.description}: ${e.message} (recorded in maintenance_runs; see npm run verify)`);
-    return 1;
-  } finally {
-    await cli.close();
-  }
-});
+  async ({ values: flags }) => {
+    const cli = await openCliDatabase(flags['data-dir'], 'npm run maintenance');
+    try {
+      const report = await runMaintenance(cli.db, { repair: flags.repair });
+      console.log(flags.json ? JSON.stringify(report, null, 2) : summary(cli.description, report));
+      return 0;
+    } catch (e) {
+      if (!(e instanceof MaintenanceError)) throw e;
+      console.error(`maintenance on ${cli.description}: ${e.message} (recorded in maintenance_runs; see npm run verify)`);
+      return 1;
+    } finally {
+      await cli.close();
+    }
+  },
+);
 
 function summary(where: string, r: MaintenanceReport): string {
   const out = [`maintenance done on ${where} (${r.engine === 'timescale' ? 'TimescaleDB' : 'plain PostgreSQL'})`];
@@ -38,9 +41,11 @@ function summary(where: string, r: MaintenanceReport): string {
     out.push(`  partitions: ${p.created ?? 0} created (${p.movedFromDefault ?? 0} rows moved from default), ${p.dropped ?? 0} dropped`);
   }
   if (r.rollups) {
-    out.push(r.rollups.status === 'done'
-      ? `  rollups: ${r.rollups.result['1min']} 1min, ${r.rollups.result['1h']} 1h, ${r.rollups.result['1day']} 1day buckets written`
-      : `  rollups: skipped (${r.rollups.reason})`);
+    out.push(
+      r.rollups.status === 'done'
+        ? `  rollups: ${r.rollups.result['1min']} 1min, ${r.rollups.result['1h']} 1h, ${r.rollups.result['1day']} 1day buckets written`
+        : `  rollups: skipped (${r.rollups.reason})`,
+    );
   }
   if (r.expiredRollups) out.push(`  rollup retention: ${r.expiredRollups['1min'] + r.expiredRollups['1h'] + r.expiredRollups['1day']} rows past retention deleted`);
   if (r.policies) {

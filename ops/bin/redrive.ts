@@ -181,13 +181,7 @@ function printIngest(r: IngestRedriveReport, dryRun: boolean): void {
     out.push(
       ...table(
         ['REASON', 'SHARD', 'SEQUENCE', 'KEY', 'PAYLOAD'],
-        r.invalid.map((i) => [
-          i.discarded ? `${i.reason} (discarded)` : i.reason,
-          i.shardId,
-          i.sequenceNumber,
-          i.partitionKey,
-          `${i.truncated ? '[truncated] ' : ''}${i.preview}`,
-        ]),
+        r.invalid.map((i) => [i.discarded ? `${i.reason} (discarded)` : i.reason, i.shardId, i.sequenceNumber, i.partitionKey, `${i.truncated ? '[truncated] ' : ''}${i.preview}`]),
       ),
     );
   }
@@ -196,7 +190,14 @@ function printIngest(r: IngestRedriveReport, dryRun: boolean): void {
     out.push(
       ...table(
         ['SHARD', 'FIRST SEQUENCE', 'LAST SEQUENCE', 'RECORDS', 'CONDITION', 'OUTCOME'],
-        r.batches.map((b) => [b.shardId, b.startSequenceNumber, b.endSequenceNumber, String(b.batchSize), b.condition, `${b.outcome}${b.detail ? `: ${b.detail}` : b.outcome === 'replayed' ? ` (${b.put} put)` : ''}`]),
+        r.batches.map((b) => [
+          b.shardId,
+          b.startSequenceNumber,
+          b.endSequenceNumber,
+          String(b.batchSize),
+          b.condition,
+          `${b.outcome}${b.detail ? `: ${b.detail}` : b.outcome === 'replayed' ? ` (${b.put} put)` : ''}`,
+        ]),
       ),
     );
   }
@@ -208,7 +209,12 @@ function printEvents(r: EventsRedriveReport, dryRun: boolean): void {
   const out = [`events dead-letter queue: ${r.listed.length} message(s); ${dryRun ? 'dry run: none moved' : `${r.moved} moved to the events queue`}`];
   if (r.refused > 0) out.push(`${r.refused} refused by the events queue, left in the dead-letter queue`);
   if (r.listed.length > 0) {
-    out.push(...table(['MESSAGE', 'KIND', 'EVENT ID', 'RECEIVES', 'MOVED'], r.listed.map((m) => [m.messageId, m.kind, m.eventId ?? '-', String(m.receiveCount), m.moved ? 'yes' : 'no'])));
+    out.push(
+      ...table(
+        ['MESSAGE', 'KIND', 'EVENT ID', 'RECEIVES', 'MOVED'],
+        r.listed.map((m) => [m.messageId, m.kind, m.eventId ?? '-', String(m.receiveCount), m.moved ? 'yes' : 'no']),
+      ),
+    );
   }
   console.log(out.join('\n'));
 }

@@ -13,27 +13,32 @@ Database: as for npm run verify.`;
 
 const TABLES = ['raw', '1min', '1h'] as const;
 
-runCommand({
-  usage: USAGE,
-  options: {
-    days: { type: 'string' },
-    table: { type: 'string', default: 'raw' },
-    'data-dir': { type: 'string' },
+runCommand(
+  {
+    usage: USAGE,
+    options: {
+      days: { type: 'string' },
+      table: { type: 'string', default: 'raw' },
+      'data-dir': { type: 'string' },
+    },
   },
-}, async ({ values: flags }) => {
-  const days = integer('days', flags.days, { min: 1, max: 36_500 });
-  const grain = oneOf('table', flags.table, TABLES);
-  const cli = await openCliDatabase(flags['data-dir'], 'npm run retention');
-  try {
-    const engine = await installedEngine(cli.db);
-    const settings = await setRetention(cli.db, grain, days);
-    console.log(`retention ${grain} = ${days} days on ${cli.description}`);
-    console.log(`now: ${Object.entries(settings).map(([g, d]) => `${g} ${d === null ? 'kept' : `${d} d`}`).join(', ')}`);
-    console.log(engine === 'timescale'
-      ? 'TimescaleDB: the policies it changes were altered (see npm run verify).'
-      : 'plain PostgreSQL: applied by the next maintenance run.');
-    return 0;
-  } finally {
-    await cli.close();
-  }
-});
+  async ({ values: flags }) => {
+    const days = integer('days', flags.days, { min: 1, max: 36_500 });
+    const grain = oneOf('table', flags.table, TABLES);
+    const cli = await openCliDatabase(flags['data-dir'], 'npm run retention');
+    try {
+      const engine = await installedEngine(cli.db);
+      const settings = await setRetention(cli.db, grain, days);
+      console.log(`retention ${grain} = ${days} days on ${cli.description}`);
+      console.log(
+        `now: ${Object.entries(settings)
+          .map(([g, d]) => `${g} ${d === null ? 'kept' : `${d} d`}`)
+          .join(', ')}`,
+      );
+      console.log(engine === 'timescale' ? 'TimescaleDB: the policies it changes were altered (see npm run verify).' : 'plain PostgreSQL: applied by the next maintenance run.');
+      return 0;
+    } finally {
+      await cli.close();
+    }
+  },
+);

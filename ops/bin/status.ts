@@ -38,14 +38,21 @@ runCommand({ usage: USAGE, options: { 'data-dir': { type: 'string' }, json: { ty
       console.log(JSON.stringify({ dataDir: dir.root, holder: holder ?? null, database: cli.description, status: overall, migrations, warehouse: status, queues }, null, 2));
       return overall === 'red' ? 1 : 0;
     }
-    out.push(`database    ${cli.description}: answers, ${status.engine === 'timescale' ? `TimescaleDB ${status.versions.timescaledb}` : 'plain PostgreSQL'} on PostgreSQL ${status.versions.postgres}`);
+    out.push(
+      `database    ${cli.description}: answers, ${status.engine === 'timescale' ? `TimescaleDB ${status.versions.timescaledb}` : 'plain PostgreSQL'} on PostgreSQL ${status.versions.postgres}`,
+    );
     out.push(`migrations  ${migrations.applied} applied${migrations.pending.length ? `, PENDING: ${migrations.pending.join(', ')} (npm run migrate)` : ', none pending'}`);
     out.push(`rows        ${status.tables.map((t) => `${t.table.replace(/^telemetry_events$/, 'telemetry')} ${t.rows.toLocaleString('en-US')}`).join(', ') || 'none'}`);
     const i = status.ingest;
-    out.push(`ingest      ${i?.latestEventTs ? `latest event ${i.latestEventTs}; delay over its last 5 min avg ${seconds(i.avgDelaySeconds)}, max ${seconds(i.maxDelaySeconds)}` : 'nothing ingested yet'}`);
+    out.push(
+      `ingest      ${i?.latestEventTs ? `latest event ${i.latestEventTs}; delay over its last 5 min avg ${seconds(i.avgDelaySeconds)}, max ${seconds(i.maxDelaySeconds)}` : 'nothing ingested yet'}`,
+    );
     if (status.outbox) out.push(`outbox      ${status.outbox.pending} waiting to be published`);
     const m = status.maintenance;
-    if (m) out.push(`maintenance ${m.lastRun ? `last run ${m.lastRun.status} at ${m.lastRun.startedAt}${m.lastRun.error ? `: ${m.lastRun.error}` : ''}` : 'never ran (npm run maintenance)'}`);
+    if (m)
+      out.push(
+        `maintenance ${m.lastRun ? `last run ${m.lastRun.status} at ${m.lastRun.startedAt}${m.lastRun.error ? `: ${m.lastRun.error}` : ''}` : 'never ran (npm run maintenance)'}`,
+      );
     out.push(`queues      ${'skipped' in queues ? queues.skipped : queues.queues.map((q) => `${q.name} ${q.visible + q.inFlight + q.delayed}`).join(', ')}`);
     const alarming = checks.filter((c) => c.status !== 'ok');
     out.push(`status      ${overall === 'ok' ? 'GREEN' : overall === 'warn' ? 'GREEN (with warnings)' : 'RED'}${alarming.length ? '' : ': nothing would alarm'}`);
@@ -60,7 +67,9 @@ runCommand({ usage: USAGE, options: { 'data-dir': { type: 'string' }, json: { ty
 async function migrationState(cli: CliDatabase, status: WarehouseStatus): Promise<{ applied: number; pending: string[] }> {
   const { rows } = await cli.db.query<{ name: string }>(`SELECT name FROM schema_migrations`).catch(() => ({ rows: [] as Array<{ name: string }> }));
   const applied = new Set(rows.map((r) => r.name));
-  const pending = migrationsFor(status.engine, await readMigrations(MIGRATIONS_DIR)).map((m) => m.name).filter((n) => !applied.has(n));
+  const pending = migrationsFor(status.engine, await readMigrations(MIGRATIONS_DIR))
+    .map((m) => m.name)
+    .filter((n) => !applied.has(n));
   return { applied: applied.size, pending };
 }
 

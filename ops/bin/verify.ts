@@ -13,26 +13,29 @@ in --data-dir (default .tapline/local). Queues: the local run's SQS endpoint, AW
 --queue-prefix (e.g. tapline-prod) with the usual AWS configuration.
 Exit status: 0 green (warnings allowed), 1 red or failed, 2 usage.`;
 
-runCommand({
-  usage: USAGE,
-  options: {
-    json: { type: 'boolean', default: false },
-    'data-dir': { type: 'string' },
-    'queue-prefix': { type: 'string' },
+runCommand(
+  {
+    usage: USAGE,
+    options: {
+      json: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+      'queue-prefix': { type: 'string' },
+    },
   },
-}, async ({ values: flags }) => {
-  const cli = await openCliDatabase(flags['data-dir'], 'npm run verify');
-  try {
-    const status = await collectWarehouseStatus(cli.db);
-    const queues = await probeQueues(queueTarget(cli, flags['queue-prefix']));
-    const overall = worst([...status.checks, ...queues.checks]);
-    if (flags.json) console.log(JSON.stringify({ ...status, status: overall, queues }, null, 2));
-    else console.log(renderVerifyReport(cli.description, status, queues, overall));
-    return overall === 'red' ? 1 : 0;
-  } finally {
-    await cli.close();
-  }
-});
+  async ({ values: flags }) => {
+    const cli = await openCliDatabase(flags['data-dir'], 'npm run verify');
+    try {
+      const status = await collectWarehouseStatus(cli.db);
+      const queues = await probeQueues(queueTarget(cli, flags['queue-prefix']));
+      const overall = worst([...status.checks, ...queues.checks]);
+      if (flags.json) console.log(JSON.stringify({ ...status, status: overall, queues }, null, 2));
+      else console.log(renderVerifyReport(cli.description, status, queues, overall));
+      return overall === 'red' ? 1 : 0;
+    } finally {
+      await cli.close();
+    }
+  },
+);
 
 function queueTarget(cli: CliDatabase, prefix: string | undefined): QueueTarget | null {
   const fromRun = cli.connection?.sqsEndpoint;

@@ -51,10 +51,12 @@ export async function probeQueues(target: QueueTarget | null): Promise<QueueRepo
     }
     const queues: QueueStatus[] = [];
     for (const url of listed.QueueUrls ?? []) {
-      const { Attributes: a } = await sqs.send(new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-      }));
+      const { Attributes: a } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+        }),
+      );
       const name = url.split('/').pop() ?? url;
       queues.push({
         name,

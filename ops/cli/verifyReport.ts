@@ -10,7 +10,11 @@ export function renderVerifyReport(where: string, status: WarehouseStatus, queue
   out.push(`tapline verify: ${overall === 'ok' ? 'GREEN' : overall === 'warn' ? 'GREEN (with warnings)' : 'RED'}   (${where})`);
   out.push(`engine      ${status.engine === 'timescale' ? `TimescaleDB ${v.timescaledb}` : 'plain PostgreSQL'} on PostgreSQL ${v.postgres}`);
   if (status.retention) {
-    out.push(`retention   ${Object.entries(status.retention).map(([g, d]) => `${g} ${d === null ? 'kept' : `${d} d`}`).join(', ')}`);
+    out.push(
+      `retention   ${Object.entries(status.retention)
+        .map(([g, d]) => `${g} ${d === null ? 'kept' : `${d} d`}`)
+        .join(', ')}`,
+    );
   }
   const s = status.storage;
   if (s?.kind === 'hypertable') {
@@ -35,8 +39,12 @@ export function renderVerifyReport(where: string, status: WarehouseStatus, queue
   if (status.outbox) out.push(`outbox      ${status.outbox.pending} derived events waiting to be published`);
   if (status.maintenance) {
     const m = status.maintenance;
-    out.push(`maintenance ${m.lastRun ? `last run ${m.lastRun.status} at ${m.lastRun.startedAt}` : 'never ran'}; 24 h: ${m.runsLast24h.ok} ok, ${m.runsLast24h.failed} failed; ` +
-      `watermarks ${Object.entries(m.watermarks).map(([k, w]) => `${k} ${w}`).join(', ')}`);
+    out.push(
+      `maintenance ${m.lastRun ? `last run ${m.lastRun.status} at ${m.lastRun.startedAt}` : 'never ran'}; 24 h: ${m.runsLast24h.ok} ok, ${m.runsLast24h.failed} failed; ` +
+        `watermarks ${Object.entries(m.watermarks)
+          .map(([k, w]) => `${k} ${w}`)
+          .join(', ')}`,
+    );
   }
   if ('queues' in queues) {
     out.push('queues      name                                   waiting   in flight');
@@ -55,8 +63,10 @@ export function renderVerifyReport(where: string, status: WarehouseStatus, queue
 function lastRun(j: PolicyJob): string {
   const state = j.scheduled ? '' : 'PAUSED; ';
   if (j.lastRunStatus === 'Failed') {
-    return `${state}Failed at ${j.lastFailure?.at ?? j.lastRunStartedAt ?? '?'}: ${j.lastFailure?.message ?? 'no error message recorded'}` +
-      ` (last success ${j.lastSuccessfulFinish ?? 'never'})`;
+    return (
+      `${state}Failed at ${j.lastFailure?.at ?? j.lastRunStartedAt ?? '?'}: ${j.lastFailure?.message ?? 'no error message recorded'}` +
+      ` (last success ${j.lastSuccessfulFinish ?? 'never'})`
+    );
   }
   if (j.lastRunStatus) return `${state}${j.lastRunStatus} ${j.lastSuccessfulFinish ?? ''}`;
   return `${state}not run yet${j.nextStart ? `, next ${j.nextStart}` : ''}`;

@@ -53,7 +53,11 @@ const USAGE_ERRORS: Array<[Command, string[], string | RegExp]> = [
   ['invoke', ['ingest'], '--event FILE.json is required'],
   ['invoke', ['ingest', '--event', join(dir, 'missing.json')], /^--event .*missing\.json: cannot read it \(ENOENT\)$/],
   ['invoke', ['ingest', '--event', notJson], /^--event .*not-json\.json is not JSON: /],
-  ['invoke', ['ingest', '--event', 'local/events/writer-sqs.json'], /^--event local\/events\/writer-sqs\.json is not a Kinesis event \(Records\[\]\.kinesis\) for ingest: Records\.0\.eventID: /],
+  [
+    'invoke',
+    ['ingest', '--event', 'local/events/writer-sqs.json'],
+    /^--event local\/events\/writer-sqs\.json is not a Kinesis event \(Records\[\]\.kinesis\) for ingest: Records\.0\.eventID: /,
+  ],
   ['invoke', ['writer', '--event', 'local/events/kinesis-aws-sample.json'], /is not an SQS event .* for writer: Records\.0\.messageId: /],
   ['invoke', ['writer', '--event', 'local/events/writer-sqs.json', '--env', 'NOEQUALS'], '--env NOEQUALS: expected KEY=VALUE'],
   ['invoke', ['writer', '--event', 'local/events/writer-sqs.json', '--data-dir', held.root], /is in use by `npm run local \(the test\)`/],

@@ -89,7 +89,12 @@ describe('npm run sample-event, invoke, redrive and status on the kept data dir'
   it.each([
     ['ingest', 'local/events/kinesis-aws-sample.json', [], { batchItemFailures: [] }],
     ['writer', 'local/events/writer-sqs.json', [], { batchItemFailures: [] }],
-    ['simulator', 'local/events/simulator-scheduled.json', ['--env', 'SIMULATOR_RATE=50', '--env', 'SIMULATOR_DURATION_SECONDS=1'], expect.objectContaining({ produced: 50, failed: 0 })],
+    [
+      'simulator',
+      'local/events/simulator-scheduled.json',
+      ['--env', 'SIMULATOR_RATE=50', '--env', 'SIMULATOR_DURATION_SECONDS=1'],
+      expect.objectContaining({ produced: 50, failed: 0 }),
+    ],
     ['maintenance', 'local/events/maintenance-scheduled.json', [], expect.objectContaining({ warehouse: expect.objectContaining({ engine: 'plain' }) })],
   ] as const)('%s accepts its sample event %s', async (fn, event, more, response) => {
     // Act

@@ -55,7 +55,11 @@ describe('the live view in a browser, during a local run', () => {
       await pipeline.start();
       const simulating = pipeline.simulate(800, 10, 7);
       const triggers = ruleTriggers('LIVE', 5);
-      const put = await putRecords(env.kinesis, env.streamName, triggers.map((r) => ({ data: encodeRecord(r), partitionKey: r.source })));
+      const put = await putRecords(
+        env.kinesis,
+        env.streamName,
+        triggers.map((r) => ({ data: encodeRecord(r), partitionKey: r.source })),
+      );
       expect(put.failed).toHaveLength(0);
 
       // The page, as it happens: ingestion rising, the raw tail of the chosen series drawn, a rule firing listed.

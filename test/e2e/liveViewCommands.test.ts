@@ -89,9 +89,7 @@ describe('npm run local serves the live view; npm run dashboard serves it from t
     const server = await startPostgres({ dataDir: join(dataDir, 'pg') });
     const client = new pg.Client(server.url);
     await client.connect();
-    await client.query(
-      `INSERT INTO rule_events (event_id, ts, source, rule_id, rules_version) VALUES ('dashboard-fixture', now(), 'FBE_03', 'fixture_rule', 'test')`,
-    );
+    await client.query(`INSERT INTO rule_events (event_id, ts, source, rule_id, rules_version) VALUES ('dashboard-fixture', now(), 'FBE_03', 'fixture_rule', 'test')`);
     await client.query(
       `INSERT INTO oee_snapshots (ts, source, availability_pct, performance_pct, quality_pct, oee_pct)
        VALUES (date_trunc('minute', now()), 'FIXTURE_01', 90, 97.5, 100, 87.75)`,

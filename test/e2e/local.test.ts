@@ -19,15 +19,16 @@ async function putFromOutside(dataDir: string, n: number): Promise<void> {
   let connection: { kinesisEndpoint: string; streamName: string } | undefined;
   for (let i = 0; !connection; i++) {
     if (i > 600) throw new Error('the run never wrote connection.json');
-    connection = await readFile(join(dataDir, 'connection.json'), 'utf8').then((t) => JSON.parse(t) as typeof connection, () => undefined);
+    connection = await readFile(join(dataDir, 'connection.json'), 'utf8').then(
+      (t) => JSON.parse(t) as typeof connection,
+      () => undefined,
+    );
     if (!connection) await new Promise((ok) => setTimeout(ok, 100));
   }
   const kinesis = emulatorClient(connection.kinesisEndpoint);
   const ts = new Date().toISOString();
   const records = Array.from({ length: n }, (_, i) => ({ v: 1 as const, id: `outside-${i}`, source: `OUTSIDE_${i}`, fact: 'temperature_c', ts, value: 20 + i }));
-  const out = await kinesis.send(
-    new PutRecordsCommand({ StreamName: connection.streamName, Records: records.map((r) => ({ Data: encodeRecord(r), PartitionKey: r.source })) }),
-  );
+  const out = await kinesis.send(new PutRecordsCommand({ StreamName: connection.streamName, Records: records.map((r) => ({ Data: encodeRecord(r), PartitionKey: r.source })) }));
   kinesis.destroy();
   if (out.FailedRecordCount) throw new Error('records from outside were not accepted');
 }
@@ -35,7 +36,7 @@ async function putFromOutside(dataDir: string, n: number): Promise<void> {
 function runLocal(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'local/bin/local.ts', ...args], {
-            stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -72,9 +73,7 @@ describe('npm run local', () => {
     const server = await startPostgres({ dataDir: join(dir, 'data', 'pg') });
     const client = new pg.Client(server.url);
     await client.connect();
-    const { rows } = await client.query<{ samples: number; rows: number }>(
-      'SELECT sum(sample_count)::int AS samples, count(*)::int AS rows FROM telemetry_events',
-    );
+    const { rows } = await client.query<{ samples: number; rows: number }>('SELECT sum(sample_count)::int AS samples, count(*)::int AS rows FROM telemetry_events');
     await client.end();
     await server.stop();
     expect(rows[0]).toEqual({ samples: s.ingested, rows: s.rowsWritten });

@@ -27,8 +27,7 @@ afterAll(async () => {
 
 const fn = { functionName: 'writer', timeoutSeconds: 1, memoryMb: 512, region: 'us-east-1' };
 const rows = async () => (await observer.query<{ id: string }>('SELECT id FROM written ORDER BY id')).rows.map((r) => r.id);
-const openTransactions = async () =>
-  (await observer.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")).rows[0]!.n;
+const openTransactions = async () => (await observer.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")).rows[0]!.n;
 
 describe('the local invoker and PostgreSQL', () => {
   it('rolls back the transaction a timed-out invocation left open, and refuses its later statements', async () => {

@@ -34,9 +34,15 @@ describe('Kinesis batches', () => {
     const stream = await newStream(emu);
     let offsetMs = 0;
     const seen: string[][] = [];
-    const { mapping } = await kinesisMapping(emu, stream, async (e) => void seen.push(e.Records.map(dataOf)), { batchSize: 4, batchWindowSeconds: 300 }, {
-      now: () => Date.now() + offsetMs,
-    });
+    const { mapping } = await kinesisMapping(
+      emu,
+      stream,
+      async (e) => void seen.push(e.Records.map(dataOf)),
+      { batchSize: 4, batchWindowSeconds: 300 },
+      {
+        now: () => Date.now() + offsetMs,
+      },
+    );
     await mapping.start();
 
     // Act: 10 records make two full batches at once; the last 2 wait for the window.
@@ -50,7 +56,11 @@ describe('Kinesis batches', () => {
 
     // Assess
     expect(beforeWindowEnds).toBe(2);
-    expect(seen).toEqual([['r0', 'r1', 'r2', 'r3'], ['r4', 'r5', 'r6', 'r7'], ['r8', 'r9']]);
+    expect(seen).toEqual([
+      ['r0', 'r1', 'r2', 'r3'],
+      ['r4', 'r5', 'r6', 'r7'],
+      ['r8', 'r9'],
+    ]);
   });
 
   it('cuts a batch before the serialized event passes 6 MB, counting every record envelope', async () => {
@@ -58,7 +68,11 @@ describe('Kinesis batches', () => {
     // a budget of data plus a few hundred bytes per record lets the whole lot through as one 7 MB event.
     const stream = await newStream(emu);
     const reading = (i: number) => JSON.stringify({ v: 1, id: `payload-${i}`, source: 'FBE_01', fact: 'temperature_c', ts: new Date(0).toISOString(), value: i }).padEnd(150);
-    await put(emu, stream, Array.from({ length: 10_000 }, (_, i) => ({ partitionKey: 'FBE_01', data: reading(i) })));
+    await put(
+      emu,
+      stream,
+      Array.from({ length: 10_000 }, (_, i) => ({ partitionKey: 'FBE_01', data: reading(i) })),
+    );
     const events: KinesisStreamEvent[] = [];
     const { mapping } = await kinesisMapping(emu, stream, async (e) => void events.push(e), { batchSize: 10_000 });
 

@@ -240,7 +240,10 @@ describe('Kinesis retries and discards', () => {
     await mapping.stop();
 
     // Assess: r0 is checkpointed; r1.. are retried once, then given up.
-    expect(seen).toEqual([['r0', 'r1', 'r2'], ['r1', 'r2']]);
+    expect(seen).toEqual([
+      ['r0', 'r1', 'r2'],
+      ['r1', 'r2'],
+    ]);
     const [m] = (await bodies(emu, onFailure)) as Array<Record<string, Record<string, unknown>>>;
     expect(m?.responseContext).toEqual({ statusCode: 200, executedVersion: '$LATEST' });
     expect(m?.requestContext).toMatchObject({ condition: 'RetryAttemptsExhausted', approximateInvokeCount: 2 });

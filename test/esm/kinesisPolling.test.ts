@@ -102,7 +102,12 @@ describe('Kinesis polling', () => {
     expect(new Set(children.map((c) => c.shardId)).size).toBe(2);
     expect(childStates).toEqual(['waiting', 'waiting']);
     expect(log.slice(0, 3)).toEqual(['r0', 'r1', 'r2'].map((data) => ({ data, shardId: parent!.shardId })));
-    expect(log.slice(3).map((l) => l.data).sort()).toEqual(['c0', 'c1']);
+    expect(
+      log
+        .slice(3)
+        .map((l) => l.data)
+        .sort(),
+    ).toEqual(['c0', 'c1']);
     expect(mapping.shards.get(parent!.shardId)?.state).toBe('ended');
   });
 });

@@ -39,7 +39,12 @@ describe('SQS partial batch responses', () => {
     await mapping.stop();
 
     // Assess
-    expect(seen.slice(0, 5).map((d) => d.body).sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(
+      seen
+        .slice(0, 5)
+        .map((d) => d.body)
+        .sort(),
+    ).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     expect(seen.slice(5).sort((a, b) => a.body.localeCompare(b.body))).toEqual([
       { body: 'm1', receiveCount: '2' },
       { body: 'm3', receiveCount: '2' },
@@ -146,7 +151,11 @@ describe('SQS batches and scaling', () => {
   it('runs up to MaximumConcurrency batches at once, never more', async () => {
     // Prepare
     const queue = await newQueue(emu);
-    await send(emu, queue, Array.from({ length: 24 }, (_, i) => `m${i}`));
+    await send(
+      emu,
+      queue,
+      Array.from({ length: 24 }, (_, i) => `m${i}`),
+    );
     let active = 0;
     let maxActive = 0;
     let peaked = false;
@@ -179,7 +188,11 @@ describe('SQS batches and scaling', () => {
     // Prepare: 80 messages of 200 kB, 16 MB: the two pollers' first batches cannot hold it all.
     const queue = await newQueue(emu);
     const big = (i: number) => `${String(i).padStart(4, '0')}${'x'.repeat(200_000)}`;
-    await send(emu, queue, Array.from({ length: 80 }, (_, i) => big(i)));
+    await send(
+      emu,
+      queue,
+      Array.from({ length: 80 }, (_, i) => big(i)),
+    );
     const events: SQSEvent[] = [];
     const mapping = sqsMapping(emu, queue, async (e: SQSEvent) => void events.push(e), { batchSize: 100, batchWindowSeconds: 1, maxConcurrency: 2 });
 

@@ -36,18 +36,16 @@ it('isolates a record that makes the handler throw by bisect, sends it to OnFail
 
   // Assess
   const a = await run.account(pipeline);
-  report('a record that makes the handler throw', a, [
-    `batch sizes delivered with the poison record: ${fault.counters.batchSizesWithPoison.join(' -> ')}`,
-  ]);
+  report('a record that makes the handler throw', a, [`batch sizes delivered with the poison record: ${fault.counters.batchSizesWithPoison.join(' -> ')}`]);
   expect(drained).toBe(true);
   const sizes = fault.counters.batchSizesWithPoison;
   expect(sizes[0]).toBeGreaterThan(1);
   expect(sizes.filter((n) => n === 1)).toHaveLength(maxRetryAttempts + 1);
   const failures = (await peekQueue(run.env, run.env.queues.onFailure.url)).map(parseOnFailureMessage);
   const stored = (await readWholeStream(run.env.kinesis, run.env.streamName)).find((r) => Buffer.from(r.data).includes(MARKER));
-  expect(failures.map((f) => [f?.requestContext.condition, f?.KinesisBatchInfo.batchSize, f?.KinesisBatchInfo.startSequenceNumber, f?.KinesisBatchInfo.endSequenceNumber])).toEqual([
-    ['RetryAttemptsExhausted', 1, stored?.sequenceNumber, stored?.sequenceNumber],
-  ]);
+  expect(failures.map((f) => [f?.requestContext.condition, f?.KinesisBatchInfo.batchSize, f?.KinesisBatchInfo.startSequenceNumber, f?.KinesisBatchInfo.endSequenceNumber])).toEqual(
+    [['RetryAttemptsExhausted', 1, stored?.sequenceNumber, stored?.sequenceNumber]],
+  );
   const produced = sim.sent + 1;
   expect(a.telemetry).toMatchObject({ produced, distinctIds: produced, written: produced - 1, deadLettered: 0, onFailure: 1 });
   expect(a.telemetry).toMatchObject({ lost: 0, duplicated: 0, phantomRows: 0, duplicateKeys: 0 });

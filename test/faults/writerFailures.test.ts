@@ -42,7 +42,10 @@ it('writes every derived event once through writer partial failures, and moves p
   await pipeline.stop();
 
   // Assess
-  const a = await run.account(pipeline, direct.map((e) => e.id));
+  const a = await run.account(
+    pipeline,
+    direct.map((e) => e.id),
+  );
   report('writer partial failures and poison messages', a, [
     `writer failures injected: ${fault.counters.injected}; rewritten as duplicates: ${pipeline.metric('DerivedEventsDuplicate')}; ` +
       `poison deliveries: ${POISON.map((p) => fault.counters.deliveries.get(p) ?? 0).join(', ')}`,

@@ -154,7 +154,7 @@ const SQL_STRINGS: ReadonlyArray<[kind: string, value: string]> = [
   ['single quotes', "it's a 'quoted' ''doubled'' value"],
   ['backslashes', 'C:\\brew\\kettle \\\\ end\\'],
   ['escape sequences as text', String.raw`\n \t \x00 \u0000 \0 \\`],
-  ['replacement patterns', '$& $1 $$ $` $\''],
+  ['replacement patterns', "$& $1 $$ $` $'"],
   ['SQL injection attempt', "'); DROP TABLE telemetry_events; --"],
   ['escape-string syntax', "E'\\x41' U&'\\0041'"],
   ['dollar quoting', '$$ $tag$ body $tag$ $$'],

@@ -50,5 +50,8 @@ if (process.env.TAPLINE_PROBE === '1') {
       );
     process.stdout.write(`${JSON.stringify(answer)}\n`);
   }
-  await pending.then((db) => db.end(), () => undefined);
+  await pending.then(
+    (db) => db.end(),
+    () => undefined,
+  );
 }

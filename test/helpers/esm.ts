@@ -97,8 +97,7 @@ export async function put(emu: Emulators, stream: Stream, records: readonly Put[
 }
 
 /** `n` records under one partition key, with their index as data. */
-export const records = (n: number, partitionKey = 'k', from = 0): Put[] =>
-  Array.from({ length: n }, (_, i) => ({ partitionKey, data: `r${from + i}` }));
+export const records = (n: number, partitionKey = 'k', from = 0): Put[] => Array.from({ length: n }, (_, i) => ({ partitionKey, data: `r${from + i}` }));
 
 export const dataOf = (r: KinesisStreamRecord): string => Buffer.from(r.kinesis.data, 'base64').toString('utf8');
 

@@ -83,10 +83,7 @@ async function seed(db: SqlDatabase, now: Date): Promise<void> {
      VALUES ('r1', $1, 'FBE_01', 'over_temperature', 'v1'), ('r2', $2, 'FBE_02', 'pump_dry_run', 'v1')`,
     [at(90), at(30)],
   );
-  await db.query(
-    `INSERT INTO anomaly_events (event_id, ts, source, fact_name, value, ema, sigma) VALUES ('a1', $1, 'FBE_01', 'temperature_c', 95, 65, 2.1)`,
-    [at(45)],
-  );
+  await db.query(`INSERT INTO anomaly_events (event_id, ts, source, fact_name, value, ema, sigma) VALUES ('a1', $1, 'FBE_01', 'temperature_c', 95, 65, 2.1)`, [at(45)]);
   await db.query(`INSERT INTO outbox (destination, message_id, body, created_at) VALUES ('events', 'o1', '{}', $1)`, [at(1)]);
   // Partitions and rollups on plain PostgreSQL, OEE on both.
   await runMaintenance(db, { now });

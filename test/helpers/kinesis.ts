@@ -1,11 +1,4 @@
-import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StoredStreamRecord } from '#core/redrive/streamRange';
 
@@ -37,9 +30,7 @@ export async function readWholeStream(kinesis: Pick<KinesisClient, 'send'>, stre
   const perShard = await Promise.all(
     Shards.map(async ({ ShardId: shardId = '' }) => {
       const records: StoredStreamRecord[] = [];
-      let { ShardIterator: iterator } = await kinesis.send(
-        new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
-      );
+      let { ShardIterator: iterator } = await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }));
       while (iterator) {
         const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
         for (const r of page.Records ?? []) {

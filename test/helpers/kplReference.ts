@@ -31,7 +31,11 @@ export interface RefMessage {
 }
 interface Codec {
   encode(m: RefMessage): { finish(): Uint8Array };
-  decode(b: Uint8Array): { partition_key_table: string[]; explicit_hash_key_table: string[]; records: Array<{ partition_key_index: unknown; explicit_hash_key_index?: unknown; data: Uint8Array }> };
+  decode(b: Uint8Array): {
+    partition_key_table: string[];
+    explicit_hash_key_table: string[];
+    records: Array<{ partition_key_index: unknown; explicit_hash_key_index?: unknown; data: Uint8Array }>;
+  };
 }
 
 const agg = require('aws-kinesis-agg') as AggModule;
@@ -50,7 +54,9 @@ export function referenceAggregate(records: readonly UserRecord[]): Buffer {
 }
 
 /** aws-kinesis-agg's deaggregateSync (checksums on): the user records, or the error it reports. */
-export function referenceDeaggregate(data: Buffer): { ok: true; records: Array<{ partitionKey: string | undefined; explicitHashKey: string | undefined; data: Buffer }> } | { ok: false; error: string } {
+export function referenceDeaggregate(
+  data: Buffer,
+): { ok: true; records: Array<{ partitionKey: string | undefined; explicitHashKey: string | undefined; data: Buffer }> } | { ok: false; error: string } {
   let outcome: ReturnType<typeof referenceDeaggregate> = { ok: false, error: 'no callback' };
   agg.deaggregateSync({ data: data.toString('base64'), partitionKey: 'parent', sequenceNumber: '1' }, true, (error, records) => {
     outcome = error
@@ -76,7 +82,9 @@ export function sign(protobuf: Buffer): Buffer {
  * presence: protobufjs reads a missing optional field as its default, 0, and aws-kinesis-agg's
  * deaggregator therefore gives a record without an explicit hash key the table's first one.
  */
-export function protobufjsDecode(protobuf: Buffer): { ok: true; records: Array<{ partitionKey: string | undefined; explicitHashKey: string | undefined; data: Buffer }> } | { ok: false; error: string } {
+export function protobufjsDecode(
+  protobuf: Buffer,
+): { ok: true; records: Array<{ partitionKey: string | undefined; explicitHashKey: string | undefined; data: Buffer }> } | { ok: false; error: string } {
   try {
     const m = AggregatedRecord.decode(protobuf);
     const at = (table: string[], index: unknown) => table[Number(String(index))];

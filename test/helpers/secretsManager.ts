@@ -37,7 +37,14 @@ export async function startSecretsManager(): Promise<FakeSecretsManager> {
         reply(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
         return;
       }
-      reply(200, { ARN: SecretId, Name: SecretId.split(':').at(-1), SecretString: value, VersionId: `v${reads.get(SecretId)}`, VersionStages: ['AWSCURRENT'], CreatedDate: 1_700_000_000 });
+      reply(200, {
+        ARN: SecretId,
+        Name: SecretId.split(':').at(-1),
+        SecretString: value,
+        VersionId: `v${reads.get(SecretId)}`,
+        VersionStages: ['AWSCURRENT'],
+        CreatedDate: 1_700_000_000,
+      });
     });
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));

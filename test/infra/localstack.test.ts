@@ -127,7 +127,14 @@ describe('starting the simulator through the Lambda API', () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     dir = await mkdtemp(join(tmpdir(), 'tapline-outputs-'));
-    step = { kind: 'invoke-simulator', description: 'test', endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', outputsFile: join(dir, 'outputs.json'), stackName: LOCAL_STACK_NAME };
+    step = {
+      kind: 'invoke-simulator',
+      description: 'test',
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      outputsFile: join(dir, 'outputs.json'),
+      stackName: LOCAL_STACK_NAME,
+    };
     await writeFile(step.outputsFile, JSON.stringify({ [LOCAL_STACK_NAME]: { SimulatorFunctionName: 'tapline-local-Simulator-abc', StreamName: 's' } }));
   });
 

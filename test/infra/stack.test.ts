@@ -102,9 +102,7 @@ function contractsFor(name: string, config: StageConfig): void {
       return props.Environment?.Variables ?? {};
     };
     const statements = (): Statement[] =>
-      resourcesOfType(s.json, 'AWS::IAM::Policy').flatMap(
-        ([, r]) => (r.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement,
-      );
+      resourcesOfType(s.json, 'AWS::IAM::Policy').flatMap(([, r]) => (r.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement);
 
     beforeAll(() => {
       s = synthStage(config);
@@ -177,9 +175,7 @@ function contractsFor(name: string, config: StageConfig): void {
         s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
           Queues: [{ Ref: queueId }],
           PolicyDocument: {
-            Statement: Match.arrayWith([
-              Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-            ]),
+            Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
           },
         });
       }
@@ -210,7 +206,10 @@ function contractsFor(name: string, config: StageConfig): void {
           AlarmActions: [topic],
           Metrics: Match.arrayWith([
             Match.objectLike({ Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)' }),
-            Match.objectLike({ Id: 'errors', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: ref }] }) }) }),
+            Match.objectLike({
+              Id: 'errors',
+              MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: ref }] }) }),
+            }),
           ]),
         });
         s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -245,7 +244,7 @@ function contractsFor(name: string, config: StageConfig): void {
       expect(new Set(names).size).toBe(names.length);
     });
 
-    it('lets CloudWatch publish to the alarm topic, only for this stack\'s alarms in this account, and keeps refusing non-TLS', () => {
+    it("lets CloudWatch publish to the alarm topic, only for this stack's alarms in this account, and keeps refusing non-TLS", () => {
       s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
       s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         Topics: [{ Ref: id(s.stack.observability.topic) }],
@@ -261,7 +260,10 @@ function contractsFor(name: string, config: StageConfig): void {
                 StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
                 ArnLike: {
                   'aws:SourceArn': {
-                    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:alarm:tapline-${config.stage}-*`]],
+                    'Fn::Join': [
+                      '',
+                      ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:alarm:tapline-${config.stage}-*`],
+                    ],
                   },
                 },
               },
@@ -292,9 +294,19 @@ function contractsFor(name: string, config: StageConfig): void {
 
     it('alarms on stream lag, stream throttling, a stuck events queue and outbox, with the thresholds of the stage', () => {
       const a = config.alarms;
-      expect(alarm('StreamIteratorAge')).toMatchObject({ Namespace: 'AWS/Kinesis', MetricName: 'GetRecords.IteratorAgeMilliseconds', Statistic: 'Maximum', Threshold: a.iteratorAgeMs });
+      expect(alarm('StreamIteratorAge')).toMatchObject({
+        Namespace: 'AWS/Kinesis',
+        MetricName: 'GetRecords.IteratorAgeMilliseconds',
+        Statistic: 'Maximum',
+        Threshold: a.iteratorAgeMs,
+      });
       expect(alarm('StreamIteratorAge').Dimensions).toEqual([{ Name: 'StreamName', Value: { Ref: id(s.stack.stream.stream) } }]);
-      expect(alarm('StreamWriteThrottled')).toMatchObject({ MetricName: 'WriteProvisionedThroughputExceeded', Statistic: 'Sum', Period: 300, Threshold: a.streamWriteThrottledRecords });
+      expect(alarm('StreamWriteThrottled')).toMatchObject({
+        MetricName: 'WriteProvisionedThroughputExceeded',
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: a.streamWriteThrottledRecords,
+      });
       expect(alarm('StreamReadThrottled')).toMatchObject({ MetricName: 'ReadProvisionedThroughputExceeded', Statistic: 'Sum', Period: 300, Threshold: a.streamReadThrottledCalls });
       expect(alarm('EventsQueueAge')).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Threshold: a.eventsQueueAgeSeconds });
       expect(alarm('EventsQueueAge').Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id(s.stack.events.queue), 'QueueName'] } }]);
@@ -304,7 +316,13 @@ function contractsFor(name: string, config: StageConfig): void {
 
     it('raises the OnFailure alarm at the first message, saying the records expire with the stream and how to replay them', () => {
       const onFailure = alarm('IngestFailuresDlqDepth');
-      expect(onFailure).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, EvaluationPeriods: 1, Period: 60, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      expect(onFailure).toMatchObject({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        Period: 60,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
       expect(onFailure.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id(s.stack.ingestFailures.queue), 'QueueName'] } }]);
       const text = JSON.stringify(onFailure.AlarmDescription);
       expect(text).toContain('UNRECOVERABLE');
@@ -320,9 +338,20 @@ function contractsFor(name: string, config: StageConfig): void {
           MetricsConfig: { Metrics: ['EventCount'] },
         });
       }
-      const ingestMapping = resourcesOfType(s.json, 'AWS::Lambda::EventSourceMapping').find(([, r]) => JSON.stringify(r.Properties?.EventSourceArn).includes(id(s.stack.stream.stream)));
-      for (const [name, metric] of [['IngestMappingDropped', 'DroppedEventCount'], ['IngestMappingOnFailure', 'OnFailureDestinationDeliveredEventCount']] as const) {
-        expect(alarm(name), name).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: metric, Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      const ingestMapping = resourcesOfType(s.json, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
+        JSON.stringify(r.Properties?.EventSourceArn).includes(id(s.stack.stream.stream)),
+      );
+      for (const [name, metric] of [
+        ['IngestMappingDropped', 'DroppedEventCount'],
+        ['IngestMappingOnFailure', 'OnFailureDestinationDeliveredEventCount'],
+      ] as const) {
+        expect(alarm(name), name).toMatchObject({
+          Namespace: 'AWS/Lambda',
+          MetricName: metric,
+          Statistic: 'Sum',
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        });
         expect(alarm(name).Dimensions).toEqual([{ Name: 'EventSourceMappingUUID', Value: { Ref: ingestMapping?.[0] } }]);
       }
     });
@@ -553,7 +582,10 @@ function contractsFor(name: string, config: StageConfig): void {
         expect(s.json.Resources[ids.simulator]?.Properties?.VpcConfig).toBeUndefined();
         const services = resourcesOfType(s.json, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(r.Properties?.ServiceName));
         for (const service of ['.sqs', '.secretsmanager', '.kinesis-streams']) {
-          expect(services.some((name) => name.includes(service)), service).toBe(true);
+          expect(
+            services.some((name) => name.includes(service)),
+            service,
+          ).toBe(true);
         }
         expect(services).toHaveLength(3);
       });
@@ -664,7 +696,10 @@ describe('the metrics contract between the handlers and the dashboard', () => {
     // Assess
     expect(used.size).toBeGreaterThan(5);
     expect([...used].filter((name) => !emitted.has(name)).sort()).toEqual([]);
-    expect(sources.some((src) => /addMetric\(\s*'/.test(src)), 'a metric name outside metricNames.ts').toBe(false);
+    expect(
+      sources.some((src) => /addMetric\(\s*'/.test(src)),
+      'a metric name outside metricNames.ts',
+    ).toBe(false);
   });
 });
 

@@ -49,9 +49,14 @@ describe('the CDK app entry point', () => {
       // Assess
       expect(result.stderr).toContain('tapline: no -c stage given: stage dev (one of local, dev, staging, prod)');
       const manifest = JSON.parse(await readFile(join(outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string }> };
-      const stacks = Object.entries(manifest.artifacts).filter(([, a]) => a.type === 'aws:cloudformation:stack').map(([name]) => name);
+      const stacks = Object.entries(manifest.artifacts)
+        .filter(([, a]) => a.type === 'aws:cloudformation:stack')
+        .map(([name]) => name);
       expect(stacks.length).toBeGreaterThan(0);
-      expect(stacks.every((name) => /dev/i.test(name)), stacks.join(', ')).toBe(true);
+      expect(
+        stacks.every((name) => /dev/i.test(name)),
+        stacks.join(', '),
+      ).toBe(true);
     } finally {
       await rm(outdir, { recursive: true, force: true });
     }
@@ -66,9 +71,7 @@ describe('stage config validation', () => {
   });
 
   it('rejects a LocalStack database URL that carries a password', () => {
-    expect(() => loadStageConfig('dev', withDev({ localstack: { databaseUrl: 'postgres://tapline:secret@timescaledb:5432/tapline' } }))).toThrow(
-      StageConfigError,
-    );
+    expect(() => loadStageConfig('dev', withDev({ localstack: { databaseUrl: 'postgres://tapline:secret@timescaledb:5432/tapline' } }))).toThrow(StageConfigError);
   });
 
   it('refuses a connection budget the reserved concurrency does not fit in', () => {

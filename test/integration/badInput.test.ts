@@ -42,25 +42,22 @@ async function storedIds(ids: string[]): Promise<string[]> {
 const expectedPayload = (input: BadInput) => (input.data.length > 200_000 ? input.data.slice(0, 200_000) : input.data);
 
 describe('ingest handler fed the bad-input corpus', () => {
-  it.each(badInputCorpus(Date.now()).map((c) => [c.kind, c.reason, c] as const))(
-    'dead-letters %s as %s and writes both neighbours',
-    async (_kind, reason, input) => {
-      // Prepare
-      const [before, after] = [neighbour(), neighbour()];
-      const event = batch([before, input.data, after]);
+  it.each(badInputCorpus(Date.now()).map((c) => [c.kind, c.reason, c] as const))('dead-letters %s as %s and writes both neighbours', async (_kind, reason, input) => {
+    // Prepare
+    const [before, after] = [neighbour(), neighbour()];
+    const event = batch([before, input.data, after]);
 
-      // Act
-      const response = await invoke(event);
+    // Act
+    const response = await invoke(event);
 
-      // Assess
-      expect(response.batchItemFailures).toEqual([]);
-      const entries = await deadLetters();
-      expect(entries.map((e) => [e.reason, e.sequenceNumber, e.data, e.truncated])).toEqual([
-        [reason, event.Records[1]!.kinesis.sequenceNumber, expectedPayload(input), input.data.length > 200_000],
-      ]);
-      expect(await storedIds([before.id, after.id])).toEqual([before.id, after.id].sort());
-    },
-  );
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const entries = await deadLetters();
+    expect(entries.map((e) => [e.reason, e.sequenceNumber, e.data, e.truncated])).toEqual([
+      [reason, event.Records[1]!.kinesis.sequenceNumber, expectedPayload(input), input.data.length > 200_000],
+    ]);
+    expect(await storedIds([before.id, after.id])).toEqual([before.id, after.id].sort());
+  });
 
   it('dead-letters the whole corpus mixed into one batch with valid neighbours, without failing it', async () => {
     // Prepare: bad and valid records alternate, so every bad record sits between valid ones.

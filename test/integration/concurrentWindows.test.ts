@@ -45,9 +45,7 @@ async function someoneWaitsForALock(url: string, gaveUp: () => boolean): Promise
   await monitor.connect();
   try {
     for (;;) {
-      const { rows } = await monitor.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
+      const { rows } = await monitor.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
       if ((rows[0]?.n ?? 0) > 0) return true;
       if (gaveUp()) return false;
       await new Promise((ok) => setImmediate(ok));

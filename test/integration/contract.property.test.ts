@@ -47,10 +47,11 @@ const timestamp = fc
 
 const value = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), text(MAX_STRING_VALUE));
 
-const records = fc.uniqueArray(
-  fc.record({ id: text(128).filter((s) => s.length > 0), source: name, fact: name, ts: timestamp, value }),
-  { selector: (r) => `${r.source}\u0000${r.fact}\u0000${r.ts.us}`, minLength: 1, maxLength: 25 },
-);
+const records = fc.uniqueArray(fc.record({ id: text(128).filter((s) => s.length > 0), source: name, fact: name, ts: timestamp, value }), {
+  selector: (r) => `${r.source}\u0000${r.fact}\u0000${r.ts.us}`,
+  minLength: 1,
+  maxLength: 25,
+});
 
 describe.each(ENGINES)('the record contract on $name', ({ start }) => {
   let engine: Engine;
@@ -75,9 +76,15 @@ describe.each(ENGINES)('the record contract on $name', ({ start }) => {
 
         // Assess: each one is a row, at its instant, with its value and id as sent.
         expect(report).toMatchObject({ written: sent.length, deadLettered: 0 });
-        const { rows } = await engine.db.query<{ source: string; fact_name: string; us: number; event_id: string; value_float: number | null; value_bool: boolean | null; value_str: string | null }>(
-          `SELECT source, fact_name, (extract(epoch FROM ts) * 1000000)::int8 AS us, event_id, value_float, value_bool, value_str FROM telemetry_events`,
-        );
+        const { rows } = await engine.db.query<{
+          source: string;
+          fact_name: string;
+          us: number;
+          event_id: string;
+          value_float: number | null;
+          value_bool: boolean | null;
+          value_str: string | null;
+        }>(`SELECT source, fact_name, (extract(epoch FROM ts) * 1000000)::int8 AS us, event_id, value_float, value_bool, value_str FROM telemetry_events`);
         const stored = new Map(rows.map((r) => [`${r.source}\u0000${r.fact_name}\u0000${r.us}`, r]));
         for (const d of drawn) {
           const row = stored.get(`${d.source}\u0000${d.fact}\u0000${d.ts.us}`);

@@ -60,10 +60,17 @@ const scenario = distinctReadings.chain((readings) =>
   fc.record({
     readings: fc.constant(readings),
     // per reading: extra copies (producer resends), their offsets, and how far each copy is moved
-    copies: fc.array(fc.record({ extra: fc.integer({ min: 0, max: 2 }), offset: fc.constantFrom(0, 0, 330, -600, 1439), jitter: fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 3, maxLength: 3 }) }), {
-      minLength: readings.length,
-      maxLength: readings.length,
-    }),
+    copies: fc.array(
+      fc.record({
+        extra: fc.integer({ min: 0, max: 2 }),
+        offset: fc.constantFrom(0, 0, 330, -600, 1439),
+        jitter: fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 3, maxLength: 3 }),
+      }),
+      {
+        minLength: readings.length,
+        maxLength: readings.length,
+      },
+    ),
     // late readings: some move far back in the stream (a device catching up)
     late: fc.array(fc.boolean(), { minLength: readings.length, maxLength: readings.length }),
     cuts: fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 30 }),
@@ -164,7 +171,17 @@ async function check(s: Scenario, store: IngestStore, totals: () => Promise<Map<
   const { steps } = deliveries(s);
   const sqs = recordingSqs();
   const ingest = (batch: StreamRecord[]) =>
-    ingestBatch(batch, { store, sqs: sqs.client, queues, ruleSet, window: { maxPastSeconds: 3_600, maxFutureSeconds: 300 }, mode, now: () => NOW, dbRetry: NO_WAIT, sendRetry: NO_WAIT });
+    ingestBatch(batch, {
+      store,
+      sqs: sqs.client,
+      queues,
+      ruleSet,
+      window: { maxPastSeconds: 3_600, maxFutureSeconds: 300 },
+      mode,
+      now: () => NOW,
+      dbRetry: NO_WAIT,
+      sendRetry: NO_WAIT,
+    });
   const reports: IngestReport[] = [];
   for (const step of steps) reports.push(...(await Promise.all(step.map(ingest))));
 

@@ -12,8 +12,7 @@ import { drainQueue, lambdaContext, startEnvironment } from '../helpers/pipeline
 let env: LocalEnvironment;
 type IngestModule = typeof import('../../functions/ingest/handler.ts');
 const loadHandler = async (): Promise<IngestModule> => import('../../functions/ingest/handler.ts');
-const invoke = async (m: IngestModule, event: ReturnType<typeof kinesisEvent>) =>
-  await m.handler(event, lambdaContext());
+const invoke = async (m: IngestModule, event: ReturnType<typeof kinesisEvent>) => await m.handler(event, lambdaContext());
 const count = async (sql: string) => (await env.db.query<{ n: number }>(sql)).rows[0]?.n;
 
 beforeAll(async () => {
@@ -111,7 +110,9 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     const keys = ['a\u0000b', 'x\ud800y', 'quote" and \\ back', '🛢️ unicode'];
     // Act
     const responses = await Promise.all(
-      keys.map((partitionKey, i) => invoke(ingest, kinesisEvent([telemetry({ source: `PK_${i}`, value: i })], { partitionKey, firstSequence: 10n ** 30n + BigInt(i) * 10n ** 6n }))),
+      keys.map((partitionKey, i) =>
+        invoke(ingest, kinesisEvent([telemetry({ source: `PK_${i}`, value: i })], { partitionKey, firstSequence: 10n ** 30n + BigInt(i) * 10n ** 6n })),
+      ),
     );
     // Assess: written, and the checkpoint keeps each key apart.
     expect(responses).toEqual(keys.map(() => ({ batchItemFailures: [] })));

@@ -35,7 +35,11 @@ const urlAs = (user: string, password: string): string => {
   url.password = password;
   return url.toString();
 };
-const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => new Error('did not fail'), (e: unknown) => e);
+const failure = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => new Error('did not fail'),
+    (e: unknown) => e,
+  );
 const pidOf = async (c: pg.Client): Promise<number> => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
 
 /** Polls the server until `pid` is in the state asked for: waits on events, not on a clock. */
@@ -113,12 +117,18 @@ describe('real database errors, classified', () => {
     const aPid = await pidOf(a);
     await a.query('BEGIN; UPDATE err_probe SET v = v + 1 WHERE id = 1');
     await b.query('BEGIN; UPDATE err_probe SET v = v + 1 WHERE id = 2');
-    const aWaits = a.query('UPDATE err_probe SET v = v + 1 WHERE id = 2').then(() => undefined, (e: unknown) => e);
+    const aWaits = a.query('UPDATE err_probe SET v = v + 1 WHERE id = 2').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await until(aPid, 'waiting on a lock');
 
     // Act
     // The server breaks the cycle by failing one of the two; the other goes on.
-    const bResult = await b.query('UPDATE err_probe SET v = v + 1 WHERE id = 1').then(() => undefined, (e: unknown) => e);
+    const bResult = await b.query('UPDATE err_probe SET v = v + 1 WHERE id = 1').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const deadlock = bResult ?? (await aWaits);
     await a.query('ROLLBACK');
     await b.query('ROLLBACK');

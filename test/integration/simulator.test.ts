@@ -151,7 +151,10 @@ describe('producer against kinesalite', () => {
     // Prepare
     const client = kinesisClient('us-east-1');
     const sleep = vi.fn(async () => undefined);
-    const entries = [{ data: Buffer.from('{}'), partitionKey: 'FBE_01' }, { data: Buffer.from('{}'), partitionKey: 'FBE_02' }];
+    const entries = [
+      { data: Buffer.from('{}'), partitionKey: 'FBE_01' },
+      { data: Buffer.from('{}'), partitionKey: 'FBE_02' },
+    ];
 
     // Act
     const result = await putRecords(client, 'no-such-stream', entries, { sleep });

@@ -20,9 +20,18 @@ describe.each(ENGINES)('binary COPY of telemetry rows on $name', ({ start }) => 
   it('stores every column exactly: edge numbers, any text, booleans, NULLs and sample bytes', async () => {
     // Prepare
     const rows = [
-      row({ fact: 'max', value: Number.MAX_VALUE, min: -Number.MAX_VALUE, max: Number.MAX_VALUE, avg: 0, count: 2, numericCount: 2, samples: encodeSamples([0, 59_999_999], [0, 0xffffffff]) }),
+      row({
+        fact: 'max',
+        value: Number.MAX_VALUE,
+        min: -Number.MAX_VALUE,
+        max: Number.MAX_VALUE,
+        avg: 0,
+        count: 2,
+        numericCount: 2,
+        samples: encodeSamples([0, 59_999_999], [0, 0xffffffff]),
+      }),
       row({ fact: 'tiny', value: 5e-324, min: 5e-324, max: 5e-324, avg: 5e-324 }),
-      row({ fact: 'text', value: "tab\there, new\nline, back\\slash, quote' \"q\" 🛢️ \uFFFF", min: null, max: null, avg: null, numericCount: 0, eventId: 'id\twith\ttabs' }),
+      row({ fact: 'text', value: 'tab\there, new\nline, back\\slash, quote\' "q" 🛢️ \uFFFF', min: null, max: null, avg: null, numericCount: 0, eventId: 'id\twith\ttabs' }),
       row({ fact: 'bool', value: false, min: 0, max: 0, avg: 0 }),
       row({ fact: 'early', ts: '2000-01-01T00:00:00.000001Z', value: 1 }),
       row({ fact: 'late', ts: '2099-12-31T23:59:59.999999Z', value: 1 }),

@@ -10,8 +10,7 @@ let client: SQSClient;
 
 beforeAll(async () => {
   sqs = await startSqs();
-  client = new SQSClient({ region: 'us-east-1', endpoint: sqs.endpoint, requestHandler: new NodeHttpHandler(),
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  client = new SQSClient({ region: 'us-east-1', endpoint: sqs.endpoint, requestHandler: new NodeHttpHandler(), credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 });
 afterAll(async () => {
   client?.destroy();

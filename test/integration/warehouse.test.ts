@@ -15,8 +15,19 @@ import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
 import { lambdaContext } from '../helpers/pipeline.ts';
 import {
-  completeIntervalStart, directAggregate, generateTelemetry, hoursAgo, insertTelemetry, noonUtc, oeeScenario, readbackDdl, readbackSelect,
-  saveRetention, sortRows, storedAggregate, tableSnapshot,
+  completeIntervalStart,
+  directAggregate,
+  generateTelemetry,
+  hoursAgo,
+  insertTelemetry,
+  noonUtc,
+  oeeScenario,
+  readbackDdl,
+  readbackSelect,
+  saveRetention,
+  sortRows,
+  storedAggregate,
+  tableSnapshot,
 } from '../timescale/warehouseFixtures.ts';
 import { exportToFile, readParquet } from '../timescale/warehouseExport.ts';
 
@@ -84,7 +95,6 @@ async function partitions(): Promise<string[]> {
 }
 const count = async (sql: string, params: unknown[] = []) => (await pg.db.query<{ n: number }>(sql, params)).rows[0]?.n;
 
-
 async function expectRollupsMatchRaw(sources: string[]): Promise<void> {
   for (const [table, width] of Object.entries(GRAIN_WIDTH)) {
     const expected = await directAggregate(pg.db, width, sources);
@@ -116,7 +126,9 @@ describe('plain PostgreSQL warehouse', () => {
 
   it('creates daily partitions from the raw retention horizon to 3 days ahead when migrating', async () => {
     // the days are the migration's, whenever this test runs
-    const { rows: [m] } = await pg.db.query<{ at: string }>(`SELECT applied_at::text AS at FROM schema_migrations WHERE name = '0003_telemetry.plain.sql'`);
+    const {
+      rows: [m],
+    } = await pg.db.query<{ at: string }>(`SELECT applied_at::text AS at FROM schema_migrations WHERE name = '0003_telemetry.plain.sql'`);
     const migratedAt = new Date(m?.at ?? '');
     const expected = [-7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3].map((d) => `telemetry_events_p${utcDay(d, migratedAt)}`);
     expect(await partitions()).toEqual(expect.arrayContaining(expected));
@@ -150,8 +162,21 @@ describe('plain PostgreSQL warehouse', () => {
     // Prepare: FBE_05's last six hours rolled up, then a late row three hours back
     await insertTelemetry(pg.db, generateTelemetry({ sources: ['FBE_05'], from: hoursBefore(6), to: hoursBefore(0.1), stepSeconds: 120 }));
     await maintain();
-    await insertTelemetry(pg.db, [{ ts: hoursBefore(3).toISOString(), source: 'FBE_05', fact_name: 'temperature_c', value_float: 150,
-      value_bool: null, value_str: null, sample_count: 2, value_min: 140, value_max: 150, value_avg: 145, event_id: 'late' }]);
+    await insertTelemetry(pg.db, [
+      {
+        ts: hoursBefore(3).toISOString(),
+        source: 'FBE_05',
+        fact_name: 'temperature_c',
+        value_float: 150,
+        value_bool: null,
+        value_str: null,
+        sample_count: 2,
+        value_min: 140,
+        value_max: 150,
+        value_avg: 145,
+        event_id: 'late',
+      },
+    ]);
     // Act
     const report = await maintain();
     // Assess: one minute, one hour and one day bucket rewritten; all still equal the raw rows
@@ -230,7 +255,9 @@ describe('plain PostgreSQL warehouse', () => {
       await pg.db.exec('ALTER TABLE telemetry_1h RENAME COLUMN last_text TO last_str');
     }
     // Assess: the run is recorded failed with its step; OEE was computed all the same; retention waited
-    const { rows: [run] } = await pg.db.query<{ report: { failures: Array<{ step: string }>; oee: { status: string }; partitions: { dropped?: number } } }>(
+    const {
+      rows: [run],
+    } = await pg.db.query<{ report: { failures: Array<{ step: string }>; oee: { status: string }; partitions: { dropped?: number } } }>(
       `SELECT report FROM maintenance_runs WHERE status = 'failed' ORDER BY run_id DESC LIMIT 1`,
     );
     expect(run?.report.failures.map((f) => f.step)).toEqual(['rollups']);
@@ -247,8 +274,21 @@ describe('plain PostgreSQL warehouse', () => {
     // Prepare: units of their own, with a string that needs CSV quoting
     const units = ['EXPORT_A', 'EXPORT_B'];
     await insertTelemetry(pg.db, generateTelemetry({ sources: units, from: hoursBefore(6), to: hoursBefore(0.1), stepSeconds: 60 }));
-    await insertTelemetry(pg.db, [{ ts: hoursBefore(1).toISOString(), source: 'EXPORT_A', fact_name: 'batch_note', value_float: null, value_bool: null,
-      value_str: 'say "hi", then\nleave', sample_count: 1, value_min: null, value_max: null, value_avg: null, event_id: 'note' }]);
+    await insertTelemetry(pg.db, [
+      {
+        ts: hoursBefore(1).toISOString(),
+        source: 'EXPORT_A',
+        fact_name: 'batch_note',
+        value_float: null,
+        value_bool: null,
+        value_str: 'say "hi", then\nleave',
+        sample_count: 1,
+        value_min: null,
+        value_max: null,
+        value_avg: null,
+        event_id: 'note',
+      },
+    ]);
     await maintain();
     // Act: raw (booleans, strings, NULLs) to Parquet in 1,000-row chunks; 1h to CSV
     const raw = await exportToFile(pg.db, { grain: 'raw', sinceHours: 30, sources: units, now: NOW }, join(dir, 'raw.parquet'), 1_000);

@@ -44,14 +44,27 @@ describe('plain PostgreSQL retention changes', () => {
     await setRetention(pg.db, 'raw', 7, { now: NOW });
     await maintain();
     // Act: a late row for one of those minutes (an ingest that accepted it), then maintenance
-    await insertTelemetry(pg.db, [{ ts: hoursBefore(61).toISOString(), source: 'RET_A', fact_name: 'temperature_c', value_float: 150,
-      value_bool: null, value_str: null, sample_count: 1, value_min: 150, value_max: 150, value_avg: 150, event_id: 'late' }]);
+    await insertTelemetry(pg.db, [
+      {
+        ts: hoursBefore(61).toISOString(),
+        source: 'RET_A',
+        fact_name: 'temperature_c',
+        value_float: 150,
+        value_bool: null,
+        value_str: null,
+        sample_count: 1,
+        value_min: 150,
+        value_max: 150,
+        value_avg: 150,
+        event_id: 'late',
+      },
+    ]);
     await maintain();
     // Assess: nothing of RET_A's aggregates changed; ingest would have refused the row
     expect(await aggregates('RET_A')).toEqual(before);
-    const { rows: [h] } = await pg.db.query<{ refused: boolean }>(
-      `SELECT $2::timestamptz < warehouse_ingest_horizon($1) AS refused`, [NOW.toISOString(), hoursBefore(61).toISOString()],
-    );
+    const {
+      rows: [h],
+    } = await pg.db.query<{ refused: boolean }>(`SELECT $2::timestamptz < warehouse_ingest_horizon($1) AS refused`, [NOW.toISOString(), hoursBefore(61).toISOString()]);
     expect(h?.refused).toBe(true);
   });
 
@@ -68,8 +81,21 @@ describe('plain PostgreSQL retention changes', () => {
     await setRetention(pg.db, '1min', 30, { now: NOW });
     // Act: a late raw row at 14:01 that day, inside the raw retention: its minute and hour are complete
     const late = hoursBefore(-2.02, threeDays).toISOString();
-    await insertTelemetry(pg.db, [{ ts: late, source: 'RET_B', fact_name: 'temperature_c', value_float: 150,
-      value_bool: null, value_str: null, sample_count: 1, value_min: 150, value_max: 150, value_avg: 150, event_id: 'late' }]);
+    await insertTelemetry(pg.db, [
+      {
+        ts: late,
+        source: 'RET_B',
+        fact_name: 'temperature_c',
+        value_float: 150,
+        value_bool: null,
+        value_str: null,
+        sample_count: 1,
+        value_min: 150,
+        value_max: 150,
+        value_avg: 150,
+        event_id: 'late',
+      },
+    ]);
     await maintain();
     // Assess: the late row reached 1min and its hour; the day, whose morning 1min rows are gone, kept its row
     const [minutes, hours, day] = await aggregates('RET_B');

@@ -15,7 +15,10 @@ const NOW = new Date();
 beforeAll(async () => {
   server = await startPostgres();
   db = await connectDatabase(readEnv({ DATABASE_URL: server.url }));
-  await migrate(db, (await readMigrations('migrations')).filter((m) => m.name < '0007'));
+  await migrate(
+    db,
+    (await readMigrations('migrations')).filter((m) => m.name < '0007'),
+  );
 });
 afterAll(async () => {
   await db?.end();
@@ -44,7 +47,11 @@ describe('plain PostgreSQL upgrade to the v2 rollups', () => {
       { fact_name: 'state', sample_count: 3, numeric_count: 0, value_sum: null },
     ]);
     expect((await db.query(`SELECT count(*)::int AS n FROM telemetry_1min WHERE source = 'UP_OLD'`)).rows).toEqual([{ n: 2 }]);
-    for (const [table, width] of [['telemetry_1min', '1 minute'], ['telemetry_1h', '1 hour'], ['telemetry_1day', '1 day']] as const) {
+    for (const [table, width] of [
+      ['telemetry_1min', '1 minute'],
+      ['telemetry_1h', '1 hour'],
+      ['telemetry_1day', '1 day'],
+    ] as const) {
       expect(await storedAggregate(db, table, ['UP_A']), table).toEqual(await directAggregate(db, width, ['UP_A']));
     }
   });

@@ -34,9 +34,7 @@ afterEach(() => {
 const recordsOf = (events: DerivedEvent[]) => events.map((e) => sqsRecord(JSON.stringify(e)));
 
 async function storedIds(): Promise<string[]> {
-  const { rows } = await pg.db.query<{ event_id: string }>(
-    'SELECT event_id FROM rule_events UNION ALL SELECT event_id FROM anomaly_events ORDER BY 1',
-  );
+  const { rows } = await pg.db.query<{ event_id: string }>('SELECT event_id FROM rule_events UNION ALL SELECT event_id FROM anomaly_events ORDER BY 1');
   return rows.map((r) => r.event_id);
 }
 
@@ -52,9 +50,7 @@ describe('writer handler against embedded PostgreSQL', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     const rules = await pg.db.query('SELECT event_id, ts, source, rule_id, rules_version FROM rule_events WHERE event_id = $1', [rule.id]);
-    expect(rules.rows).toEqual([
-      { event_id: rule.id, ts: expect.any(String), source: 'FBE_01', rule_id: 'vessel_over_pressure', rules_version: '2026.11.1' },
-    ]);
+    expect(rules.rows).toEqual([{ event_id: rule.id, ts: expect.any(String), source: 'FBE_01', rule_id: 'vessel_over_pressure', rules_version: '2026.11.1' }]);
     expect(Date.parse(String(rules.rows[0]?.ts))).toBe(Date.parse(rule.ts));
     const anomalies = await pg.db.query('SELECT source, fact_name, value, ema, sigma FROM anomaly_events WHERE event_id = $1', [anomaly.id]);
     expect(anomalies.rows).toEqual([{ source: 'FBE_02', fact_name: 'pressure_bar', value: 3.1, ema: 1.2, sigma: 0.15 }]);
@@ -132,10 +128,7 @@ describe('writer handler against embedded PostgreSQL', () => {
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
-    const { rows } = await pg.db.query<{ us: number }>(
-      'SELECT (extract(epoch FROM ts) * 1000000)::int8 AS us FROM rule_events WHERE event_id = $1',
-      [far.id],
-    );
+    const { rows } = await pg.db.query<{ us: number }>('SELECT (extract(epoch FROM ts) * 1000000)::int8 AS us FROM rule_events WHERE event_id = $1', [far.id]);
     expect(rows[0]?.us).toBe(Date.parse('2026-11-22T12:00:00.123Z') * 1000 + 456);
   });
 

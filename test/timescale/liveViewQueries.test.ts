@@ -55,7 +55,10 @@ describe('the dashboard queries on TimescaleDB', () => {
 
   it('events and OEE: the newest rule firings and anomalies oldest first, and the newest snapshot per unit', async () => {
     for (let i = 0; i < 4; i++) {
-      await tsdb.db.query(`INSERT INTO rule_events (event_id, ts, source, rule_id, rules_version) VALUES ($1, $2, 'LV_A', 'r', '1')`, [`r${i}`, new Date(now - i * 60_000).toISOString()]);
+      await tsdb.db.query(`INSERT INTO rule_events (event_id, ts, source, rule_id, rules_version) VALUES ($1, $2, 'LV_A', 'r', '1')`, [
+        `r${i}`,
+        new Date(now - i * 60_000).toISOString(),
+      ]);
       await tsdb.db.query(`INSERT INTO anomaly_events (event_id, ts, source, fact_name, value, ema, sigma) VALUES ($1, $2, 'LV_B', 'temperature_c', 95, 65, 3.2)`, [
         `a${i}`,
         new Date(now - i * 60_000 - 30_000).toISOString(),
@@ -65,13 +68,21 @@ describe('the dashboard queries on TimescaleDB', () => {
     expect(events.map((e) => e.id)).toEqual(['r1', 'a0', 'r0']);
     expect(events[1]).toEqual({ kind: 'anomaly', id: 'a0', ts: expect.any(String), source: 'LV_B', fact: 'temperature_c', value: 95, ema: 65, sigma: 3.2 });
 
-    for (const [source, minutesAgo, oee] of [['LV_A', 10, 50], ['LV_A', 5, 60], ['LV_B', 10, 70]] as const) {
-      await tsdb.db.query(
-        `INSERT INTO oee_snapshots (ts, source, availability_pct, performance_pct, quality_pct, oee_pct) VALUES ($1, $2, 80, 90, NULL, $3)`,
-        [new Date(now - minutesAgo * 60_000).toISOString(), source, oee],
-      );
+    for (const [source, minutesAgo, oee] of [
+      ['LV_A', 10, 50],
+      ['LV_A', 5, 60],
+      ['LV_B', 10, 70],
+    ] as const) {
+      await tsdb.db.query(`INSERT INTO oee_snapshots (ts, source, availability_pct, performance_pct, quality_pct, oee_pct) VALUES ($1, $2, 80, 90, NULL, $3)`, [
+        new Date(now - minutesAgo * 60_000).toISOString(),
+        source,
+        oee,
+      ]);
     }
     const units = await latestOee(tsdb.db);
-    expect(units.map((u) => [u.source, u.oee, u.quality])).toEqual([['LV_A', 60, null], ['LV_B', 70, null]]);
+    expect(units.map((u) => [u.source, u.oee, u.quality])).toEqual([
+      ['LV_A', 60, null],
+      ['LV_B', 70, null],
+    ]);
   });
 });

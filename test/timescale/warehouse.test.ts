@@ -9,8 +9,17 @@ import { runMaintenance } from '#core/warehouse/maintenance';
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { startTimescale, type TimescaleTestDb } from '../helpers/pglite.ts';
 import {
-  completeIntervalStart, directAggregate, generateTelemetry, hoursAgo, insertTelemetry, oeeScenario, readbackDdl, readbackSelect,
-  sortRows, storedAggregate, tableSnapshot,
+  completeIntervalStart,
+  directAggregate,
+  generateTelemetry,
+  hoursAgo,
+  insertTelemetry,
+  oeeScenario,
+  readbackDdl,
+  readbackSelect,
+  sortRows,
+  storedAggregate,
+  tableSnapshot,
 } from './warehouseFixtures.ts';
 import { exportToFile, readParquet, readText } from './warehouseExport.ts';
 import { jobFor as findJob, refreshAll as refreshEvery, runRefresh } from './warehouseJobs.ts';
@@ -96,9 +105,7 @@ describe('TimescaleDB warehouse', () => {
     // Act + Assess: materialized by the policies' jobs
     await refreshAll();
     await expectAggregatesMatchRaw(SOURCES);
-    const { rows } = await tsdb.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM _timescaledb_catalog.continuous_aggs_watermark`,
-    );
+    const { rows } = await tsdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM _timescaledb_catalog.continuous_aggs_watermark`);
     expect(rows[0]?.n).toBeGreaterThan(0);
     // Act + Assess: rows of the last half minute, newer than every refresh: real-time aggregation answers
     await insertTelemetry(tsdb.db, generateTelemetry({ sources: SOURCES, from: hoursAgo(0.008), to: new Date(), stepSeconds: 10, seed: 3 }));
@@ -108,8 +115,21 @@ describe('TimescaleDB warehouse', () => {
   it('keeps a spike merged inside a batch in the 1-minute max, and counts every merged sample', async () => {
     // Prepare: one merged row whose last value is 61 but whose batch held a 99
     const ts = hoursAgo(2).toISOString();
-    await insertTelemetry(tsdb.db, [{ ts, source: 'FBE_07', fact_name: 'pressure_bar', value_float: 61, value_bool: null, value_str: null,
-      sample_count: 5, value_min: 60, value_max: 99, value_avg: 70, event_id: 'spike' }]);
+    await insertTelemetry(tsdb.db, [
+      {
+        ts,
+        source: 'FBE_07',
+        fact_name: 'pressure_bar',
+        value_float: 61,
+        value_bool: null,
+        value_str: null,
+        sample_count: 5,
+        value_min: 60,
+        value_max: 99,
+        value_avg: 70,
+        event_id: 'spike',
+      },
+    ]);
     // Act: a row inside an already materialized region shows once the refresh policy has run
     await runRefresh(tsdb, 'telemetry_1min');
     const { rows } = await tsdb.db.query<{ value_max: number; last_value: number; sample_count: number; value_avg: number }>(
@@ -123,8 +143,21 @@ describe('TimescaleDB warehouse', () => {
     // Prepare: FBE_11's last six hours, materialized; then a late row for it, 3 hours back
     await insertTelemetry(tsdb.db, generateTelemetry({ sources: ['FBE_11'], from: hoursAgo(6), to: hoursAgo(0.05), stepSeconds: 120 }));
     await refreshAll();
-    await insertTelemetry(tsdb.db, [{ ts: hoursAgo(3).toISOString(), source: 'FBE_11', fact_name: 'temperature_c', value_float: 150,
-      value_bool: null, value_str: null, sample_count: 2, value_min: 140, value_max: 150, value_avg: 145, event_id: 'late' }]);
+    await insertTelemetry(tsdb.db, [
+      {
+        ts: hoursAgo(3).toISOString(),
+        source: 'FBE_11',
+        fact_name: 'temperature_c',
+        value_float: 150,
+        value_bool: null,
+        value_str: null,
+        sample_count: 2,
+        value_min: 140,
+        value_max: 150,
+        value_avg: 145,
+        event_id: 'late',
+      },
+    ]);
     // Act
     await refreshAll();
     // Assess
@@ -197,13 +230,25 @@ describe('TimescaleDB warehouse', () => {
     // Prepare: two units of their own, with a string that needs CSV quoting
     const units = ['FBE_06', 'FBE_10'];
     await insertTelemetry(tsdb.db, generateTelemetry({ sources: units, from: hoursAgo(6), to: hoursAgo(0.1), stepSeconds: 60 }));
-    await insertTelemetry(tsdb.db, [{ ts: hoursAgo(1).toISOString(), source: 'FBE_06', fact_name: 'batch_note', value_float: null, value_bool: null,
-      value_str: 'say "hi", then\nleave', sample_count: 1, value_min: null, value_max: null, value_avg: null, event_id: 'note' }]);
+    await insertTelemetry(tsdb.db, [
+      {
+        ts: hoursAgo(1).toISOString(),
+        source: 'FBE_06',
+        fact_name: 'batch_note',
+        value_float: null,
+        value_bool: null,
+        value_str: 'say "hi", then\nleave',
+        sample_count: 1,
+        value_min: null,
+        value_max: null,
+        value_avg: null,
+        event_id: 'note',
+      },
+    ]);
     const dir = await mkdtemp(join(tmpdir(), 'tapline-export-'));
     try {
       // Act: raw rows filtered by source and fact, in chunks of 700 (several cursor fetches)
-      const raw = await exportToFile(tsdb.db, { grain: 'raw', sinceHours: 30, sources: units, facts: ['temperature_c', 'state', 'batch_note'] },
-        join(dir, 'raw.csv'), 700);
+      const raw = await exportToFile(tsdb.db, { grain: 'raw', sinceHours: 30, sources: units, facts: ['temperature_c', 'state', 'batch_note'] }, join(dir, 'raw.csv'), 700);
       await tsdb.db.exec(readbackDdl('readback_raw', exportColumns('raw')));
       await tsdb.copyCsv('readback_raw', await readText(join(dir, 'raw.csv')));
       const csvBack = await tsdb.db.query(readbackSelect('readback_raw', exportColumns('raw')));
@@ -211,7 +256,9 @@ describe('TimescaleDB warehouse', () => {
       const agg = await exportToFile(tsdb.db, { grain: '1min', sinceHours: 30, sources: units }, join(dir, 'agg.parquet'), 1_000);
       const parquetBack = await readParquet(join(dir, 'agg.parquet'));
       // Assess
-      const { rows: [expected] } = await tsdb.db.query<{ raw: number; agg: number }>(
+      const {
+        rows: [expected],
+      } = await tsdb.db.query<{ raw: number; agg: number }>(
         `SELECT (SELECT count(*)::int FROM telemetry_events WHERE source = ANY ($1::text[])
                    AND fact_name IN ('temperature_c', 'state', 'batch_note') AND ts >= now() - INTERVAL '30 hours') AS raw,
                 (SELECT count(*)::int FROM telemetry_1min WHERE source = ANY ($1::text[]) AND bucket >= now() - INTERVAL '30 hours') AS agg`,

@@ -9,10 +9,15 @@ import { microsToIso } from './warehouseFixtures.ts';
 export async function exportToFile(db: SqlDatabase, query: ExportQuery, path: string, chunkRows: number): Promise<ExportRow[]> {
   const exported: ExportRow[] = [];
   const sink = await openSink(path, exportColumns(query.grain));
-  await streamExport(db, query, async (rows) => {
-    exported.push(...rows);
-    await sink.write(rows);
-  }, { chunkRows });
+  await streamExport(
+    db,
+    query,
+    async (rows) => {
+      exported.push(...rows);
+      await sink.write(rows);
+    },
+    { chunkRows },
+  );
   await sink.close();
   return exported;
 }
@@ -22,9 +27,7 @@ export async function readParquet(path: string): Promise<{ rows: ExportRow[]; ro
   const file = await asyncBufferFromFile(path);
   const meta = await parquetMetadataAsync(file);
   const objects = await parquetReadObjects({ file, parsers: { timestampFromMicroseconds: (us: bigint) => microsToIso(us) } });
-  const rows = objects.map((o) =>
-    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : (v as ExportRow[string])])),
-  );
+  const rows = objects.map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : (v as ExportRow[string])])));
   return { rows, rowGroups: meta.row_groups.length };
 }
 

@@ -47,20 +47,67 @@ export function generateTelemetry(o: { sources: string[]; from: Date; to: Date; 
       const temps = Array.from({ length: count }, () => 60 + rnd() * 10);
       if (rnd() < 0.05) temps[0] = 95; // a spike merged away by last-write-wins, kept in value_max
       const last = temps.at(-1) ?? 60;
-      rows.push({ ts, source, fact_name: 'temperature_c', value_float: last, value_bool: null, value_str: null, sample_count: count,
-        value_min: Math.min(...temps), value_max: Math.max(...temps), value_avg: temps.reduce((a, b) => a + b, 0) / count, event_id: `${id}-t` });
+      rows.push({
+        ts,
+        source,
+        fact_name: 'temperature_c',
+        value_float: last,
+        value_bool: null,
+        value_str: null,
+        sample_count: count,
+        value_min: Math.min(...temps),
+        value_max: Math.max(...temps),
+        value_avg: temps.reduce((a, b) => a + b, 0) / count,
+        event_id: `${id}-t`,
+      });
       const pump = rnd() < 0.7;
-      rows.push({ ts, source, fact_name: 'pump_running', value_float: pump ? 1 : 0, value_bool: pump, value_str: null, sample_count: 1,
-        value_min: pump ? 1 : 0, value_max: pump ? 1 : 0, value_avg: pump ? 1 : 0, event_id: `${id}-p` });
+      rows.push({
+        ts,
+        source,
+        fact_name: 'pump_running',
+        value_float: pump ? 1 : 0,
+        value_bool: pump,
+        value_str: null,
+        sample_count: 1,
+        value_min: pump ? 1 : 0,
+        value_max: pump ? 1 : 0,
+        value_avg: pump ? 1 : 0,
+        event_id: `${id}-p`,
+      });
       const state = STATES[Math.floor(rnd() * STATES.length)] ?? 'idle';
-      rows.push({ ts, source, fact_name: 'state', value_float: null, value_bool: null, value_str: state, sample_count: 1,
-        value_min: null, value_max: null, value_avg: null, event_id: `${id}-s` });
+      rows.push({
+        ts,
+        source,
+        fact_name: 'state',
+        value_float: null,
+        value_bool: null,
+        value_str: state,
+        sample_count: 1,
+        value_min: null,
+        value_max: null,
+        value_avg: null,
+        event_id: `${id}-s`,
+      });
       const made = Math.floor(rnd() * 2 * o.stepSeconds); // ~60/min against an ideal of 120
       total += made;
       good += made - Math.floor(rnd() * 0.1 * made);
-      for (const [fact, v] of [['packaged_total', total], ['packaged_good', good]] as const) {
-        rows.push({ ts, source, fact_name: fact, value_float: v, value_bool: null, value_str: null, sample_count: 1,
-          value_min: v, value_max: v, value_avg: v, event_id: `${id}-${fact}` });
+      for (const [fact, v] of [
+        ['packaged_total', total],
+        ['packaged_good', good],
+      ] as const) {
+        rows.push({
+          ts,
+          source,
+          fact_name: fact,
+          value_float: v,
+          value_bool: null,
+          value_str: null,
+          sample_count: 1,
+          value_min: v,
+          value_max: v,
+          value_avg: v,
+          event_id: `${id}-${fact}`,
+        });
       }
     }
   }
@@ -212,11 +259,20 @@ export const noonUtc = (daysAgo: number, from = Date.now()): Date => new Date((M
 export function oeeScenario(a: string, b: string, start: Date): TelemetryRow[] {
   const at = (sec: number) => new Date(start.getTime() + sec * 1000).toISOString();
   const row = (source: string, fact: string, sec: number, v: Partial<TelemetryRow>): TelemetryRow => ({
-    ts: at(sec), source, fact_name: fact, value_float: null, value_bool: null, value_str: null, sample_count: 1,
-    value_min: null, value_max: null, value_avg: null, event_id: `${source}-${fact}-${sec}`, ...v,
+    ts: at(sec),
+    source,
+    fact_name: fact,
+    value_float: null,
+    value_bool: null,
+    value_str: null,
+    sample_count: 1,
+    value_min: null,
+    value_max: null,
+    value_avg: null,
+    event_id: `${source}-${fact}-${sec}`,
+    ...v,
   });
-  const counter = (source: string, fact: string, sec: number, v: number) =>
-    row(source, fact, sec, { value_float: v, value_min: v, value_max: v, value_avg: v });
+  const counter = (source: string, fact: string, sec: number, v: number) => row(source, fact, sec, { value_float: v, value_min: v, value_max: v, value_avg: v });
   const rows: TelemetryRow[] = [];
   for (let i = 0; i < 10; i++) rows.push(row(a, 'state', i * 30, { value_str: i < 2 ? 'idle' : 'fermenting' }));
   rows.push(counter(a, 'packaged_total', -20, 1_000), counter(a, 'packaged_good', -20, 900));
@@ -246,8 +302,9 @@ const SQL_TYPE = { timestamp: 'timestamptz', text: 'text', double: 'float8', int
 export const readbackDdl = (table: string, columns: ReadonlyArray<{ name: string; kind: keyof typeof SQL_TYPE }>): string =>
   `CREATE TABLE ${table} (${columns.map((c) => `${c.name} ${SQL_TYPE[c.kind]}`).join(', ')})`;
 export const readbackSelect = (table: string, columns: ReadonlyArray<{ name: string; kind: keyof typeof SQL_TYPE }>): string =>
-  `SELECT ${columns.map((c) => (c.kind === 'timestamp'
-    ? `to_char(${c.name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${c.name}` : c.name)).join(', ')} FROM ${table}`;
+  `SELECT ${columns
+    .map((c) => (c.kind === 'timestamp' ? `to_char(${c.name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${c.name}` : c.name))
+    .join(', ')} FROM ${table}`;
 
 /** Order-independent comparison of row sets. */
 export const sortRows = <T>(rows: T[]): T[] => [...rows].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));

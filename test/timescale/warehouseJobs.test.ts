@@ -48,10 +48,13 @@ describe('TimescaleDB jobs: verify sees jobs that do not run, npm run maintenanc
     const plain = await runMaintenance(tsdb.db);
     const repaired = await runMaintenance(tsdb.db, { repair: true });
     // Assess
-    expect(red(paused)).toEqual([{
-      name: `job ${job.job_id}`, status: 'red',
-      detail: expect.stringMatching(/^refresh policy on telemetry_1h is paused \(scheduled => false\), last success .*: run npm run maintenance -- --repair$/),
-    }]);
+    expect(red(paused)).toEqual([
+      {
+        name: `job ${job.job_id}`,
+        status: 'red',
+        detail: expect.stringMatching(/^refresh policy on telemetry_1h is paused \(scheduled => false\), last success .*: run npm run maintenance -- --repair$/),
+      },
+    ]);
     expect(plain.policies).toEqual([expect.objectContaining({ jobId: job.job_id, action: 'paused' })]);
     expect(repaired.policies).toEqual([expect.objectContaining({ jobId: job.job_id, action: 'enabled' })]);
     expect((await jobFor(tsdb, 'policy_refresh_continuous_aggregate', 'telemetry_1h')).scheduled).toBe(true);
@@ -65,19 +68,24 @@ describe('TimescaleDB jobs: verify sees jobs that do not run, npm run maintenanc
     // Act: verify 20 minutes later, with no job run in between
     const later = await collectWarehouseStatus(tsdb.db, { now: new Date(Date.now() + 20 * 60_000) });
     // Assess: the 1-minute refresh is red (the 10-minute and hourly ones are not overdue yet)
-    expect(red(later).filter((c) => c.name.startsWith('job '))).toEqual([{
-      name: `job ${oneMinute.job_id}`, status: 'red',
-      detail: expect.stringMatching(/^refresh policy on telemetry_1min is overdue: last success \S+, runs every 00:01:00 \(is the TimescaleDB scheduler running/),
-    }]);
+    expect(red(later).filter((c) => c.name.startsWith('job '))).toEqual([
+      {
+        name: `job ${oneMinute.job_id}`,
+        status: 'red',
+        detail: expect.stringMatching(/^refresh policy on telemetry_1min is overdue: last success \S+, runs every 00:01:00 \(is the TimescaleDB scheduler running/),
+      },
+    ]);
   });
 
-  it('shows the failing job\'s error message and the time of the failed run, not its last success', async () => {
+  it("shows the failing job's error message and the time of the failed run, not its last success", async () => {
     // Prepare: new rows for the 1h refresh, then a function it calls made to fail (the 1min refresh ran first)
     await healthy();
     const job = await jobFor(tsdb, 'policy_refresh_continuous_aggregate', 'telemetry_1h');
     await insertTelemetry(tsdb.db, generateTelemetry({ sources: ['JOBS_B'], from: hoursAgo(3), to: hoursAgo(2), stepSeconds: 120 }));
     await tsdb.runJob((await jobFor(tsdb, 'policy_refresh_continuous_aggregate', 'telemetry_1min')).job_id);
-    const { rows: [fn] } = await tsdb.db.query<{ def: string }>(`SELECT pg_get_functiondef('warehouse_counter_final'::regproc) AS def`);
+    const {
+      rows: [fn],
+    } = await tsdb.db.query<{ def: string }>(`SELECT pg_get_functiondef('warehouse_counter_final'::regproc) AS def`);
     await tsdb.db.exec(`CREATE OR REPLACE FUNCTION warehouse_counter_final(s double precision[]) RETURNS double precision
       LANGUAGE plpgsql IMMUTABLE STRICT AS $$ BEGIN RAISE EXCEPTION 'simulated disk failure'; END $$`);
     try {
@@ -88,7 +96,9 @@ describe('TimescaleDB jobs: verify sees jobs that do not run, npm run maintenanc
     }
     const status = await collectWarehouseStatus(tsdb.db);
     // Assess
-    const { rows: [failed] } = await tsdb.db.query<{ at: string }>(
+    const {
+      rows: [failed],
+    } = await tsdb.db.query<{ at: string }>(
       `SELECT to_json(start_time)#>>'{}' AS at FROM timescaledb_information.job_history WHERE job_id = $1 AND NOT succeeded ORDER BY id DESC LIMIT 1`,
       [job.job_id],
     );
@@ -100,7 +110,7 @@ describe('TimescaleDB jobs: verify sees jobs that do not run, npm run maintenanc
     expect(red(await healthy())).toEqual([]);
   });
 
-  it('repairs a removed columnstore policy with npm run maintenance -- --repair, which verify\'s red line names', async () => {
+  it("repairs a removed columnstore policy with npm run maintenance -- --repair, which verify's red line names", async () => {
     // Prepare
     await healthy();
     await tsdb.db.exec(`CALL remove_columnstore_policy('telemetry_events')`);
@@ -109,10 +119,13 @@ describe('TimescaleDB jobs: verify sees jobs that do not run, npm run maintenanc
     const plain = await runMaintenance(tsdb.db);
     const repaired = await runMaintenance(tsdb.db, { repair: true });
     // Assess
-    expect(red(broken)).toEqual([{
-      name: 'compression policy telemetry_events', status: 'red',
-      detail: 'missing: compression policy on telemetry_events (run npm run maintenance -- --repair)',
-    }]);
+    expect(red(broken)).toEqual([
+      {
+        name: 'compression policy telemetry_events',
+        status: 'red',
+        detail: 'missing: compression policy on telemetry_events (run npm run maintenance -- --repair)',
+      },
+    ]);
     expect(plain.policies).toEqual([expect.objectContaining({ action: 'missing', policy: 'columnstore', target: 'telemetry_events' })]);
     expect(repaired.policies).toEqual([expect.objectContaining({ action: 'added', policy: 'columnstore', target: 'telemetry_events' })]);
     expect((await jobFor(tsdb, 'policy_compression', 'telemetry_events')).config.compress_after).toBe('1 day');
@@ -127,18 +140,15 @@ describe('TimescaleDB jobs: verify sees jobs that do not run, npm run maintenanc
     try {
       const as218 = {
         ...old.db,
-        query: async <R extends object>(text: string, params?: unknown[]) => (text.includes('server_version_num')
-          ? { rows: [{ num: 170005, timescaledb: '2.18.2' }] as unknown as R[] }
-          : old.db.query<R>(text, params)),
+        query: async <R extends object>(text: string, params?: unknown[]) =>
+          text.includes('server_version_num') ? { rows: [{ num: 170005, timescaledb: '2.18.2' }] as unknown as R[] } : old.db.query<R>(text, params),
       };
       // Act
       const attempt = migrate(as218, await readMigrations('migrations'));
       // Assess
       await expect(attempt).rejects.toBeInstanceOf(MigrationError);
       await expect(attempt).rejects.toThrow(/^TimescaleDB 2\.18\.2 is installed, but tapline needs 2\.19\.0 or later .*ALTER EXTENSION timescaledb UPDATE/);
-      const { rows } = await old.db.query<{ t: string | null; m: string | null }>(
-        `SELECT to_regclass('telemetry_events')::text AS t, to_regclass('schema_migrations')::text AS m`,
-      );
+      const { rows } = await old.db.query<{ t: string | null; m: string | null }>(`SELECT to_regclass('telemetry_events')::text AS t, to_regclass('schema_migrations')::text AS m`);
       expect(rows).toEqual([{ t: null, m: null }]);
     } finally {
       await old.close();

@@ -25,8 +25,7 @@ export async function jobFor(tsdb: TimescaleTestDb, proc: string, target: string
   return job;
 }
 
-export const runRefresh = async (tsdb: TimescaleTestDb, view: string): Promise<void> =>
-  tsdb.runJob((await jobFor(tsdb, 'policy_refresh_continuous_aggregate', view)).job_id);
+export const runRefresh = async (tsdb: TimescaleTestDb, view: string): Promise<void> => tsdb.runJob((await jobFor(tsdb, 'policy_refresh_continuous_aggregate', view)).job_id);
 
 /** Every refresh in hierarchy order, 1min first. */
 export async function refreshAll(tsdb: TimescaleTestDb): Promise<void> {

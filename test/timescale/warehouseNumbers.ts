@@ -1,9 +1,7 @@
 import { expect, it } from 'vitest';
 import type { SqlDatabase } from '#core/db/session';
 import type { WarehouseStatus } from '#core/warehouse/verify';
-import {
-  directAggregate, directIncrease, generateTelemetry, insertTelemetry, storedAggregate, viewIncrease, type TelemetryRow,
-} from './warehouseFixtures.ts';
+import { directAggregate, directIncrease, generateTelemetry, insertTelemetry, storedAggregate, viewIncrease, type TelemetryRow } from './warehouseFixtures.ts';
 
 /**
  * The numbers a BI user reads (issues 16 and 9.6), asserted identically on both engines: each
@@ -26,8 +24,18 @@ const at = (base: Date, seconds: number): string => new Date(base.getTime() + se
 
 function reading(source: string, fact: string, ts: string, v: Partial<TelemetryRow>): TelemetryRow {
   return {
-    ts, source, fact_name: fact, value_float: null, value_bool: null, value_str: null, sample_count: 1, value_min: null,
-    value_max: null, value_avg: null, event_id: `${source}-${fact}-${ts}`, ...v,
+    ts,
+    source,
+    fact_name: fact,
+    value_float: null,
+    value_bool: null,
+    value_str: null,
+    sample_count: 1,
+    value_min: null,
+    value_max: null,
+    value_avg: null,
+    event_id: `${source}-${fact}-${ts}`,
+    ...v,
   };
 }
 const number = (source: string, fact: string, ts: string, value: number): TelemetryRow =>
@@ -84,8 +92,24 @@ export function defineNumberTests(engine: () => NumbersEngine): void {
     const unit = 'CNT_A';
     const s = new Date(hour().getTime() + 15 * 60_000);
     await addEquipment(db, [{ source: unit }]);
-    const total = [[-600, 100], [10, 110], [70, 130], [130, 5], [190, 25], [250, 40], [7_200, 1_000], [7_260, 1_010]] as const;
-    const good = [[-600, 90], [10, 99], [70, 117], [130, 4], [190, 22], [250, 35]] as const;
+    const total = [
+      [-600, 100],
+      [10, 110],
+      [70, 130],
+      [130, 5],
+      [190, 25],
+      [250, 40],
+      [7_200, 1_000],
+      [7_260, 1_010],
+    ] as const;
+    const good = [
+      [-600, 90],
+      [10, 99],
+      [70, 117],
+      [130, 4],
+      [190, 22],
+      [250, 35],
+    ] as const;
     await insertTelemetry(db, [
       ...total.map(([sec, v]) => number(unit, 'packaged_total', at(s, sec), v)),
       ...good.map(([sec, v]) => number(unit, 'packaged_good', at(s, sec), v)),
@@ -100,7 +124,9 @@ export function defineNumberTests(engine: () => NumbersEngine): void {
     }
     const minutes = await viewIncrease(db, 'fact_telemetry_1min', unit, 'packaged_total');
     expect(minutes.map((m) => Number(m.increase))).toEqual([0, 10, 20, 0, 20, 15, 0, 10]);
-    const { rows: [h] } = await db.query<{ increase: number; spread: number }>(
+    const {
+      rows: [h],
+    } = await db.query<{ increase: number; spread: number }>(
       `SELECT increase, value_max - value_min AS spread FROM fact_telemetry_1h WHERE source = $1 AND fact_name = 'packaged_total' AND bucket = $2`,
       [unit, hour().toISOString()],
     );
@@ -108,7 +134,9 @@ export function defineNumberTests(engine: () => NumbersEngine): void {
     // OEE's units packaged are the same rises: performance 65 / (2/s x 300 s), quality 58 / 65
     const [oee] = await oeeAt(db, s, [unit]);
     expect(oee).toMatchObject({ availability_pct: 100, performance_pct: 10.8333, quality_pct: 89.2308, oee_pct: 9.6667, partial: false });
-    const { rows: [sum] } = await db.query<{ n: number }>(
+    const {
+      rows: [sum],
+    } = await db.query<{ n: number }>(
       `SELECT sum(increase)::float8 AS n FROM fact_telemetry_1min WHERE source = $1 AND fact_name = 'packaged_total' AND bucket >= $2 AND bucket < $3`,
       [unit, s.toISOString(), at(s, 300)],
     );
@@ -136,7 +164,10 @@ export function defineNumberTests(engine: () => NumbersEngine): void {
     for (const [table, width] of Object.entries(GRAINS)) {
       const stored = await storedAggregate(db, table, [unit]);
       expect(stored, table).toEqual(await directAggregate(db, width, [unit]));
-      expect(stored.map((r) => [r.sample_count, r.numeric_count, Number(r.value_sum), Number(r.value_avg)]), table).toEqual([[7, 3, 24, 8]]);
+      expect(
+        stored.map((r) => [r.sample_count, r.numeric_count, Number(r.value_sum), Number(r.value_avg)]),
+        table,
+      ).toEqual([[7, 3, 24, 8]]);
     }
   });
 
@@ -179,10 +210,9 @@ export function defineNumberTests(engine: () => NumbersEngine): void {
       { grain: '1h', sample_count: 5, numeric_count: 5, value_sum: Infinity, value_avg: 6e307, value_max: max, value_min: -max },
       { grain: '1min', sample_count: 4, numeric_count: 4, value_sum: Infinity, value_avg: 5e307, value_max: max, value_min: -max },
     ]);
-    const { rows: [rise] } = await db.query<{ increase: number }>(
-      `SELECT sum(increase) AS increase FROM fact_telemetry_1h WHERE source = $1 AND fact_name = 'packaged_total'`,
-      [big],
-    );
+    const {
+      rows: [rise],
+    } = await db.query<{ increase: number }>(`SELECT sum(increase) AS increase FROM fact_telemetry_1h WHERE source = $1 AND fact_name = 'packaged_total'`, [big]);
     expect(rise?.increase).toBe(Infinity);
     expect(status.checks.filter((c) => c.status === 'red')).toEqual([]);
   });
@@ -192,8 +222,10 @@ export function defineNumberTests(engine: () => NumbersEngine): void {
     const { db } = engine();
     const s = new Date(hour().getTime() + 30 * 60_000);
     const counters = (unit: string, from: number, to: number, rise: number): TelemetryRow[] => [
-      number(unit, 'packaged_total', at(s, from), 1_000), number(unit, 'packaged_total', at(s, to), 1_000 + rise),
-      number(unit, 'packaged_good', at(s, from), 900), number(unit, 'packaged_good', at(s, to), 900 + rise),
+      number(unit, 'packaged_total', at(s, from), 1_000),
+      number(unit, 'packaged_total', at(s, to), 1_000 + rise),
+      number(unit, 'packaged_good', at(s, from), 900),
+      number(unit, 'packaged_good', at(s, to), 900 + rise),
     ];
     const pump = (unit: string): TelemetryRow[] => Array.from({ length: 7 }, (_, i) => flag(unit, 'pump_running', at(s, -60 + i * 60), true));
     await addEquipment(db, [
@@ -202,31 +234,49 @@ export function defineNumberTests(engine: () => NumbersEngine): void {
     ]);
     await insertTelemetry(db, [
       // running all through: 120 units in 300 s at an ideal 2/s -> performance 20
-      ...states('OEE_FULL', s, -30, 330, 30, 'mashing'), ...counters('OEE_FULL', -30, 240, 120),
+      ...states('OEE_FULL', s, -30, 330, 30, 'mashing'),
+      ...counters('OEE_FULL', -30, 240, 120),
       // a run that started 218 s into the interval: 82 s of data, 40 units -> 40 / (2 x 82)
-      ...states('OEE_PART', s, 218, 338, 20, 'boiling'), ...counters('OEE_PART', 218, 298, 40),
+      ...states('OEE_PART', s, 218, 338, 20, 'boiling'),
+      ...counters('OEE_PART', 218, 298, 40),
       // reports on change only: idle at 0 s, fermenting from 10 s: 290 of 300 s, not 1 of 2 samples
-      state('OEE_CHANGE', at(s, 0), 'idle'), state('OEE_CHANGE', at(s, 10), 'fermenting'), state('OEE_CHANGE', at(s, 600), 'idle'),
+      state('OEE_CHANGE', at(s, 0), 'idle'),
+      state('OEE_CHANGE', at(s, 10), 'fermenting'),
+      state('OEE_CHANGE', at(s, 600), 'idle'),
       // no state: no availability (no fallback to the pump); configured to run on its pump: 100 %
-      ...pump('OEE_NOSTATE'), ...counters('OEE_NOSTATE', -30, 240, 60),
-      ...pump('OEE_PUMP'), ...counters('OEE_PUMP', -30, 240, 60),
+      ...pump('OEE_NOSTATE'),
+      ...counters('OEE_NOSTATE', -30, 240, 60),
+      ...pump('OEE_PUMP'),
+      ...counters('OEE_PUMP', -30, 240, 60),
       // packaged_total but no packaged_good: quality unknown, so OEE unknown (not quality 100 %)
       ...states('OEE_NOGOOD', s, -30, 330, 30, 'mashing'),
-      number('OEE_NOGOOD', 'packaged_total', at(s, -30), 10), number('OEE_NOGOOD', 'packaged_total', at(s, 240), 70),
+      number('OEE_NOGOOD', 'packaged_total', at(s, -30), 10),
+      number('OEE_NOGOOD', 'packaged_total', at(s, 240), 70),
       // counters reporting on change, unchanged since 20 minutes: nothing packaged while running
       ...states('OEE_STEADY', s, -30, 330, 30, 'mashing'),
-      number('OEE_STEADY', 'packaged_total', at(s, -1_200), 500), number('OEE_STEADY', 'packaged_good', at(s, -1_200), 480),
+      number('OEE_STEADY', 'packaged_total', at(s, -1_200), 500),
+      number('OEE_STEADY', 'packaged_good', at(s, -1_200), 480),
       // no counter at all
       ...states('OEE_NOTOTAL', s, -30, 330, 30, 'mashing'),
       // not in dim_equipment: no ideal rate
-      ...states('OEE_NORATE', s, -30, 330, 30, 'mashing'), ...counters('OEE_NORATE', -30, 240, 60),
+      ...states('OEE_NORATE', s, -30, 330, 30, 'mashing'),
+      ...counters('OEE_NORATE', -30, 240, 60),
     ]);
     // Act
     await engine().materialize();
     // Assess
     const unitName = (source: string) => (source === 'OEE_NORATE' ? null : `Test unit ${source}`);
     const expected: Array<Omit<OeeRow, 'equipment_name'>> = [
-      { source: 'OEE_CHANGE', availability_pct: 96.6667, performance_pct: null, quality_pct: null, oee_pct: null, coverage_s: 300, partial: false, null_reason: 'no_packaged_total' },
+      {
+        source: 'OEE_CHANGE',
+        availability_pct: 96.6667,
+        performance_pct: null,
+        quality_pct: null,
+        oee_pct: null,
+        coverage_s: 300,
+        partial: false,
+        null_reason: 'no_packaged_total',
+      },
       { source: 'OEE_FULL', availability_pct: 100, performance_pct: 20, quality_pct: 100, oee_pct: 20, coverage_s: 300, partial: false, null_reason: null },
       { source: 'OEE_NOGOOD', availability_pct: 100, performance_pct: 10, quality_pct: null, oee_pct: null, coverage_s: 300, partial: false, null_reason: 'no_packaged_good' },
       { source: 'OEE_NORATE', availability_pct: 100, performance_pct: null, quality_pct: 100, oee_pct: null, coverage_s: 300, partial: false, null_reason: 'no_ideal_rate' },
@@ -236,7 +286,13 @@ export function defineNumberTests(engine: () => NumbersEngine): void {
       { source: 'OEE_PUMP', availability_pct: 100, performance_pct: 10, quality_pct: 100, oee_pct: 10, coverage_s: 300, partial: false, null_reason: null },
       { source: 'OEE_STEADY', availability_pct: 100, performance_pct: 0, quality_pct: null, oee_pct: 0, coverage_s: 300, partial: false, null_reason: 'nothing_packaged' },
     ];
-    expect(await oeeAt(db, s, expected.map((e) => e.source))).toEqual(expected.map((e) => ({ ...e, equipment_name: unitName(e.source) })));
+    expect(
+      await oeeAt(
+        db,
+        s,
+        expected.map((e) => e.source),
+      ),
+    ).toEqual(expected.map((e) => ({ ...e, equipment_name: unitName(e.source) })));
   });
 
   it('exposes value_sum, numeric_count and last_ts in every fact view, equal to its grain', async () => {
@@ -244,7 +300,11 @@ export function defineNumberTests(engine: () => NumbersEngine): void {
     const unit = 'VIEW_A';
     await insertTelemetry(db, generateTelemetry({ sources: [unit], from: hour(), to: new Date(hour().getTime() + 600_000), stepSeconds: 60 }));
     await engine().materialize();
-    for (const [view, table] of [['fact_telemetry_1min', 'telemetry_1min'], ['fact_telemetry_1h', 'telemetry_1h'], ['fact_telemetry_1day', 'telemetry_1day']]) {
+    for (const [view, table] of [
+      ['fact_telemetry_1min', 'telemetry_1min'],
+      ['fact_telemetry_1h', 'telemetry_1h'],
+      ['fact_telemetry_1day', 'telemetry_1day'],
+    ]) {
       const cols = 'bucket, source, fact_name, sample_count, numeric_count, value_sum, value_avg, last_value, last_ts';
       const { rows: fromView } = await db.query(`SELECT ${cols}, equipment_name FROM ${view} WHERE source = $1 ORDER BY bucket, fact_name`, [unit]);
       const { rows: fromGrain } = await db.query(`SELECT ${cols}, NULL AS equipment_name FROM ${table} WHERE source = $1 ORDER BY bucket, fact_name`, [unit]);

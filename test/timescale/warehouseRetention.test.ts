@@ -45,7 +45,9 @@ describe('TimescaleDB retention changes', () => {
     // Act: --days 1, the retention job drops the chunks (recording an invalidation), the refreshes run
     await setRetention(tsdb.db, 'raw', 1);
     await tsdb.runJob(retentionJob);
-    const { rows: [left] } = await tsdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry_events WHERE source = 'RET_A'`);
+    const {
+      rows: [left],
+    } = await tsdb.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry_events WHERE source = 'RET_A'`);
     expect(left?.n).toBeLessThan(rows.length);
     await refreshAll(tsdb);
     // Act: --days 7; every refresh, then maintenance (which widens the windows as time passes), again
@@ -58,7 +60,9 @@ describe('TimescaleDB retention changes', () => {
     expect(before.every((rows) => rows.length > 0)).toBe(true);
     expect((await jobFor(tsdb, 'policy_retention', 'telemetry_events')).job_id).toBe(retentionJob);
     // no refresh window, and no reading ingest accepts, reaches before the day the 1-day setting kept
-    const { rows: [h] } = await tsdb.db.query<{ window_inside: boolean; ingest_inside: boolean }>(
+    const {
+      rows: [h],
+    } = await tsdb.db.query<{ window_inside: boolean; ingest_inside: boolean }>(
       `WITH kept AS (SELECT date_bin(INTERVAL '1 day', now() - INTERVAL '1 day', TIMESTAMPTZ '2000-01-01 00:00:00+00') AS day)
        SELECT now() - (j.config->>'start_offset')::interval >= kept.day AS window_inside, warehouse_ingest_horizon() >= kept.day AS ingest_inside
        FROM timescaledb_information.jobs j, kept
@@ -80,7 +84,10 @@ describe('TimescaleDB retention changes', () => {
        FROM timescaledb_information.jobs j
        WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND j.hypertable_name IN ('telemetry_1h', 'telemetry_1day') ORDER BY 1`,
     );
-    expect(rows).toEqual([{ view: 'telemetry_1day', inside: true }, { view: 'telemetry_1h', inside: true }]);
+    expect(rows).toEqual([
+      { view: 'telemetry_1day', inside: true },
+      { view: 'telemetry_1h', inside: true },
+    ]);
   });
 
   it('changes only the jobs a new setting changes, in place, and staggers the jobs it has to add', async () => {
@@ -91,7 +98,8 @@ describe('TimescaleDB retention changes', () => {
     const after1h = byTarget(await policyJobs(tsdb));
     // Assess: the 1h retention job altered in place; every other job as it was (id, config, next start)
     expect(after1h['policy_retention telemetry_1h']).toMatchObject({
-      job_id: before['policy_retention telemetry_1h']?.job_id, config: { drop_after: '400 days' },
+      job_id: before['policy_retention telemetry_1h']?.job_id,
+      config: { drop_after: '400 days' },
     });
     const unchanged = (a: Record<string, PolicyJobRow>, keys: string[]) => keys.map((k) => a[k]);
     const others = Object.keys(before).filter((k) => k !== 'policy_retention telemetry_1h');
@@ -101,7 +109,15 @@ describe('TimescaleDB retention changes', () => {
     const afterRaw = byTarget(await policyJobs(tsdb));
     const untouched = ['policy_compression telemetry_events', 'policy_retention telemetry_1min', 'policy_retention telemetry_1h'];
     expect(unchanged(afterRaw, untouched)).toEqual(unchanged(after1h, untouched));
-    expect(Object.values(afterRaw).map((j) => j.job_id).sort()).toEqual(Object.values(before).map((j) => j.job_id).sort());
+    expect(
+      Object.values(afterRaw)
+        .map((j) => j.job_id)
+        .sort(),
+    ).toEqual(
+      Object.values(before)
+        .map((j) => j.job_id)
+        .sort(),
+    );
     expect(afterRaw['policy_retention telemetry_events']?.config.drop_after).toBe('3 days');
     expect(afterRaw['policy_refresh_continuous_aggregate telemetry_1min']?.config.start_offset).toBe('2 days 23:00:00');
     // Act: two policies gone; the repair adds them back

@@ -10,13 +10,15 @@ import { refreshAll } from './warehouseJobs.ts';
 let tsdb: TimescaleTestDb;
 const GRAINS = { telemetry_1min: '1 minute', telemetry_1h: '1 hour', telemetry_1day: '1 day' } as const;
 const OLD_COLUMNS = 'bucket, source, fact_name, sample_count, value_sum, value_avg, value_min, value_max, last_value, last_str, last_ts';
-const rowsOf = async (view: string, columns = OLD_COLUMNS) =>
-  (await tsdb.db.query(`SELECT ${columns} FROM ${view} ORDER BY bucket, source, fact_name`)).rows;
+const rowsOf = async (view: string, columns = OLD_COLUMNS) => (await tsdb.db.query(`SELECT ${columns} FROM ${view} ORDER BY bucket, source, fact_name`)).rows;
 
 beforeAll(async () => {
   tsdb = await startTimescale();
   const all = await readMigrations('migrations');
-  await migrate(tsdb.db, all.filter((m) => m.name < '0007'));
+  await migrate(
+    tsdb.db,
+    all.filter((m) => m.name < '0007'),
+  );
 });
 afterAll(async () => {
   await tsdb?.close();
@@ -44,7 +46,10 @@ describe('TimescaleDB upgrade to the v2 aggregates', () => {
     await refreshAll(tsdb);
     // Assess: the rows without raw input are kept as they were; the rest follow the new definition
     for (const view of Object.keys(GRAINS)) {
-      expect((await rowsOf(view)).filter((r) => r.source === 'UP_OLD'), view).toEqual(before[view]?.filter((r) => r.source === 'UP_OLD'));
+      expect(
+        (await rowsOf(view)).filter((r) => r.source === 'UP_OLD'),
+        view,
+      ).toEqual(before[view]?.filter((r) => r.source === 'UP_OLD'));
     }
     for (const [view, width] of Object.entries(GRAINS)) {
       expect(await storedAggregate(tsdb.db, view, ['UP_NEW']), view).toEqual(await directAggregate(tsdb.db, width, ['UP_NEW']));

@@ -97,7 +97,17 @@ describe('bench targets', () => {
   it('holds the end-to-end run with the live view and its viewers to 95 % of the run without it', () => {
     // Prepare
     const liveView = (ratio: number) => ({
-      viewers: 20, rounds: 3, events: 40_000, withoutPerSec: [10_000], withPerSec: [10_000 * ratio], ratio, cpuMsPerThousandWithout: [100], cpuMsPerThousandWith: [102], stalledDropped: 40, readersDropped: 0, framesPerReader: 30,
+      viewers: 20,
+      rounds: 3,
+      events: 40_000,
+      withoutPerSec: [10_000],
+      withPerSec: [10_000 * ratio],
+      ratio,
+      cpuMsPerThousandWithout: [100],
+      cpuMsPerThousandWith: [102],
+      stalledDropped: 40,
+      readersDropped: 0,
+      framesPerReader: 30,
       replay: { events: 40_000, seconds: 20, pairs: 3, viewCpuMsPerThousand: 4, shareOfPipelineCpu: 0.04 },
     });
 

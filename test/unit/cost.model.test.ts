@@ -77,7 +77,8 @@ describe('cost model', () => {
 
     // Assess
     expect(b).toBeDefined();
-    const at = (n: number) => estimateCost(inputs({ deployment: deployment({ ingest: { batchSize: 10_000, batchWindowSeconds: 1, memoryMb: 1_024 } }), recordsPerInvocation: n })).variablePerMillionUsd;
+    const at = (n: number) =>
+      estimateCost(inputs({ deployment: deployment({ ingest: { batchSize: 10_000, batchWindowSeconds: 1, memoryMb: 1_024 } }), recordsPerInvocation: n })).variablePerMillionUsd;
     expect(at(b as number)).toBeLessThanOrEqual(0.05);
     expect(at((b as number) - 1)).toBeGreaterThan(0.05);
     expect(impossible).toBeUndefined();
@@ -108,7 +109,9 @@ describe('cost model', () => {
 
     // Assess
     expect(line(multi, 'RDS db.t4g.medium')?.monthlyUsd).toBeCloseTo(2 * (line(single, 'RDS db.t4g.medium')?.monthlyUsd ?? 0), 6);
-    expect(() => estimateCost(inputs({ deployment: deployment({ database: { mode: 'rds', instanceClass: 'x9.huge', allocatedStorageGb: 50, multiAz: false } }) }))).toThrow(CostInputError);
+    expect(() => estimateCost(inputs({ deployment: deployment({ database: { mode: 'rds', instanceClass: 'x9.huge', allocatedStorageGb: 50, multiAz: false } }) }))).toThrow(
+      CostInputError,
+    );
     expect(() => estimateCost(inputs({ eventsPerSecond: 0 }))).toThrow(/positive/);
   });
 
@@ -220,7 +223,12 @@ describe('ingest profile from a bench result', () => {
       meta: { date: '2026-01-01' },
       ingest: {
         batchSize: 10_000,
-        merge: { ms: { decode: 10, validation: 10, merge: 2, sql: 20, statements: 6, derive: 1, publish: 4, other: 2 }, statementsPerBatch: 13, roundTripsPerBatch: 5, derivedEventsPerBatch: 3 },
+        merge: {
+          ms: { decode: 10, validation: 10, merge: 2, sql: 20, statements: 6, derive: 1, publish: 4, other: 2 },
+          statementsPerBatch: 13,
+          roundTripsPerBatch: 5,
+          derivedEventsPerBatch: 3,
+        },
       },
     };
 

@@ -6,7 +6,16 @@ import { reading, telemetry } from '../helpers/records.ts';
 
 const ruleSet = loadRuleSet({
   version: 'test.1',
-  rules: [{ id: 'hot_ferment', description: 'too warm', when: [{ fact: 'state', op: '==', value: 'fermenting' }, { fact: 'temperature_c', op: '>', value: 24 }] }],
+  rules: [
+    {
+      id: 'hot_ferment',
+      description: 'too warm',
+      when: [
+        { fact: 'state', op: '==', value: 'fermenting' },
+        { fact: 'temperature_c', op: '>', value: 24 },
+      ],
+    },
+  ],
 });
 const t = (s: number) => new Date(Date.parse('2026-11-22T20:00:00Z') + s * 1000).toISOString();
 let seq = 0;

@@ -6,9 +6,7 @@ const root = resolve(import.meta.dirname, '../..');
 
 function markdownFiles(): string[] {
   const walk = (dir: string): string[] =>
-    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
-    );
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []));
   return ['README.md', 'CONTRIBUTING.md', ...walk('docs')].filter((f) => existsSync(join(root, f)));
 }
 
@@ -79,7 +77,9 @@ describe('documentation links', () => {
   });
 
   it.each(files)('every relative link and image in %s resolves', (file) => {
-    const broken = relativeLinks(file).map(problem).filter((p): p is string => p !== null);
+    const broken = relativeLinks(file)
+      .map(problem)
+      .filter((p): p is string => p !== null);
     expect(broken).toEqual([]);
   });
 });

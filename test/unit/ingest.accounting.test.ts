@@ -171,7 +171,9 @@ describe('KPL aggregated records (in-memory store)', () => {
     const report = await ingest([aggregated([telemetry({ value: 1 }, -2_000), '{"v":1,', telemetry({ value: 2 }, -1_000)], 10)]);
     expect(report).toMatchObject({ records: 3, written: 2, deadLettered: 1 });
     expect(samples()).toBe(2);
-    expect(deadLetters()).toMatchObject([{ reason: 'not_json', sequenceNumber: '10', subSequenceNumber: 1, partitionKey: 'FBE_01', data: Buffer.from('{"v":1,').toString('base64') }]);
+    expect(deadLetters()).toMatchObject([
+      { reason: 'not_json', sequenceNumber: '10', subSequenceNumber: 1, partitionKey: 'FBE_01', data: Buffer.from('{"v":1,').toString('base64') },
+    ]);
   });
 
   it('dead-letters a corrupt aggregate whole, with the reason it cannot be unpacked', async () => {

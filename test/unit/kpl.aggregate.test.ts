@@ -23,7 +23,7 @@ const userRecords = fc.array(
 const groupOf = (r: UserRecord) => JSON.stringify([r.partitionKey, r.explicitHashKey ?? null]);
 
 describe('aggregate', () => {
-  it('packs the simulator\'s readings into aggregates of one source, each within one 25 KiB PUT payload unit', () => {
+  it("packs the simulator's readings into aggregates of one source, each within one 25 KiB PUT payload unit", () => {
     // Prepare
     const readings = createBrewery({ seed: 5 }).next(Date.UTC(2026, 0, 1), 5_000);
     const input = readings.map((r) => ({ partitionKey: r.source, data: encodeRecord(r) }));
@@ -38,7 +38,7 @@ describe('aggregate', () => {
     expect(bytes(aggregate(input)).equals(bytes(packed))).toBe(true);
   });
 
-  it('keeps one partition key per aggregate, each key\'s records in input order, aggregates in order of their first record', () => {
+  it("keeps one partition key per aggregate, each key's records in input order, aggregates in order of their first record", () => {
     fc.assert(
       fc.property(userRecords, fc.integer({ min: 64, max: 3_000 }), (input, maxBytes) => {
         // Act
@@ -75,7 +75,10 @@ describe('aggregate', () => {
           const group = groupOf(input[a.members[0]!]!);
           const before = previous.get(group);
           if (before) {
-            const [joined] = aggregate([...before.members, a.members[0]!].map((i) => input[i]!), { maxBytes: Infinity });
+            const [joined] = aggregate(
+              [...before.members, a.members[0]!].map((i) => input[i]!),
+              { maxBytes: Infinity },
+            );
             expect(kinesisBytes(joined!)).toBeGreaterThan(maxBytes);
           }
           previous.set(group, a);
@@ -117,7 +120,7 @@ describe('aggregate', () => {
     expect(middle.kind === 'aggregate' && middle.records.map((r) => r.data.equals(huge))).toEqual([true]);
   });
 
-  it('sets the aggregate\'s partition key and explicit hash key to those of its records', () => {
+  it("sets the aggregate's partition key and explicit hash key to those of its records", () => {
     // Act
     const packed = aggregate([
       { partitionKey: 'a', explicitHashKey: '7', data: Buffer.from('1') },

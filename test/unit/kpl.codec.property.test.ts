@@ -156,13 +156,18 @@ describe('the hand-written KPL codec against aws-kinesis-agg', () => {
     });
 
     // Assess
-    expect(records(theirs)).toEqual(normalized([{ partitionKey: '3', data: Buffer.from('for 7') }, { partitionKey: '7', data: Buffer.from('for 3') }]));
+    expect(records(theirs)).toEqual(
+      normalized([
+        { partitionKey: '3', data: Buffer.from('for 7') },
+        { partitionKey: '7', data: Buffer.from('for 3') },
+      ]),
+    );
     expect(normalized(mine)).toEqual(normalized(input));
   });
 });
 
 describe('partition keys that are names of Object.prototype', () => {
-  it('round-trip through tapline\'s aggregator and deaggregator like any other key', () => {
+  it("round-trip through tapline's aggregator and deaggregator like any other key", () => {
     // Prepare
     const input = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__proto__'].map((partitionKey, i) => ({ partitionKey, data: Buffer.from(`r${i}`) }));
 

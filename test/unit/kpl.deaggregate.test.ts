@@ -92,7 +92,7 @@ describe('deaggregate', () => {
     ['a truncated varint', aggregateOf(bytesField(1, text('p')), [...key(3, 2), 2, 8, 0x80]), 'bad_protobuf'],
     ['a varint of 11 bytes', aggregateOf([...key(9, 0), ...Array<number>(10).fill(0xff), 1]), 'bad_protobuf'],
     ['the wrong wire type for the partition key table', aggregateOf([...key(1, 0), 5], record(0, 'x')), 'bad_protobuf'],
-    ['the wrong wire type for a record\'s data', aggregateOf(bytesField(1, text('p')), bytesField(3, [...key(1, 0), 0, ...key(3, 0), 1])), 'bad_protobuf'],
+    ["the wrong wire type for a record's data", aggregateOf(bytesField(1, text('p')), bytesField(3, [...key(1, 0), 0, ...key(3, 0), 1])), 'bad_protobuf'],
     ['a record without data', aggregateOf(bytesField(1, text('p')), bytesField(3, [...key(1, 0), 0])), 'bad_protobuf'],
     ['a record without a partition key index', aggregateOf(bytesField(1, text('p')), bytesField(3, bytesField(3, text('x')))), 'bad_protobuf'],
     ['a tag without its key', aggregateOf(bytesField(1, text('p')), record(0, 'x', bytesField(4, bytesField(2, text('v'))))), 'bad_protobuf'],

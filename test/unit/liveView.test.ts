@@ -23,7 +23,15 @@ const row = (source: string, fact: string, tsMs: number, value: MergedRow['value
   ...o,
 });
 
-const rule = (i: number): DerivedEvent => ({ v: 1, kind: 'rule', id: String(i).padStart(32, '0'), ts: '2026-01-01T00:00:00.000Z', source: 'FBE_01', ruleId: 'r', rulesVersion: '1' });
+const rule = (i: number): DerivedEvent => ({
+  v: 1,
+  kind: 'rule',
+  id: String(i).padStart(32, '0'),
+  ts: '2026-01-01T00:00:00.000Z',
+  source: 'FBE_01',
+  ruleId: 'r',
+  rulesVersion: '1',
+});
 
 describe('LiveState: what the live view keeps of committed batches', () => {
   it('sends one point per series per tick: the newest value, min and max over every row, the samples summed', () => {
@@ -61,10 +69,16 @@ describe('liveFeed', () => {
   it('gives each batch to every subscriber; what a subscriber throws goes to its own handler, not to the publisher', () => {
     const seen: number[] = [];
     const errors: unknown[] = [];
-    const offA = liveFeed.subscribe(() => {
-      throw new Error('viewer bug');
-    }, (e) => errors.push(e));
-    const offB = liveFeed.subscribe((b) => seen.push(b.rows.length), () => undefined);
+    const offA = liveFeed.subscribe(
+      () => {
+        throw new Error('viewer bug');
+      },
+      (e) => errors.push(e),
+    );
+    const offB = liveFeed.subscribe(
+      (b) => seen.push(b.rows.length),
+      () => undefined,
+    );
     expect(() => liveFeed.publish({ rows: [row('A', 'f', 1, 1)], events: [] })).not.toThrow();
     offA();
     offB();

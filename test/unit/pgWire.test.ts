@@ -57,11 +57,7 @@ describe('pinning classifier', () => {
     expect(reasons('PREPARE p AS SELECT 1; EXECUTE p; DEALLOCATE p')).toEqual(['prepare', 'prepare', 'prepare']);
     expect(reasons('LISTEN ch')).toEqual(['listen']);
     expect(reasons('BEGIN; DECLARE c CURSOR FOR SELECT 1')).toEqual(['cursor']);
-    expect(reasons('CREATE TEMP TABLE x (a int); CREATE LOCAL TEMPORARY TABLE y (a int); SELECT 1 INTO TEMP z')).toEqual([
-      'temp-table',
-      'temp-table',
-      'temp-table',
-    ]);
+    expect(reasons('CREATE TEMP TABLE x (a int); CREATE LOCAL TEMPORARY TABLE y (a int); SELECT 1 INTO TEMP z')).toEqual(['temp-table', 'temp-table', 'temp-table']);
     expect(reasons('SELECT pg_advisory_lock(1); SELECT pg_try_advisory_xact_lock_shared(2)')).toEqual(['advisory-lock', 'advisory-lock']);
   });
 

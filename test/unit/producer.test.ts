@@ -25,8 +25,7 @@ class FakeKinesis implements PutRecordsClient {
 }
 
 const throttled: PutRecordsResultEntry = { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard' };
-const entries = (n: number, prefix = 'r'): PutEntry[] =>
-  Array.from({ length: n }, (_, i) => ({ data: Buffer.from(`${prefix}${i}`), partitionKey: `FBE_0${(i % 9) + 1}` }));
+const entries = (n: number, prefix = 'r'): PutEntry[] => Array.from({ length: n }, (_, i) => ({ data: Buffer.from(`${prefix}${i}`), partitionKey: `FBE_0${(i % 9) + 1}` }));
 const noWait = { sleep: async () => undefined, random: () => 0.5 };
 
 describe('putRecords', () => {
@@ -77,9 +76,7 @@ describe('putRecords', () => {
 
   it('reports what still fails after the last attempt with its error, and sends the rest', async () => {
     // Prepare: entry "r2" fails every time
-    const kinesis = new FakeKinesis((request) =>
-      request.map((e) => (e.data === 'r2' ? { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal Service Failure' } : undefined)),
-    );
+    const kinesis = new FakeKinesis((request) => request.map((e) => (e.data === 'r2' ? { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal Service Failure' } : undefined)));
 
     // Act
     const result = await putRecords(kinesis, 'stream', entries(4), { ...noWait, maxAttempts: 3 });
@@ -134,7 +131,7 @@ describe('putRecords', () => {
     expect(result).toEqual({ sent: 3, failed: [], kinesisRecords: 3, retries: 3, throttled: 0 });
   });
 
-  it('does not retry a request the service refused as the caller\'s fault, and reports every entry', async () => {
+  it("does not retry a request the service refused as the caller's fault, and reports every entry", async () => {
     // Prepare
     let calls = 0;
     const missing: PutRecordsClient = {
@@ -213,7 +210,7 @@ describe('putRecords with aggregate', () => {
     expect(result).toEqual({ sent: 30, failed: [], kinesisRecords: 3, retries: 1, throttled: 1 });
   });
 
-  it('reports every entry of an aggregate that still fails, by the entry\'s own index', async () => {
+  it("reports every entry of an aggregate that still fails, by the entry's own index", async () => {
     // Prepare
     const kinesis = new AggregateKinesis((request) =>
       request.map((r) => (r.partitionKey === 'FBE_03' ? { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal Service Failure' } : undefined)),

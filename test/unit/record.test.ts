@@ -41,14 +41,17 @@ describe('record contract', () => {
   it('returns a typed reason, never throws, for any bytes, and JSON of the wrong shape reaches schema validation', () => {
     // Prepare: random bytes; any JSON value; and records whose fields have other shapes
     // (canonical base64 of valid JSON, so the decode gets past base64, UTF-8 and JSON parsing).
-    const record = fc.record({
-      v: fc.oneof(fc.constant(1), fc.jsonValue()),
-      id: fc.oneof(fc.string({ minLength: 1 }), fc.jsonValue()),
-      source: fc.oneof(fc.constantFrom('FBE_01', 'has space', ''), fc.jsonValue()),
-      fact: fc.oneof(fc.constant('temperature_c'), fc.jsonValue()),
-      ts: fc.oneof(fc.constant(telemetry().ts), fc.string(), fc.jsonValue()),
-      value: fc.oneof(fc.double(), fc.boolean(), fc.string({ maxLength: 300 }), fc.jsonValue()),
-    }, { requiredKeys: [] });
+    const record = fc.record(
+      {
+        v: fc.oneof(fc.constant(1), fc.jsonValue()),
+        id: fc.oneof(fc.string({ minLength: 1 }), fc.jsonValue()),
+        source: fc.oneof(fc.constantFrom('FBE_01', 'has space', ''), fc.jsonValue()),
+        fact: fc.oneof(fc.constant('temperature_c'), fc.jsonValue()),
+        ts: fc.oneof(fc.constant(telemetry().ts), fc.string(), fc.jsonValue()),
+        value: fc.oneof(fc.double(), fc.boolean(), fc.string({ maxLength: 300 }), fc.jsonValue()),
+      },
+      { requiredKeys: [] },
+    );
     const input = fc.oneof(
       fc.uint8Array({ maxLength: 300 }).map((b) => ({ json: false, data: Buffer.from(b).toString('base64') })),
       fc.string().map((data) => ({ json: false, data })),
@@ -83,7 +86,7 @@ describe('record contract', () => {
   it('accepts exactly what the zod schema accepts, fast path or not (differential)', () => {
     // Prepare: seeded mutations of a valid record, one field at a time, plus dropped, extra and reordered keys.
     let seed = 7;
-    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const values: unknown[] = [1, -0, 1e308, 'x', '', 'a'.repeat(257), 'nul\u0000', '\ud800', true, null, [], {}, '2026-11-22T20:00:00Z', 'FBE 01', 'FBE_01', 2, '1'];
     const keys = ['v', 'id', 'source', 'fact', 'ts', 'value'] as const;
     const wide = { maxPastSeconds: 10 * 365 * 24 * 3600, maxFutureSeconds: 10 * 365 * 24 * 3600 };
@@ -136,7 +139,8 @@ describe('event time, against an independent reading', () => {
         fc.stringMatching(/^[0-9]{0,9}$/),
         (ms, offset, fraction) => {
           const local = new Date(ms + offset * 60_000).toISOString().slice(0, 19);
-          const zone = offset === 0 ? 'Z' : `${offset < 0 ? '-' : '+'}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
+          const zone =
+            offset === 0 ? 'Z' : `${offset < 0 ? '-' : '+'}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
           const ts = `${local}${fraction ? `.${fraction}` : ''}${zone}`;
           expect(TelemetryRecordSchema.shape.ts.safeParse(ts).success).toBe(true);
           const whole = Math.floor(ms / 1000) * 1000;

@@ -12,9 +12,7 @@ describe('json_to_recordset column maps', () => {
   });
 
   it('names the columns for SQL and types them for json_to_recordset from the one map', () => {
-    expect(OUTBOX.from("'[]'")).toBe(
-      "(SELECT r.d AS destination, r.i AS message_id, r.b AS body FROM json_to_recordset('[]'::json) AS r(d text, i text, b json))",
-    );
+    expect(OUTBOX.from("'[]'")).toBe("(SELECT r.d AS destination, r.i AS message_id, r.b AS body FROM json_to_recordset('[]'::json) AS r(d text, i text, b json))");
   });
 
   it('splits rows into statements that each stay under the limit, template included', () => {

@@ -175,8 +175,7 @@ describe('loadRuleSet', () => {
 });
 
 describe('brewery rules', () => {
-  const firedFor = (entries: Record<string, FactValue>): string[] =>
-    evaluateEdges(breweryRuleSet, facts(entries), new Set()).fired;
+  const firedFor = (entries: Record<string, FactValue>): string[] => evaluateEdges(breweryRuleSet, facts(entries), new Set()).fired;
 
   it('flags a pump running dry, and only when the vessel is nearly empty', () => {
     expect(firedFor({ pump_running: true, level_pct: 3 })).toEqual(['pump_dry_run']);
@@ -196,9 +195,6 @@ describe('brewery rules', () => {
   });
 
   it('flags several independent conditions of one source in rule-set order', () => {
-    expect(firedFor({ state: 'fermenting', temperature_c: 27, pressure_bar: 2.8, level_pct: 60 })).toEqual([
-      'fermentation_over_temperature',
-      'vessel_over_pressure',
-    ]);
+    expect(firedFor({ state: 'fermenting', temperature_c: 27, pressure_bar: 2.8, level_pct: 60 })).toEqual(['fermentation_over_temperature', 'vessel_over_pressure']);
   });
 });

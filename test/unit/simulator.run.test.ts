@@ -34,10 +34,7 @@ describe('simulation run', () => {
     const clock = fakeClock(350);
 
     // Act
-    const report = await runSimulation(
-      { rate: 1_000, durationSeconds: 3, seed: 1 },
-      { client: kinesis, streamName: 's', remainingMs: () => 60_000, ...clock },
-    );
+    const report = await runSimulation({ rate: 1_000, durationSeconds: 3, seed: 1 }, { client: kinesis, streamName: 's', remainingMs: () => 60_000, ...clock });
 
     // Assess
     expect(report).toMatchObject({ produced: 3_000, sent: 3_000, failed: 0, stoppedEarly: false });
@@ -95,7 +92,7 @@ class AggregateRecordingKinesis implements PutRecordsClient {
 }
 
 describe('simulation run, aggregated', () => {
-  it('puts each tick\'s readings as one aggregate per source and counts readings and Kinesis records apart', async () => {
+  it("puts each tick's readings as one aggregate per source and counts readings and Kinesis records apart", async () => {
     // Prepare: 1,000 readings/s in 100 ms ticks over 11 sources
     const kinesis = new AggregateRecordingKinesis();
 

@@ -68,7 +68,10 @@ describe('brewery simulator', () => {
 
   it('produces different values for a different seed', () => {
     // Act
-    const values = (seed: number) => simulate(seed, 5, 50).flat().map((r) => [r.source, r.fact, r.value]);
+    const values = (seed: number) =>
+      simulate(seed, 5, 50)
+        .flat()
+        .map((r) => [r.source, r.fact, r.value]);
 
     // Assess
     expect(values(43)).not.toEqual(values(42));

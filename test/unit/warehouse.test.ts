@@ -58,9 +58,21 @@ describe('warehouse operator helpers', () => {
   it('judges a policy job by its schedule: paused, failed (when and why), overdue, or fine', () => {
     const now = new Date('2026-11-22T12:00:00Z');
     const job = (o: Partial<PolicyJob>): PolicyJob => ({
-      jobId: 7, kind: 'refresh', target: 'telemetry_1min', scheduleInterval: '00:01:00', scheduleMs: 60_000, setting: null,
-      scheduled: true, lastRunStatus: 'Success', lastRunStartedAt: '2026-11-22T11:59:00Z', lastSuccessfulFinish: '2026-11-22T11:59:01Z',
-      nextStart: '2026-11-22T12:00:01Z', lastFailure: null, totalFailures: 0, running: false, ...o,
+      jobId: 7,
+      kind: 'refresh',
+      target: 'telemetry_1min',
+      scheduleInterval: '00:01:00',
+      scheduleMs: 60_000,
+      setting: null,
+      scheduled: true,
+      lastRunStatus: 'Success',
+      lastRunStartedAt: '2026-11-22T11:59:00Z',
+      lastSuccessfulFinish: '2026-11-22T11:59:01Z',
+      nextStart: '2026-11-22T12:00:01Z',
+      lastFailure: null,
+      totalFailures: 0,
+      running: false,
+      ...o,
     });
     expect(jobCheck(job({}), now)).toBeNull();
     // due at 11:59:01 + 1 min; red once more than one interval and 5 minutes late
@@ -68,12 +80,17 @@ describe('warehouse operator helpers', () => {
     expect(jobCheck(job({ lastSuccessfulFinish: '2026-11-22T11:52:59Z' }), now)?.status).toBe('red');
     expect(jobCheck(job({ lastSuccessfulFinish: '2026-11-22T11:00:00Z', running: true }), now)?.status).toBe('warn');
     // never ran: judged by its first start
-    expect(jobCheck(job({ lastSuccessfulFinish: null, lastRunStatus: null, nextStart: '2026-11-22T11:50:00Z' }), now)?.detail)
-      .toBe('refresh policy on telemetry_1min is overdue: never succeeded, runs every 00:01:00, first run was due 2026-11-22T11:50:00Z' +
-        ' (is the TimescaleDB scheduler running, with enough timescaledb.max_background_workers?)');
+    expect(jobCheck(job({ lastSuccessfulFinish: null, lastRunStatus: null, nextStart: '2026-11-22T11:50:00Z' }), now)?.detail).toBe(
+      'refresh policy on telemetry_1min is overdue: never succeeded, runs every 00:01:00, first run was due 2026-11-22T11:50:00Z' +
+        ' (is the TimescaleDB scheduler running, with enough timescaledb.max_background_workers?)',
+    );
     expect(jobCheck(job({ lastSuccessfulFinish: null, lastRunStatus: null, nextStart: null }), now)).toBeNull();
     expect(jobCheck(job({ scheduled: false }), now)?.detail).toMatch(/is paused \(scheduled => false\), last success .*: run npm run maintenance -- --repair$/);
-    expect(jobCheck(job({ lastRunStatus: 'Failed', lastFailure: { at: '2026-11-22T11:59:30Z', message: 'cannot drop portal "" while it is being set up' }, totalFailures: 3 }), now)?.detail)
-      .toBe('refresh policy on telemetry_1min: last run failed at 2026-11-22T11:59:30Z: cannot drop portal "" while it is being set up (3 failures, last success 2026-11-22T11:59:01Z)');
+    expect(
+      jobCheck(job({ lastRunStatus: 'Failed', lastFailure: { at: '2026-11-22T11:59:30Z', message: 'cannot drop portal "" while it is being set up' }, totalFailures: 3 }), now)
+        ?.detail,
+    ).toBe(
+      'refresh policy on telemetry_1min: last run failed at 2026-11-22T11:59:30Z: cannot drop portal "" while it is being set up (3 failures, last success 2026-11-22T11:59:01Z)',
+    );
   });
 });

@@ -9,10 +9,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
  */
 const requestHandler = () => new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 });
 
-export const kinesisClient = (region: string): KinesisClient =>
-  new KinesisClient({ region, requestHandler: requestHandler(), maxAttempts: 3 });
+export const kinesisClient = (region: string): KinesisClient => new KinesisClient({ region, requestHandler: requestHandler(), maxAttempts: 3 });
 
 // Requests go to the configured endpoint, not the queue URL's host: identical in AWS, and it lets
 // emulators hand out queue URLs whose host is not routable.
-export const sqsClient = (region: string): SQSClient =>
-  new SQSClient({ region, requestHandler: requestHandler(), maxAttempts: 3, useQueueUrlAsEndpoint: false });
+export const sqsClient = (region: string): SQSClient => new SQSClient({ region, requestHandler: requestHandler(), maxAttempts: 3, useQueueUrlAsEndpoint: false });

@@ -93,13 +93,7 @@ export function derive(
   return { events, changes: { facts: [...factChanges.values()], rules: ruleChanges, ema: [...emaChanges.values()] } };
 }
 
-function detect(
-  source: string,
-  row: MergedRow,
-  state: SourceState,
-  cfg: EmaConfig,
-  changes: Map<string, StateChanges['ema'][number]>,
-): DerivedEvent | undefined {
+function detect(source: string, row: MergedRow, state: SourceState, cfg: EmaConfig, changes: Map<string, StateChanges['ema'][number]>): DerivedEvent | undefined {
   if (row.min === null || row.max === null || typeof row.value === 'boolean') return undefined;
   const series = state.ema.get(row.fact);
   if (series && row.tsUs <= series.lastTsUs) return undefined;

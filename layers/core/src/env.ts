@@ -31,7 +31,11 @@ export const EnvSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(SESSION_LIMITS.statement_timeout),
   /** merge: one row per (source, fact) per batch with count/min/max/avg; raw: every record its own row. */
   INGEST_MODE: z.enum(['merge', 'raw']).default('merge'),
-  TS_MAX_PAST_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3600),
+  TS_MAX_PAST_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 24 * 3600),
   TS_MAX_FUTURE_SECONDS: z.coerce.number().int().positive().default(300),
   SIMULATOR_RATE: z.coerce.number().int().positive().default(200),
   SIMULATOR_DURATION_SECONDS: z.coerce.number().int().positive().default(50),

@@ -76,20 +76,13 @@ type EntryError = Pick<PutFailure, 'errorCode' | 'errorMessage'>;
  * attempt is returned to the caller, never dropped. With `aggregate`, the entries travel packed in
  * KPL aggregates and the result still speaks of them one by one.
  */
-export async function putRecords(
-  client: PutRecordsClient,
-  streamName: string,
-  entries: readonly PutEntry[],
-  options: PutOptions = {},
-): Promise<PutResult> {
+export async function putRecords(client: PutRecordsClient, streamName: string, entries: readonly PutEntry[], options: PutOptions = {}): Promise<PutResult> {
   const opts = { ...DEFAULTS, ...options };
   if (!Number.isInteger(opts.maxAttempts) || opts.maxAttempts < 1) throw new RangeError('maxAttempts must be an integer >= 1');
   if (!opts.aggregate) return putEach(client, streamName, entries, opts);
   const aggregates = aggregate(entries);
   const put = await putEach(client, streamName, aggregates, opts);
-  const failed = put.failed.flatMap((f) =>
-    (aggregates[f.index] as Aggregate).members.map((index) => ({ ...f, index, partitionKey: (entries[index] as PutEntry).partitionKey })),
-  );
+  const failed = put.failed.flatMap((f) => (aggregates[f.index] as Aggregate).members.map((index) => ({ ...f, index, partitionKey: (entries[index] as PutEntry).partitionKey })));
   return { ...put, sent: entries.length - failed.length, failed };
 }
 
@@ -109,14 +102,7 @@ const entryBytes = (e: PutEntry): number => e.data.byteLength + Buffer.byteLengt
 const chunkIndexes = (entries: readonly PutEntry[], opts: Settings): number[][] =>
   chunk(entries.keys(), { maxItems: opts.maxRecordsPerRequest, maxBytes: opts.maxBytesPerRequest, bytes: (i) => entryBytes(entries[i] as PutEntry) });
 
-async function putChunk(
-  client: PutRecordsClient,
-  streamName: string,
-  entries: readonly PutEntry[],
-  chunk: number[],
-  opts: Settings,
-  result: PutResult,
-): Promise<void> {
+async function putChunk(client: PutRecordsClient, streamName: string, entries: readonly PutEntry[], chunk: number[], opts: Settings, result: PutResult): Promise<void> {
   let pending = chunk;
   for (let attempt = 1; ; attempt++) {
     const { errors, retryable } = await attemptPut(client, streamName, entries, pending, result);

@@ -39,12 +39,7 @@ const MAX_BATCH_BYTES = 256 * 1024;
  * Throws QueuePublishError naming what never got in, so the caller fails the work instead of
  * acknowledging it.
  */
-export async function sendMessages(
-  client: SQSClient,
-  queueUrl: string,
-  messages: readonly OutgoingMessage[],
-  backoff: BackoffOptions = DEFAULT_BACKOFF,
-): Promise<void> {
+export async function sendMessages(client: SQSClient, queueUrl: string, messages: readonly OutgoingMessage[], backoff: BackoffOptions = DEFAULT_BACKOFF): Promise<void> {
   const groups = chunk(messages, { maxItems: SQS_BATCH, maxBytes: MAX_BATCH_BYTES, bytes: (m) => Buffer.byteLength(m.body) });
   const failures = await Promise.all(groups.map((g) => sendGroup(client, queueUrl, g, backoff)));
   const failed = failures.flatMap((f) => f.ids);

@@ -28,14 +28,7 @@ export type TelemetryRecord = z.infer<typeof TelemetryRecordSchema>;
 export type FactValue = TelemetryRecord['value'];
 
 /** Stable reason codes: dashboards, DLQ entries and redrive tooling key on these strings. */
-export const INVALID_REASONS = [
-  'not_base64',
-  'too_large',
-  'not_utf8',
-  'not_json',
-  'schema',
-  'ts_out_of_range',
-] as const;
+export const INVALID_REASONS = ['not_base64', 'too_large', 'not_utf8', 'not_json', 'schema', 'ts_out_of_range'] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
 /**
@@ -62,8 +55,7 @@ export interface TimeWindow {
 }
 
 export type Decoded =
-  | { ok: true; record: TelemetryRecord; /** The event time in microseconds since the epoch (see instantMicros). */ tsUs: number }
-  | { ok: false; error: InvalidRecordError };
+  { ok: true; record: TelemetryRecord; /** The event time in microseconds since the epoch (see instantMicros). */ tsUs: number } | { ok: false; error: InvalidRecordError };
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -136,11 +128,7 @@ export function instantMicros(ts: string): number {
   const zone = ts.charCodeAt(i);
   const offsetMinutes = zone === 90 /* Z */ ? 0 : (zone === 45 /* - */ ? -1 : 1) * (digits(ts, i + 1, i + 3) * 60 + digits(ts, i + 4, i + 6));
   const seconds =
-    daysFromCivil(digits(ts, 0, 4), digits(ts, 5, 7), digits(ts, 8, 10)) * 86_400 +
-    digits(ts, 11, 13) * 3_600 +
-    digits(ts, 14, 16) * 60 +
-    digits(ts, 17, 19) -
-    offsetMinutes * 60;
+    daysFromCivil(digits(ts, 0, 4), digits(ts, 5, 7), digits(ts, 8, 10)) * 86_400 + digits(ts, 11, 13) * 3_600 + digits(ts, 14, 16) * 60 + digits(ts, 17, 19) - offsetMinutes * 60;
   return seconds * 1_000_000 + micro;
 }
 
@@ -197,9 +185,7 @@ function wellFormedRecord(json: unknown): TelemetryRecord | undefined {
   if (typeof fact !== 'string' || !NAME_PATTERN.test(fact)) return undefined;
   if (typeof ts !== 'string' || !DATETIME.test(ts)) return undefined;
   const valueOk =
-    (typeof value === 'number' && Number.isFinite(value)) ||
-    typeof value === 'boolean' ||
-    (typeof value === 'string' && value.length <= MAX_STRING_VALUE && isStorable(value));
+    (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || (typeof value === 'string' && value.length <= MAX_STRING_VALUE && isStorable(value));
   if (!valueOk) return undefined;
   return inOrder ? (o as TelemetryRecord) : { v, id, source, fact, ts, value };
 }

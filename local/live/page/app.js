@@ -64,10 +64,35 @@ const charts = {};
 
 function makeCharts() {
   const live = page.mode === 'live';
-  charts.rates = chart('chart-rates', live ? [['produced/s', '#1f6feb'], ['ingested/s', '#12b76a']] : [['samples/s', '#12b76a']]);
-  charts.lag = chart('chart-lag', live ? [['iterator lag (s)', '#b54708']] : [['avg delay (s)', '#b54708'], ['max delay (s)', '#b54708', true]]);
-  charts.rollup = chart('chart-rollup', [['avg', '#1f6feb'], ['min', '#98a2b3', true], ['max', '#98a2b3', true]]);
-  if (live) charts.tail = chart('chart-tail', [['last', '#12b76a'], ['min', '#98a2b3', true], ['max', '#98a2b3', true]]);
+  charts.rates = chart(
+    'chart-rates',
+    live
+      ? [
+          ['produced/s', '#1f6feb'],
+          ['ingested/s', '#12b76a'],
+        ]
+      : [['samples/s', '#12b76a']],
+  );
+  charts.lag = chart(
+    'chart-lag',
+    live
+      ? [['iterator lag (s)', '#b54708']]
+      : [
+          ['avg delay (s)', '#b54708'],
+          ['max delay (s)', '#b54708', true],
+        ],
+  );
+  charts.rollup = chart('chart-rollup', [
+    ['avg', '#1f6feb'],
+    ['min', '#98a2b3', true],
+    ['max', '#98a2b3', true],
+  ]);
+  if (live)
+    charts.tail = chart('chart-tail', [
+      ['last', '#12b76a'],
+      ['min', '#98a2b3', true],
+      ['max', '#98a2b3', true],
+    ]);
 }
 
 const seconds = (ms) => ms / 1000;
@@ -121,7 +146,12 @@ function addSeries(key) {
   later('series');
 }
 
-const factsOf = (unit) => [...page.series].map(splitKey).filter(([u]) => u === unit).map(([, f]) => f).sort();
+const factsOf = (unit) =>
+  [...page.series]
+    .map(splitKey)
+    .filter(([u]) => u === unit)
+    .map(([, f]) => f)
+    .sort();
 
 /** Selects the unit's `fact`, or its first fact when it has no such one. */
 function choose(unit, fact) {
@@ -252,7 +282,12 @@ function renderViewers(d) {
       const tr = document.createElement('tr');
       tr.className = `${v.id === page.viewer ? 'you' : ''} ${v.dropped > 0 ? 'behind' : ''}`;
       tr.dataset.viewer = v.id;
-      tr.append(cell(v.id === page.viewer ? `${v.id.slice(0, 8)} (this page)` : v.id.slice(0, 8)), cell(int.format(v.sent)), cell(int.format(v.dropped)), cell(`${int.format(v.unackedBytes / 1024)} KiB`));
+      tr.append(
+        cell(v.id === page.viewer ? `${v.id.slice(0, 8)} (this page)` : v.id.slice(0, 8)),
+        cell(int.format(v.sent)),
+        cell(int.format(v.dropped)),
+        cell(`${int.format(v.unackedBytes / 1024)} KiB`),
+      );
       return tr;
     }),
   );

@@ -79,7 +79,13 @@ function* userRecords(stream: readonly StoredStreamRecord[]): Generator<{ r: Sto
     if (unpacked.kind === 'aggregate') {
       for (const [sub, u] of unpacked.records.entries()) yield { r, sub, decoded: decodeRecordBytes(u.data, Date.now(), WIDE_WINDOW) };
     } else {
-      yield { r, decoded: unpacked.kind === 'corrupt' ? { ok: false, error: new InvalidRecordError('schema', unpacked.detail) } : decodeRecord(Buffer.from(r.data).toString('base64'), Date.now(), WIDE_WINDOW) };
+      yield {
+        r,
+        decoded:
+          unpacked.kind === 'corrupt'
+            ? { ok: false, error: new InvalidRecordError('schema', unpacked.detail) }
+            : decodeRecord(Buffer.from(r.data).toString('base64'), Date.now(), WIDE_WINDOW),
+      };
     }
   }
 }
@@ -144,9 +150,7 @@ export async function accountTelemetry(env: LocalEnvironment, deduplicated: numb
     else lost -= diff;
   }
   const { rows: eventIds } = await env.db.query<{ event_id: string }>('SELECT event_id FROM telemetry_events');
-  const { rows: keys } = await env.db.query<{ n: number }>(
-    'SELECT (count(*) - count(DISTINCT (source, fact_name, ts)))::int AS n FROM telemetry_events',
-  );
+  const { rows: keys } = await env.db.query<{ n: number }>('SELECT (count(*) - count(DISTINCT (source, fact_name, ts)))::int AS n FROM telemetry_events');
   return {
     produced,
     distinctIds: ids.size,
@@ -204,16 +208,9 @@ export function formatAccount(scenario: string, t: TelemetryAccount, d?: Derived
   ];
   const widths = cols.map(([h, v]) => Math.max(h.length, String(v).length));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
-  const out = [
-    `scenario: ${scenario}`,
-    line(cols.map(([h]) => h)),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    line(cols.map(([, v]) => String(v))),
-  ];
+  const out = [`scenario: ${scenario}`, line(cols.map(([h]) => h)), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, line(cols.map(([, v]) => String(v)))];
   if (d) {
-    out.push(
-      `derived events: expected ${d.expected}, written ${d.written}, dead-lettered ${d.deadLettered}, pending ${d.pending}, lost ${d.lost}, phantom ${d.phantom}`,
-    );
+    out.push(`derived events: expected ${d.expected}, written ${d.written}, dead-lettered ${d.deadLettered}, pending ${d.pending}, lost ${d.lost}, phantom ${d.phantom}`);
   }
   out.push(...notes);
   return out.join('\n');

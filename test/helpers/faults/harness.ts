@@ -41,11 +41,20 @@ export async function startFaultRun(config: StageConfig): Promise<FaultRun> {
     logDir,
     pipeline: (hooks = {}, opts = {}) => {
       const every = opts.maintenanceEveryMs;
-      const pipeline: LocalPipeline = new LocalPipeline(env, LocalPipeline.logFileIn(logDir), every ? [{ name: 'maintenance', everyMs: every, run: () => pipeline.maintain() }] : [], hooks);
+      const pipeline: LocalPipeline = new LocalPipeline(
+        env,
+        LocalPipeline.logFileIn(logDir),
+        every ? [{ name: 'maintenance', everyMs: every, run: () => pipeline.maintain() }] : [],
+        hooks,
+      );
       return pipeline;
     },
     async put(records) {
-      const result = await putRecords(env.kinesis, env.streamName, records.map((r) => ({ data: encodeRecord(r), partitionKey: r.source })));
+      const result = await putRecords(
+        env.kinesis,
+        env.streamName,
+        records.map((r) => ({ data: encodeRecord(r), partitionKey: r.source })),
+      );
       if (result.failed.length > 0) throw new Error(`${result.failed.length} side record(s) not accepted by the stream`);
     },
     async account(pipeline, injectedEvents = []) {

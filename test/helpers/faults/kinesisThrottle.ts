@@ -70,19 +70,16 @@ export async function startKinesisThrottle(targetEndpoint: string, policy: Throt
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
       headers['content-length'] = String(body.length);
       headers.host = target.host;
-      const out = request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
-        (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () => {
-            const h: Record<string, string> = {};
-            for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h[k] = v;
-            ok({ status: res.statusCode ?? 500, headers: h, body: Buffer.concat(parts) });
-          });
-          res.on('error', fail);
-        },
-      );
+      const out = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => {
+          const h: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h[k] = v;
+          ok({ status: res.statusCode ?? 500, headers: h, body: Buffer.concat(parts) });
+        });
+        res.on('error', fail);
+      });
       out.on('error', fail);
       out.end(body);
     });

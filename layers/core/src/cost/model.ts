@@ -11,10 +11,7 @@ export interface CostDeployment {
   stream: { mode: 'on-demand' | 'provisioned'; shards: number; retentionHours: number };
   ingest: { batchSize: number; batchWindowSeconds: number; memoryMb: number };
   writer: { batchSize: number; batchWindowSeconds: number; memoryMb: number };
-  database:
-    | { mode: 'rds'; instanceClass: string; allocatedStorageGb: number; multiAz: boolean }
-    | { mode: 'external' }
-    | { mode: 'embedded' };
+  database: { mode: 'rds'; instanceClass: string; allocatedStorageGb: number; multiAz: boolean } | { mode: 'external' } | { mode: 'embedded' };
   logRetentionDays: number;
   /** Fixed observability pieces (infra/constructs/observability.ts). */
   observability: { alarmMetrics: number; dashboards: number; customMetrics: number };
@@ -120,8 +117,7 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
   if (!(recordBytes > 0)) throw new CostInputError(`record size must be positive, got ${recordBytes}`);
   const lines: CostLine[] = [];
   const warnings: string[] = [];
-  const add = (component: CostComponent, item: string, kind: CostLine['kind'], monthlyUsd: number, basis: string) =>
-    lines.push({ component, item, kind, monthlyUsd, basis });
+  const add = (component: CostComponent, item: string, kind: CostLine['kind'], monthlyUsd: number, basis: string) => lines.push({ component, item, kind, monthlyUsd, basis });
   const perMonth = (perSecond: number) => perSecond * SECONDS_PER_MONTH;
   const eventsPerMonth = perMonth(rate);
 
@@ -139,9 +135,21 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
     }
     add('Kinesis', `${shards} shards (provisioned)`, 'fixed', shards * HOURS_PER_MONTH * k.shardHour, `${shards} x ${HOURS_PER_MONTH} h x $${k.shardHour}`);
     const units = kinesisRecordsPerMonth * Math.ceil(stream.recordBytes / k.putPayloadUnitBytes);
-    add('Kinesis', `PUT payload units (${recordsLabel(stream)})`, 'variable', (units / 1e6) * k.putPayloadUnitsPerMillion, `${fmtM(units)} units x $${k.putPayloadUnitsPerMillion}/M`);
+    add(
+      'Kinesis',
+      `PUT payload units (${recordsLabel(stream)})`,
+      'variable',
+      (units / 1e6) * k.putPayloadUnitsPerMillion,
+      `${fmtM(units)} units x $${k.putPayloadUnitsPerMillion}/M`,
+    );
     if (d.stream.retentionHours > 24) {
-      add('Kinesis', `retention ${d.stream.retentionHours} h`, 'fixed', shards * HOURS_PER_MONTH * k.extendedRetentionShardHour, `${shards} shards x $${k.extendedRetentionShardHour}/shard-h`);
+      add(
+        'Kinesis',
+        `retention ${d.stream.retentionHours} h`,
+        'fixed',
+        shards * HOURS_PER_MONTH * k.extendedRetentionShardHour,
+        `${shards} shards x $${k.extendedRetentionShardHour}/shard-h`,
+      );
     }
     if (d.stream.retentionHours > 168) {
       const storedGb = (bytesPerSecond * (d.stream.retentionHours - 168) * 3600) / GIB;
@@ -157,7 +165,13 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
     add('Kinesis', 'data out (ingest ESM)', 'variable', gb * k.onDemandDataOutPerGb, `${gb.toFixed(0)} GB x $${k.onDemandDataOutPerGb}`);
     if (d.stream.retentionHours > 24) {
       const storedGb = (stream.recordsPerSecond * billedBytes * (Math.min(d.stream.retentionHours, 168) - 24) * 3600) / GIB;
-      add('Kinesis', `retention ${d.stream.retentionHours} h`, 'variable', storedGb * k.onDemandExtendedRetentionGbMonth, `${storedGb.toFixed(0)} GB x $${k.onDemandExtendedRetentionGbMonth}`);
+      add(
+        'Kinesis',
+        `retention ${d.stream.retentionHours} h`,
+        'variable',
+        storedGb * k.onDemandExtendedRetentionGbMonth,
+        `${storedGb.toFixed(0)} GB x $${k.onDemandExtendedRetentionGbMonth}`,
+      );
     }
   }
 
@@ -172,7 +186,13 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
     profile.perRecordMs * perInvocation * cpuScale + profile.perBatchMs + profile.roundTripsPerBatch * (inputs.networkMsPerRoundTrip ?? NETWORK_MS_PER_ROUND_TRIP),
   );
   const ingestGbSeconds = perMonth(ingestInvocations) * (ingestMs / 1000) * (d.ingest.memoryMb / 1024);
-  add('Lambda', `ingest compute (${Math.round(perInvocation)} readings, ${ingestMs} ms, ${d.ingest.memoryMb} MB)`, 'variable', ingestGbSeconds * l.perGbSecond, `${fmtM(ingestGbSeconds)} GB-s x $${l.perGbSecond}`);
+  add(
+    'Lambda',
+    `ingest compute (${Math.round(perInvocation)} readings, ${ingestMs} ms, ${d.ingest.memoryMb} MB)`,
+    'variable',
+    ingestGbSeconds * l.perGbSecond,
+    `${fmtM(ingestGbSeconds)} GB-s x $${l.perGbSecond}`,
+  );
   add('Lambda', 'ingest requests', 'variable', (perMonth(ingestInvocations) / 1e6) * l.requestsPerMillion, `${fmtM(perMonth(ingestInvocations))} x $${l.requestsPerMillion}/M`);
 
   // Lambda: writer, fed by the derived events
@@ -181,7 +201,13 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
   const writerInvocations = derivedPerSecond / writerBatch;
   const writerMs = Math.ceil(WRITER_PER_BATCH_MS + WRITER_PER_EVENT_MS * writerBatch);
   const writerGbSeconds = perMonth(writerInvocations) * (writerMs / 1000) * (d.writer.memoryMb / 1024);
-  add('Lambda', 'writer compute + requests', 'variable', writerGbSeconds * l.perGbSecond + (perMonth(writerInvocations) / 1e6) * l.requestsPerMillion, `${fmtM(perMonth(writerInvocations))} invocations`);
+  add(
+    'Lambda',
+    'writer compute + requests',
+    'variable',
+    writerGbSeconds * l.perGbSecond + (perMonth(writerInvocations) / 1e6) * l.requestsPerMillion,
+    `${fmtM(perMonth(writerInvocations))} invocations`,
+  );
 
   // SQS: derived events sent in batches of 10 by ingest, received and deleted by the writer's ESM
   const sqsRequests = perMonth(derivedPerSecond / 10 + 2 * writerInvocations);
@@ -197,7 +223,13 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
     }
     const copies = db.multiAz ? 2 : 1;
     add('Database', `RDS db.${db.instanceClass}${db.multiAz ? ' Multi-AZ' : ''}`, 'fixed', instance.hourly * copies * HOURS_PER_MONTH, `$${instance.hourly}/h x ${copies}`);
-    add('Database', `storage ${db.allocatedStorageGb} GB gp3`, 'fixed', db.allocatedStorageGb * prices.rds.storageGbMonth * copies, `$${prices.rds.storageGbMonth}/GB-month x ${copies}`);
+    add(
+      'Database',
+      `storage ${db.allocatedStorageGb} GB gp3`,
+      'fixed',
+      db.allocatedStorageGb * prices.rds.storageGbMonth * copies,
+      `$${prices.rds.storageGbMonth}/GB-month x ${copies}`,
+    );
     const vcpus = Math.max(instance.vcpus, prices.rds.proxyMinVcpus);
     add('Database', 'RDS Proxy', 'fixed', vcpus * prices.rds.proxyVcpuHour * HOURS_PER_MONTH, `${vcpus} vCPU x $${prices.rds.proxyVcpuHour}/h`);
     add('Database', 'Secrets Manager (DB secret)', 'fixed', prices.secretsManager.secretMonth, '1 secret');
@@ -274,8 +306,7 @@ const recordsLabel = (s: CostEstimate['kinesis']): string =>
  */
 export function minimumBatchForTarget(inputs: CostInputs, targetPerMillionUsd: number, maxBatch = 10_000): number | undefined {
   const at = (b: number) =>
-    estimateCost({ ...inputs, deployment: { ...inputs.deployment, ingest: { ...inputs.deployment.ingest, batchSize: maxBatch } }, recordsPerInvocation: b })
-      .variablePerMillionUsd;
+    estimateCost({ ...inputs, deployment: { ...inputs.deployment, ingest: { ...inputs.deployment.ingest, batchSize: maxBatch } }, recordsPerInvocation: b }).variablePerMillionUsd;
   if (at(maxBatch) > targetPerMillionUsd) return undefined;
   let lo = 1;
   let hi = maxBatch;

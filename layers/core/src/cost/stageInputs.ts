@@ -40,7 +40,10 @@ export function deploymentOf(c: StageConfig): CostDeployment {
     stream: c.stream,
     ingest: c.ingest,
     writer: c.writer,
-    database: c.database.mode === 'rds' ? { mode: 'rds', instanceClass: c.database.instanceClass, allocatedStorageGb: c.database.allocatedStorageGb, multiAz: c.database.multiAz } : c.database,
+    database:
+      c.database.mode === 'rds'
+        ? { mode: 'rds', instanceClass: c.database.instanceClass, allocatedStorageGb: c.database.allocatedStorageGb, multiAz: c.database.multiAz }
+        : c.database,
     logRetentionDays: c.logRetentionDays,
     observability: { alarmMetrics: 13 + functions * 3, dashboards: 1, customMetrics: Object.keys(MetricName).length },
     vpc: { interfaceEndpoints: 3, availabilityZones: 2 },
@@ -48,4 +51,3 @@ export function deploymentOf(c: StageConfig): CostDeployment {
     kmsKeys: 1,
   };
 }
-

@@ -36,8 +36,7 @@ export function addToOutboxStatements(messages: readonly OutboxMessage[]): strin
   );
 }
 
-export const addedIds = (results: readonly Rows[]): Set<string> =>
-  new Set(results.flatMap((rows) => (rows as Array<{ message_id: string }>).map((r) => r.message_id)));
+export const addedIds = (results: readonly Rows[]): Set<string> => new Set(results.flatMap((rows) => (rows as Array<{ message_id: string }>).map((r) => r.message_id)));
 
 /**
  * Claims unsent messages (this batch's and any left by a failed send), oldest first. Run as the

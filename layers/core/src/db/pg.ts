@@ -120,7 +120,11 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
           return result;
         } catch (e) {
           // A failed ROLLBACK means the socket is unusable: destroy it rather than pool it.
-          if (tx.begun()) broken = await client.query('ROLLBACK').then(() => false, () => true);
+          if (tx.begun())
+            broken = await client.query('ROLLBACK').then(
+              () => false,
+              () => true,
+            );
           throw e;
         } finally {
           client.off('error', onError);

@@ -35,7 +35,10 @@ function ingestTransaction(tx: SqlSession): IngestTransaction {
       const locked = lockedSources(lock.length > 0 ? (results[0] ?? []) : []);
       const horizon = results.at(-1)?.[0] as { horizon_us: number | null; keep_days: number | null } | undefined;
       return {
-        ...parseSourceStates(sources.filter((s) => locked.has(s)), results.slice(lock.length, lock.length + states.length)),
+        ...parseSourceStates(
+          sources.filter((s) => locked.has(s)),
+          results.slice(lock.length, lock.length + states.length),
+        ),
         newSources: sources.filter((s) => !locked.has(s)),
         checkpoints: parseCheckpoints(results.at(-2) ?? []),
         horizon: { us: horizon?.horizon_us ?? null, rawRetentionDays: horizon?.keep_days ?? null },

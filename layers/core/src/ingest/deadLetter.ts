@@ -45,8 +45,7 @@ export interface DeadLetter {
 }
 
 /** The record's own coordinates: a redelivery has the same key, a producer resend does not. */
-export const deadLetterKey = (r: StreamRecord, sub?: SubRecord): string =>
-  `${r.eventSourceARN}|${r.shardId}|${r.sequenceNumber}${sub ? `|${sub.subSequenceNumber}` : ''}`;
+export const deadLetterKey = (r: StreamRecord, sub?: SubRecord): string => `${r.eventSourceARN}|${r.shardId}|${r.sequenceNumber}${sub ? `|${sub.subSequenceNumber}` : ''}`;
 
 export function deadLetter(r: StreamRecord, reason: DeadLetterReason, detail: string, nowMs: number, sub?: SubRecord): DeadLetter {
   const data = sub ? Buffer.from(sub.data).toString('base64') : r.data;

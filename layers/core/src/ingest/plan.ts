@@ -48,7 +48,9 @@ export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, windo
         continue;
       }
       if (unpacked.kind === 'aggregate') {
-        unpacked.records.forEach((u, subSequenceNumber) => take(stream, decodeRecordBytes(u.data, nowMs, window), { subSequenceNumber, partitionKey: u.partitionKey, data: u.data }));
+        unpacked.records.forEach((u, subSequenceNumber) =>
+          take(stream, decodeRecordBytes(u.data, nowMs, window), { subSequenceNumber, partitionKey: u.partitionKey, data: u.data }),
+        );
         continue;
       }
     }
@@ -96,7 +98,8 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
     const earlier = inSeries.get(reading.tsUs);
     if (earlier) {
       if (fingerprintOf(earlier) === fingerprintOf(reading)) duplicates.push(reading);
-      else rejected.push({ ...rejectionOf(reading), reason: 'identity_conflict', detail: conflictDetail(reading, `record ${positionOf(earlier.stream, earlier.sub)} of this batch`) });
+      else
+        rejected.push({ ...rejectionOf(reading), reason: 'identity_conflict', detail: conflictDetail(reading, `record ${positionOf(earlier.stream, earlier.sub)} of this batch`) });
       continue;
     }
     inSeries.set(reading.tsUs, reading);

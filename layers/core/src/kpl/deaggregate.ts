@@ -216,8 +216,7 @@ function skipField(c: Cursor, end: number, field: number, wire: number): void {
   else if (wire === 2) {
     const len = readLength(c, end); // before the addition: it moves c.pos past the length itself
     c.pos += len;
-  }
-  else if (wire === 1 || wire === 5) {
+  } else if (wire === 1 || wire === 5) {
     const width = wire === 1 ? 8 : 4;
     if (end - c.pos < width) throw new Corrupt('bad_protobuf', `field ${field}: fixed-width value truncated at offset ${c.pos}`);
     c.pos += width;

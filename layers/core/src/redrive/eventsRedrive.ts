@@ -58,7 +58,11 @@ export async function redriveEvents(t: EventsRedriveTarget, o: { dryRun?: boolea
     const refused = await moveTo(t, page);
     const sent = page.filter((m) => !refused.has(m.MessageId ?? ''));
     await deleteMessages(t.sqs, t.deadLetterQueueUrl, sent);
-    await releaseMessages(t.sqs, t.deadLetterQueueUrl, page.filter((m) => refused.has(m.MessageId ?? '')));
+    await releaseMessages(
+      t.sqs,
+      t.deadLetterQueueUrl,
+      page.filter((m) => refused.has(m.MessageId ?? '')),
+    );
     report.listed.push(...page.map((m) => describe(m, !refused.has(m.MessageId ?? ''))));
     report.moved += sent.length;
     report.refused += refused.size;
@@ -69,7 +73,11 @@ export async function redriveEvents(t: EventsRedriveTarget, o: { dryRun?: boolea
 
 async function moveTo(t: EventsRedriveTarget, page: Message[]): Promise<Set<string>> {
   try {
-    await sendMessages(t.sqs, t.queueUrl, page.map((m) => ({ id: m.MessageId ?? '', body: m.Body ?? '' })));
+    await sendMessages(
+      t.sqs,
+      t.queueUrl,
+      page.map((m) => ({ id: m.MessageId ?? '', body: m.Body ?? '' })),
+    );
     return new Set();
   } catch (e) {
     if (!(e instanceof QueuePublishError)) throw e;

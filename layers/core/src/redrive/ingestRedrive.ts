@@ -62,7 +62,6 @@ export interface IngestRedriveReport {
   unrecognised: number;
 }
 
-
 const PREVIEW_CHARS = 60;
 
 /**

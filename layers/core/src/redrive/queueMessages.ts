@@ -1,10 +1,4 @@
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  type Message,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { chunk } from '../chunks.ts';
 import { SQS_BATCH } from '../queue.ts';
 
@@ -61,9 +55,7 @@ export async function releaseMessages(sqs: SQSClient, queueUrl: string, messages
 
 export async function deleteMessages(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
   for (const group of chunk(messages, { maxItems: SQS_BATCH })) {
-    const out = await sqs.send(
-      new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: group.map((m, j) => ({ Id: `d${j}`, ReceiptHandle: m.ReceiptHandle })) }),
-    );
+    const out = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: group.map((m, j) => ({ Id: `d${j}`, ReceiptHandle: m.ReceiptHandle })) }));
     if (out.Failed?.length) throw new QueueOperationError(`${out.Failed.length} message(s) of ${queueUrl} not deleted: ${out.Failed[0]?.Message ?? ''}`);
   }
 }

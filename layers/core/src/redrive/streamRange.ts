@@ -49,9 +49,7 @@ export async function readSequenceRange(
     records,
     complete: records[0]?.sequenceNumber === start && records[records.length - 1]?.sequenceNumber === end,
   });
-  const it = await kinesis.send(
-    new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: start }),
-  );
+  const it = await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: start }));
   let iterator = it.ShardIterator;
   let empty = 0;
   while (iterator) {

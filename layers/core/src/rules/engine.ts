@@ -43,11 +43,7 @@ export function ruleHolds(rule: Rule, facts: ReadonlyMap<string, FactValue>): bo
  * Edge-triggered evaluation of one source's facts: a rule fires when it becomes true, not while it
  * stays true, and may fire again once it has cleared. Pure: the caller keeps `active` as the state.
  */
-export function evaluateEdges(
-  ruleSet: RuleSet,
-  facts: ReadonlyMap<string, FactValue>,
-  previouslyActive: ReadonlySet<string>,
-): RuleEdges {
+export function evaluateEdges(ruleSet: RuleSet, facts: ReadonlyMap<string, FactValue>, previouslyActive: ReadonlySet<string>): RuleEdges {
   const active = new Set<string>();
   const fired: string[] = [];
   const cleared: string[] = [];

@@ -1,10 +1,6 @@
 import type { FactValue } from '../record.ts';
 import type { Random } from './random.ts';
-import {
-  IDEAL_PACKAGING_PER_MIN,
-  type BreweryFact,
-  type BrewState,
-} from './vocabulary.ts';
+import { IDEAL_PACKAGING_PER_MIN, type BreweryFact, type BrewState } from './vocabulary.ts';
 
 /**
  * What a unit aims for in each state. Dwell times are compressed so a 30 s run sees transitions.
@@ -26,9 +22,45 @@ interface Profile {
 
 const PROFILES: Record<BrewState, Profile> = {
   idle: { next: 'mashing', dwellS: [8, 20], setpointC: 15, pressureBar: 1.01, levelPct: 8, flowLpm: 0, ph: 7, rpm: 0, pumpRunning: false, valveOpen: false, packaging: false },
-  mashing: { next: 'boiling', dwellS: [15, 35], setpointC: 65, pressureBar: 1.05, levelPct: 80, flowLpm: 120, ph: 5.4, rpm: 60, pumpRunning: true, valveOpen: true, packaging: true },
-  boiling: { next: 'fermenting', dwellS: [15, 35], setpointC: 100, pressureBar: 1.25, levelPct: 72, flowLpm: 0, ph: 5.3, rpm: 25, pumpRunning: false, valveOpen: false, packaging: true },
-  fermenting: { next: 'cleaning', dwellS: [40, 100], setpointC: 19, pressureBar: 1.4, levelPct: 70, flowLpm: 0, ph: 4.4, rpm: 0, pumpRunning: false, valveOpen: false, packaging: true },
+  mashing: {
+    next: 'boiling',
+    dwellS: [15, 35],
+    setpointC: 65,
+    pressureBar: 1.05,
+    levelPct: 80,
+    flowLpm: 120,
+    ph: 5.4,
+    rpm: 60,
+    pumpRunning: true,
+    valveOpen: true,
+    packaging: true,
+  },
+  boiling: {
+    next: 'fermenting',
+    dwellS: [15, 35],
+    setpointC: 100,
+    pressureBar: 1.25,
+    levelPct: 72,
+    flowLpm: 0,
+    ph: 5.3,
+    rpm: 25,
+    pumpRunning: false,
+    valveOpen: false,
+    packaging: true,
+  },
+  fermenting: {
+    next: 'cleaning',
+    dwellS: [40, 100],
+    setpointC: 19,
+    pressureBar: 1.4,
+    levelPct: 70,
+    flowLpm: 0,
+    ph: 4.4,
+    rpm: 0,
+    pumpRunning: false,
+    valveOpen: false,
+    packaging: true,
+  },
   cleaning: { next: 'idle', dwellS: [10, 20], setpointC: 80, pressureBar: 2, levelPct: 30, flowLpm: 200, ph: 12, rpm: 0, pumpRunning: true, valveOpen: true, packaging: true },
 };
 

@@ -94,17 +94,10 @@ export async function countExportRows(db: SqlDatabase, q: ExportQuery): Promise<
   return rows[0]?.n ?? 0;
 }
 
-export async function streamExport(
-  db: SqlDatabase,
-  q: ExportQuery,
-  onChunk: (rows: ExportRow[]) => Promise<void>,
-  opts: { chunkRows?: number } = {},
-): Promise<number> {
+export async function streamExport(db: SqlDatabase, q: ExportQuery, onChunk: (rows: ExportRow[]) => Promise<void>, opts: { chunkRows?: number } = {}): Promise<number> {
   const chunkRows = opts.chunkRows ?? 10_000;
   const s = selectSql(q);
-  const columns = exportColumns(q.grain).map((c) =>
-    c.kind === 'timestamp' ? `to_char(${c.name} AT TIME ZONE 'UTC', ${ISO_UTC}) AS ${c.name}` : c.name,
-  );
+  const columns = exportColumns(q.grain).map((c) => (c.kind === 'timestamp' ? `to_char(${c.name} AT TIME ZONE 'UTC', ${ISO_UTC}) AS ${c.name}` : c.name));
   return db.transaction(async (tx) => {
     await tx.query('SET TRANSACTION READ ONLY');
     // Ordered by time so the index (or the hypertable's ChunkAppend) streams rows without a sort.

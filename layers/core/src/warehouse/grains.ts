@@ -25,8 +25,6 @@ export const isGrain = (s: string): s is Grain => (GRAINS as readonly string[]).
  * detectEngine installs the extension when it is available; read-only tools must not).
  */
 export async function installedEngine(db: SqlSession): Promise<Engine> {
-  const { rows } = await db.query<{ installed: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS installed`,
-  );
+  const { rows } = await db.query<{ installed: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS installed`);
   return rows[0]?.installed ? 'timescale' : 'plain';
 }

@@ -9,7 +9,6 @@ export interface Check {
 
 const RANK: Record<Health, number> = { ok: 0, warn: 1, red: 2 };
 
-export const worst = (checks: readonly Check[]): Health =>
-  checks.reduce<Health>((w, c) => (RANK[c.status] > RANK[w] ? c.status : w), 'ok');
+export const worst = (checks: readonly Check[]): Health => checks.reduce<Health>((w, c) => (RANK[c.status] > RANK[w] ? c.status : w), 'ok');
 
 export const check = (name: string, status: Health, detail: string): Check => ({ name, status, detail });

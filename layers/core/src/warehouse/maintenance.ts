@@ -77,10 +77,12 @@ export async function runMaintenance(db: SqlDatabase, opts: MaintenanceOptions =
     await recordFailure(db, engine, startedAt, summary, undefined, report);
     throw new MaintenanceError(`maintenance failed: ${summary}`);
   }
-  await db.query(
-    `INSERT INTO maintenance_runs (engine, status, started_at, finished_at, report) VALUES ($1, 'ok', $2, $3, $4::jsonb)`,
-    [engine, report.startedAt, report.finishedAt, JSON.stringify(report)],
-  );
+  await db.query(`INSERT INTO maintenance_runs (engine, status, started_at, finished_at, report) VALUES ($1, 'ok', $2, $3, $4::jsonb)`, [
+    engine,
+    report.startedAt,
+    report.finishedAt,
+    JSON.stringify(report),
+  ]);
   await db.query(`DELETE FROM maintenance_runs WHERE started_at < now() - make_interval(days => $1)`, [RUN_HISTORY_DAYS]);
   return report;
 }
@@ -89,10 +91,12 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 
 async function recordFailure(db: SqlDatabase, engine: Engine, startedAt: string, error: string, cause: unknown, report?: MaintenanceReport): Promise<void> {
   try {
-    await db.query(
-      `INSERT INTO maintenance_runs (engine, status, started_at, finished_at, report, error) VALUES ($1, 'failed', $2, now(), $3::jsonb, $4)`,
-      [engine, startedAt, report ? JSON.stringify(report) : null, error],
-    );
+    await db.query(`INSERT INTO maintenance_runs (engine, status, started_at, finished_at, report, error) VALUES ($1, 'failed', $2, now(), $3::jsonb, $4)`, [
+      engine,
+      startedAt,
+      report ? JSON.stringify(report) : null,
+      error,
+    ]);
   } catch (recordError) {
     throw new MaintenanceError(`maintenance failed (${error}) and could not be recorded: ${String(recordError)}`, { cause });
   }
@@ -115,9 +119,7 @@ async function plainSteps(db: SqlDatabase, now: Date, retention: RetentionSettin
   const rollups = await step(failures, 'rollups', async () => refreshRollups(db, await foldWindow(db, now)));
   const oee = await step(failures, 'oee', () => refreshOee(db, now));
   // Retention only after the rollups have read every late row: a failed rollup keeps the input.
-  const dropped = rollups
-    ? await step(failures, 'retention', () => dropExpiredPartitions(db, now, rawDays))
-    : null;
+  const dropped = rollups ? await step(failures, 'retention', () => dropExpiredPartitions(db, now, rawDays)) : null;
   const expiredRollups = rollups ? await step(failures, 'rollup retention', () => expireRollups(db, now, retention)) : null;
   return { partitions: { ...created, ...dropped }, rollups, expiredRollups, policies: null, oee, failures };
 }

@@ -9,9 +9,7 @@ export class RetentionError extends Error {
 }
 
 export async function readRetention(db: SqlSession): Promise<RetentionSettings> {
-  const { rows } = await db.query<{ grain: string; keep_days: number | null }>(
-    'SELECT grain, keep_days FROM warehouse_retention',
-  );
+  const { rows } = await db.query<{ grain: string; keep_days: number | null }>('SELECT grain, keep_days FROM warehouse_retention');
   const byGrain = new Map(rows.map((r) => [r.grain, r.keep_days]));
   const settings = {} as RetentionSettings;
   for (const g of GRAINS) {

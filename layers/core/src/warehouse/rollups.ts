@@ -128,10 +128,9 @@ async function count(tx: SqlSession, sql: string, params: unknown[]): Promise<nu
 
 /** Where each input is folded from at `now` (warehouse_fold_from, migration 0007). */
 export async function foldWindow(db: SqlSession, now: Date): Promise<FoldWindow> {
-  const { rows } = await db.query<{ raw: string; one_minute: string }>(
-    `SELECT warehouse_fold_from('raw', $1)::text AS raw, warehouse_fold_from('1min', $1)::text AS one_minute`,
-    [now.toISOString()],
-  );
+  const { rows } = await db.query<{ raw: string; one_minute: string }>(`SELECT warehouse_fold_from('raw', $1)::text AS raw, warehouse_fold_from('1min', $1)::text AS one_minute`, [
+    now.toISOString(),
+  ]);
   const row = rows[0];
   if (!row) throw new Error('warehouse_fold_from returned nothing: is warehouse_retention seeded?');
   return { raw: row.raw, oneMinute: row.one_minute };

@@ -35,9 +35,11 @@ export function serverProblem(engine: Engine, postgresNum: number, timescaledb: 
   if (engine !== 'timescale') return null;
   const version = timescaledb === null ? null : parseVersion(timescaledb);
   if (version && atLeast(version, MIN_TIMESCALEDB)) return null;
-  return `TimescaleDB ${timescaledb ?? '(unknown version)'} is installed, but tapline needs ${MIN_TIMESCALEDB.join('.')} or later ` +
+  return (
+    `TimescaleDB ${timescaledb ?? '(unknown version)'} is installed, but tapline needs ${MIN_TIMESCALEDB.join('.')} or later ` +
     '(refresh policies with buckets_per_batch). Install a newer timescaledb package, then run ' +
-    '`ALTER EXTENSION timescaledb UPDATE` in this database, and migrate again. Tested: 2.23 and 2.28.3.';
+    '`ALTER EXTENSION timescaledb UPDATE` in this database, and migrate again. Tested: 2.23 and 2.28.3.'
+  );
 }
 
 export async function checkServer(db: SqlSession, engine: Engine): Promise<string | null> {

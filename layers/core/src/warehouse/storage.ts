@@ -75,10 +75,22 @@ export async function inspectHypertable(db: SqlSession, now: Date, retention: Re
     'SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates',
   );
   const { rows: jobRows } = await db.query<{
-    job_id: number; proc_name: string; target: string; schedule_interval: string; schedule_ms: number; setting: string | null;
-    drop_after_days: number | null; scheduled: boolean; last_run_status: string | null; last_run_started_at: string | null;
-    last_successful_finish: string | null; next_start: string | null; failed_at: string | null; failure: string | null;
-    total_failures: number | null; running: boolean;
+    job_id: number;
+    proc_name: string;
+    target: string;
+    schedule_interval: string;
+    schedule_ms: number;
+    setting: string | null;
+    drop_after_days: number | null;
+    scheduled: boolean;
+    last_run_status: string | null;
+    last_run_started_at: string | null;
+    last_successful_finish: string | null;
+    next_start: string | null;
+    failed_at: string | null;
+    failure: string | null;
+    total_failures: number | null;
+    running: boolean;
   }>(
     `SELECT j.job_id, j.proc_name, j.hypertable_name AS target, j.schedule_interval::text AS schedule_interval,
             extract(epoch FROM j.schedule_interval)::float8 * 1000 AS schedule_ms,
@@ -119,16 +131,28 @@ export async function inspectHypertable(db: SqlSession, now: Date, retention: Re
   const h = ht[0];
   const realTime = Object.fromEntries(caggs.map((c) => [c.view_name, !c.materialized_only]));
   const checks: Check[] = [];
-  checks.push(h ? check('hypertable', 'ok', `telemetry_events: ${h.chunks} chunks (${h.compressed} compressed), chunk interval ${h.chunk_interval ?? '?'}`)
-    : check('hypertable', 'red', 'telemetry_events is not a hypertable'));
-  checks.push(h?.columnstore ? check('columnstore', 'ok', 'enabled, segmented by source, fact_name')
-    : check('columnstore', 'red', 'columnstore (compression) is not enabled on telemetry_events'));
+  checks.push(
+    h
+      ? check('hypertable', 'ok', `telemetry_events: ${h.chunks} chunks (${h.compressed} compressed), chunk interval ${h.chunk_interval ?? '?'}`)
+      : check('hypertable', 'red', 'telemetry_events is not a hypertable'),
+  );
+  checks.push(
+    h?.columnstore
+      ? check('columnstore', 'ok', 'enabled, segmented by source, fact_name')
+      : check('columnstore', 'red', 'columnstore (compression) is not enabled on telemetry_events'),
+  );
   const has = (kind: PolicyJob['kind'], target: string) => jobs.filter((j) => j.kind === kind && j.target === target);
   const expectPolicy = (kind: PolicyJob['kind'], target: string) => {
     const found = has(kind, target);
-    checks.push(found.length
-      ? check(`${kind} policy ${target}`, 'ok', `job ${found.map((j) => j.jobId).join(',')} every ${found[0]?.scheduleInterval}${found[0]?.setting ? `, ${found[0].setting}` : ''}`)
-      : check(`${kind} policy ${target}`, 'red', `missing: ${kind} policy on ${target} (run ${REPAIR})`));
+    checks.push(
+      found.length
+        ? check(
+            `${kind} policy ${target}`,
+            'ok',
+            `job ${found.map((j) => j.jobId).join(',')} every ${found[0]?.scheduleInterval}${found[0]?.setting ? `, ${found[0].setting}` : ''}`,
+          )
+        : check(`${kind} policy ${target}`, 'red', `missing: ${kind} policy on ${target} (run ${REPAIR})`),
+    );
   };
   expectPolicy('compression', 'telemetry_events');
   for (const view of AGGREGATES) {
@@ -186,8 +210,7 @@ export function jobCheck(j: PolicyJob, now: Date): Check | null {
   const intervalMs = j.scheduleMs;
   const due = j.lastSuccessfulFinish ? Date.parse(j.lastSuccessfulFinish) + intervalMs : j.nextStart ? Date.parse(j.nextStart) : null;
   if (due === null || now.getTime() <= due + intervalMs + OVERDUE_GRACE_MS) return null;
-  const detail = `${what} is overdue: ${lastOk}, runs every ${j.scheduleInterval}` +
-    (j.lastSuccessfulFinish ? '' : `, first run was due ${j.nextStart}`);
+  const detail = `${what} is overdue: ${lastOk}, runs every ${j.scheduleInterval}` + (j.lastSuccessfulFinish ? '' : `, first run was due ${j.nextStart}`);
   return j.running
     ? check(name, 'warn', `${detail}; it is running now`)
     : check(name, 'red', `${detail} (is the TimescaleDB scheduler running, with enough timescaledb.max_background_workers?)`);
@@ -201,19 +224,24 @@ export async function inspectPartitions(db: SqlSession, now: Date, retention: Re
      WHERE i.inhparent = 'telemetry_events'::regclass ORDER BY c.relname`,
   );
   const names = rows.map((r) => r.relname);
-  const days = names.filter((n) => /^telemetry_events_p\d{8}$/.test(n)).map(dayOf).sort();
+  const days = names
+    .filter((n) => /^telemetry_events_p\d{8}$/.test(n))
+    .map(dayOf)
+    .sort();
   const hasDefault = names.includes('telemetry_events_default');
-  const defaultRows = hasDefault
-    ? ((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM telemetry_events_default')).rows[0]?.n ?? 0)
-    : 0;
+  const defaultRows = hasDefault ? ((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM telemetry_events_default')).rows[0]?.n ?? 0) : 0;
   const day = (offsetDays: number) => new Date(now.getTime() + offsetDays * 86_400_000).toISOString().slice(0, 10);
   const checks: Check[] = [];
-  checks.push(days.includes(day(0))
-    ? check('partition today', 'ok', `telemetry_events_p${day(0).replaceAll('-', '')} exists`)
-    : check('partition today', 'red', `no partition for today (${day(0)}): rows land in the default partition; run maintenance`));
-  checks.push(days.includes(day(1))
-    ? check('partition ahead', 'ok', `partitions through ${days.at(-1)}`)
-    : check('partition ahead', 'warn', `no partition for tomorrow (${day(1)}): maintenance has not run today`));
+  checks.push(
+    days.includes(day(0))
+      ? check('partition today', 'ok', `telemetry_events_p${day(0).replaceAll('-', '')} exists`)
+      : check('partition today', 'red', `no partition for today (${day(0)}): rows land in the default partition; run maintenance`),
+  );
+  checks.push(
+    days.includes(day(1))
+      ? check('partition ahead', 'ok', `partitions through ${days.at(-1)}`)
+      : check('partition ahead', 'warn', `no partition for tomorrow (${day(1)}): maintenance has not run today`),
+  );
   if (defaultRows > 0) {
     checks.push(check('default partition', 'warn', `${defaultRows} rows in telemetry_events_default (days without a partition); maintenance moves or expires them`));
   }

@@ -75,9 +75,13 @@ export async function collectWarehouseStatus(db: SqlSession, opts: { now?: Date 
   );
   const versions = { postgres: v[0]?.postgres ?? '?', timescaledb: v[0]?.timescaledb ?? null };
   const base = { checkedAt: now.toISOString(), engine, versions };
-  const checks: Check[] = [check('engine', 'ok', engine === 'timescale'
-    ? `TimescaleDB ${versions.timescaledb} on PostgreSQL ${versions.postgres}`
-    : `plain PostgreSQL ${versions.postgres} (partitions + rollup tables)`)];
+  const checks: Check[] = [
+    check(
+      'engine',
+      'ok',
+      engine === 'timescale' ? `TimescaleDB ${versions.timescaledb} on PostgreSQL ${versions.postgres}` : `plain PostgreSQL ${versions.postgres} (partitions + rollup tables)`,
+    ),
+  ];
 
   const missing = await missingTables(db);
   if (missing.length) {
@@ -86,7 +90,15 @@ export async function collectWarehouseStatus(db: SqlSession, opts: { now?: Date 
   }
 
   const retention = await readRetention(db);
-  checks.push(check('retention', 'ok', Object.entries(retention).map(([g, d]) => `${g} ${d === null ? 'kept' : `${d} d`}`).join(', ')));
+  checks.push(
+    check(
+      'retention',
+      'ok',
+      Object.entries(retention)
+        .map(([g, d]) => `${g} ${d === null ? 'kept' : `${d} d`}`)
+        .join(', '),
+    ),
+  );
   const inspected = engine === 'timescale' ? await inspectHypertable(db, now, retention) : await inspectPartitions(db, now, retention);
   checks.push(...inspected.checks);
 
@@ -111,10 +123,7 @@ export async function collectWarehouseStatus(db: SqlSession, opts: { now?: Date 
 }
 
 async function missingTables(db: SqlSession): Promise<string[]> {
-  const { rows } = await db.query<{ name: string }>(
-    `SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NULL`,
-    [SCHEMA_TABLES],
-  );
+  const { rows } = await db.query<{ name: string }>(`SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NULL`, [SCHEMA_TABLES]);
   return rows.map((r) => r.name);
 }
 
@@ -161,9 +170,7 @@ async function maintenanceStatus(db: SqlSession): Promise<MaintenanceStatus> {
             count(*) FILTER (WHERE status = 'failed' AND started_at > now() - INTERVAL '24 hours')::bigint AS failed
      FROM maintenance_runs`,
   );
-  const { rows: marks } = await db.query<{ task: string; through: string }>(
-    `SELECT task, to_json(ingested_through)#>>'{}' AS through FROM maintenance_watermarks ORDER BY task`,
-  );
+  const { rows: marks } = await db.query<{ task: string; through: string }>(`SELECT task, to_json(ingested_through)#>>'{}' AS through FROM maintenance_watermarks ORDER BY task`);
   const l = last[0];
   return {
     lastRun: l ? { status: l.status, startedAt: l.started_at, finishedAt: l.finished_at, error: l.error } : null,
@@ -178,7 +185,5 @@ function maintenanceCheck(m: MaintenanceStatus, now: Date): Check {
   if (m.lastRun.status !== 'ok') return check('maintenance', 'red', `last run failed at ${m.lastRun.startedAt}: ${m.lastRun.error ?? 'unknown error'}`);
   const ageMinutes = (now.getTime() - Date.parse(m.lastRun.startedAt)) / 60_000;
   const detail = `last run ok at ${m.lastRun.startedAt}; ${m.runsLast24h.ok} ok / ${m.runsLast24h.failed} failed in 24 h`;
-  return ageMinutes > MAINTENANCE_STALE_MINUTES
-    ? check('maintenance', 'warn', `${detail} (over ${MAINTENANCE_STALE_MINUTES} min ago)`)
-    : check('maintenance', 'ok', detail);
+  return ageMinutes > MAINTENANCE_STALE_MINUTES ? check('maintenance', 'warn', `${detail} (over ${MAINTENANCE_STALE_MINUTES} min ago)`) : check('maintenance', 'ok', detail);
 }

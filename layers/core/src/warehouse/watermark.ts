@@ -11,20 +11,14 @@ export const WATERMARK_OVERLAP = '5 minutes';
 
 export type WatermarkTask = 'rollups' | 'oee';
 
-export type IncrementalRun<T> =
-  | { status: 'done'; since: string; through: string; result: T }
-  | { status: 'skipped'; reason: string };
+export type IncrementalRun<T> = { status: 'done'; since: string; through: string; result: T } | { status: 'skipped'; reason: string };
 
 /**
  * Runs `work` for rows ingested since the task's watermark (minus the overlap), then moves the
  * watermark to this transaction's start, all in one transaction. The watermark row is also the
  * task's lock: a concurrent run skips instead of doing the same work twice.
  */
-export async function withWatermark<T>(
-  db: SqlDatabase,
-  task: WatermarkTask,
-  work: (tx: SqlSession, since: string) => Promise<T>,
-): Promise<IncrementalRun<T>> {
+export async function withWatermark<T>(db: SqlDatabase, task: WatermarkTask, work: (tx: SqlSession, since: string) => Promise<T>): Promise<IncrementalRun<T>> {
   return db.transaction(async (tx) => {
     const { rows } = await tx.query<{ since: string; through: string }>(
       `SELECT ingested_through - INTERVAL '${WATERMARK_OVERLAP}' AS since, now() AS through
