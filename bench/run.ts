@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadStageConfig } from '#config/stages';
@@ -6,9 +6,10 @@ import { estimateCost } from '#core/cost/model';
 import { profileFromBench } from '#core/cost/profile';
 import { stageCostInputs } from '#core/cost/stageInputs';
 import { startLocalEnvironment } from '../local/environment.ts';
-import { runCommand } from '../local/cli/run.ts';
+import { runCommand, UsageError } from '../local/cli/run.ts';
 import { sdkNoticeEnv } from '../local/cli/sdkNotice.ts';
 import { BENCH_OPTIONS, benchArgs, USAGE, type BenchArgs } from './lib/args.ts';
+import { BenchDocError, withBenchTable } from './lib/benchDoc.ts';
 import { evaluateTargets, renderTable, type BenchResult } from './lib/report.ts';
 import { BatchSource, BENCH_SEED } from './lib/syntheticBatches.ts';
 import { runColdStart } from './scenarios/coldStart.ts';
@@ -22,7 +23,24 @@ const BATCH_SIZE = 10_000;
 
 runCommand({ usage: USAGE, options: BENCH_OPTIONS }, ({ values }) => bench(benchArgs(values)));
 
+/** Before minutes of benching: the file --docs names must exist and hold the bench markers. */
+function checkBenchDoc(path: string): void {
+  let doc: string;
+  try {
+    doc = readFileSync(resolve(path), 'utf8');
+  } catch (e) {
+    throw new UsageError(`--docs: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    withBenchTable(doc, '');
+  } catch (e) {
+    if (e instanceof BenchDocError) throw new UsageError(`--docs: ${path} has ${e.message}`);
+    throw e;
+  }
+}
+
 async function bench(args: BenchArgs): Promise<number> {
+  if (args.docs) checkBenchDoc(args.docs);
   const progress = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)}s] ${line}\n`);
   const runs = (group: string) => args.only === undefined || args.only.has(group);
   const started = performance.now();
@@ -136,5 +154,9 @@ async function bench(args: BenchArgs): Promise<number> {
   writeFileSync(resolve(args.out), JSON.stringify(full, null, 2) + '\n');
   process.stdout.write(args.json ? JSON.stringify(full, null, 2) + '\n' : renderTable(full));
   progress(`result written to ${args.out}`);
+  if (args.docs) {
+    writeFileSync(resolve(args.docs), withBenchTable(readFileSync(resolve(args.docs), 'utf8'), renderTable(full)));
+    progress(`table written to ${args.docs}`);
+  }
   return exitCode;
 }

@@ -9,11 +9,13 @@ export interface BenchArgs {
   out: string;
   /** With the e2e group: also time it with the live view serving this many viewers (one stalled). */
   viewers: number;
+  /** A Markdown file whose bench section (between the bench markers) gets this run's table. */
+  docs: string | undefined;
 }
 
 export const SCENARIOS = ['ingest', 'e2e', 'cold', 'memory', 'proxy'] as const;
 
-export const USAGE = `npm run bench -- [--rounds N] [--quick] [--json] [--profile] [--only ${SCENARIOS.join(',')}] [--out FILE] [--viewers N]
+export const USAGE = `npm run bench -- [--rounds N] [--quick] [--json] [--profile] [--only ${SCENARIOS.join(',')}] [--out FILE] [--viewers N] [--docs FILE]
   --rounds N   rounds of the side-by-side ingest scenarios (default 5; --quick: 3)
   --quick      fewer rounds and a shorter end-to-end run (about half the time)
   --json       print the result as JSON instead of the table
@@ -21,7 +23,8 @@ export const USAGE = `npm run bench -- [--rounds N] [--quick] [--json] [--profil
   --only LIST  run only these scenario groups
   --out FILE   where the JSON result is written (default .tapline/bench.json, read by npm run cost)
   --viewers N  with e2e: also run it without and with the live view serving N viewers, one stalled,
-               in alternating rounds, and report the ratio (docs/live-view.md)`;
+               in alternating rounds, and report the ratio (docs/live-view.md)
+  --docs FILE  also write the table into FILE between its bench markers (docs/performance.md)`;
 
 export const BENCH_OPTIONS = {
   json: { type: 'boolean', default: false },
@@ -31,6 +34,7 @@ export const BENCH_OPTIONS = {
   only: { type: 'string' },
   out: { type: 'string', default: '.tapline/bench.json' },
   viewers: { type: 'string' },
+  docs: { type: 'string' },
 } as const;
 
 /** The checked settings of parsed flags (a UsageError, exit 2, for a bad one). */
@@ -46,6 +50,7 @@ export function benchArgs(values: CommandLine<typeof BENCH_OPTIONS>['values']): 
     only: names && new Set(names),
     out: values.out,
     viewers: integer('viewers', values.viewers, { min: 1, max: 200, fallback: 0 }),
+    docs: values.docs,
   };
 }
 
