@@ -94,10 +94,10 @@ export function actingAs(db: SqlDatabase, role: string): SqlDatabase {
         await tx.exec(become);
         return tx.batch(statements);
       }),
-    copyFrom: (statement, data) =>
+    copyFrom: (statement, data, onSent) =>
       db.transaction(async (tx) => {
         await tx.exec(become);
-        await tx.copyFrom(statement, data);
+        await tx.copyFrom(statement, data, onSent);
       }),
     transaction: (work) =>
       db.transaction(async (tx) => {

@@ -1,5 +1,4 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyStream } from 'pg-copy-streams';
 import type { Rows, SqlDatabase, SqlSession } from './session.ts';
@@ -31,10 +30,17 @@ const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
     }
     return out;
   },
-  async copyFrom(statement: string, data: Buffer) {
+  async copyFrom(statement: string, data: Buffer, onSent?: () => void) {
     const client = c instanceof pg.Pool ? await c.connect() : c;
     try {
-      await pipeline(Readable.from([data]), client.query(copyStream(statement)));
+      const copy = client.query(copyStream(statement));
+      // pg-copy-streams holds the data until the server's CopyInResponse, then writes it to the
+      // socket and calls back: from there the server reads it whatever this process does next.
+      copy.write(data, (e) => {
+        if (!e) onSent?.();
+      });
+      copy.end();
+      await finished(copy);
     } finally {
       if (client !== c) (client as pg.PoolClient).release();
     }
@@ -75,9 +81,9 @@ function lazyTransaction(client: pg.ClientBase): SqlSession & { begun: () => boo
       begun = true;
       return (await s.batch(['BEGIN', ...statements])).slice(1);
     },
-    async copyFrom(statement: string, data: Buffer) {
+    async copyFrom(statement: string, data: Buffer, onSent?: () => void) {
       await begin();
-      return s.copyFrom(statement, data);
+      return s.copyFrom(statement, data, onSent);
     },
   };
 }
@@ -102,7 +108,7 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
     query: (text, params) => retryOnceOnDeadConnection(() => direct.query(text, params)),
     exec: (script) => retryOnceOnDeadConnection(() => direct.exec(script)),
     batch: (statements) => retryOnceOnDeadConnection(() => direct.batch(statements)),
-    copyFrom: (statement, data) => retryOnceOnDeadConnection(() => direct.copyFrom(statement, data)),
+    copyFrom: (statement, data, onSent) => retryOnceOnDeadConnection(() => direct.copyFrom(statement, data, onSent)),
     transaction: (work) =>
       retryOnceOnDeadConnection(async () => {
         const client = await pool.connect();

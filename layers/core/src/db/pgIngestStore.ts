@@ -54,8 +54,8 @@ function ingestTransaction(tx: SqlSession): IngestTransaction {
       };
     },
 
-    async insertRows(rows) {
-      if (rows.length > 0) await tx.copyFrom(TELEMETRY_COPY, telemetryCopyData(rows));
+    async insertRows(rows, onSent) {
+      if (rows.length > 0) await tx.copyFrom(TELEMETRY_COPY, telemetryCopyData(rows), onSent);
       return rows.length;
     },
 

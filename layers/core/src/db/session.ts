@@ -13,8 +13,11 @@ export interface SqlSession {
    * fit under the proxy's pinning threshold (one round trip each), and returns their rows in order.
    */
   batch(statements: readonly string[]): Promise<Rows[]>;
-  /** Runs `COPY ... FROM STDIN` with this data (one round trip; COPY does not pin RDS Proxy once done). */
-  copyFrom(statement: string, data: Buffer): Promise<void>;
+  /**
+   * Runs `COPY ... FROM STDIN` with this data (one round trip; COPY does not pin RDS Proxy once
+   * done). `onSent`, where the driver can tell, is called once the data is on its way to the server.
+   */
+  copyFrom(statement: string, data: Buffer, onSent?: () => void): Promise<void>;
 }
 
 export interface SqlDatabase extends SqlSession {

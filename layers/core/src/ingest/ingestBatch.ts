@@ -96,8 +96,13 @@ async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord
 
   const rows = deps.mode === 'raw' ? rawRows(classified.written) : mergeReadings(classified.written);
   // The database writes the rows while the derivation runs here; a failure still fails the batch.
-  const inserting = tx.insertRows(rows);
+  // The derivation is synchronous: it starts once the rows are on their way, or the data would
+  // wait for it behind the COPY's handshake.
+  let sent!: () => void;
+  const onTheirWay = new Promise<void>((resolve) => (sent = resolve));
+  const inserting = tx.insertRows(rows, sent);
   inserting.catch(() => undefined);
+  await Promise.race([onTheirWay, inserting]);
   const states = new Map([...loaded.states, ...(lookup?.states ?? [])]);
   const { events, changes } = derive(rows, states, deps.ruleSet);
   const deadLetters = classified.rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs, r.sub), conflict: r.reason === 'identity_conflict' }));

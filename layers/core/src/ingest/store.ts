@@ -79,8 +79,9 @@ export interface IngestTransaction {
   lookup(newSources: readonly string[], minutes: readonly MinuteLookup[]): Promise<LookupResult>;
   /**
    * Inserts the rows (every one new) and resolves to their number. Started before the derivation,
-   * so the database writes them while the function computes; `commit` runs after it.
+   * so the database writes them while the function computes; `commit` runs after it. `onSent`, where
+   * the store can tell, is called once the rows are on their way (the derivation then starts).
    */
-  insertRows(rows: readonly MergedRow[]): Promise<number>;
+  insertRows(rows: readonly MergedRow[], onSent?: () => void): Promise<number>;
   commit(plan: CommitPlan): Promise<CommitResult>;
 }
