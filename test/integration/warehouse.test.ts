@@ -28,6 +28,7 @@ import {
   sortRows,
   storedAggregate,
   tableSnapshot,
+  telemetryRow,
 } from '../timescale/warehouseFixtures.ts';
 import { exportToFile, readParquet } from '../timescale/warehouseExport.ts';
 
@@ -163,19 +164,14 @@ describe('plain PostgreSQL warehouse', () => {
     await insertTelemetry(pg.db, generateTelemetry({ sources: ['FBE_05'], from: hoursBefore(6), to: hoursBefore(0.1), stepSeconds: 120 }));
     await maintain();
     await insertTelemetry(pg.db, [
-      {
-        ts: hoursBefore(3).toISOString(),
-        source: 'FBE_05',
-        fact_name: 'temperature_c',
+      telemetryRow('FBE_05', 'temperature_c', hoursBefore(3).toISOString(), {
         value_float: 150,
-        value_bool: null,
-        value_str: null,
         sample_count: 2,
         value_min: 140,
         value_max: 150,
         value_avg: 145,
         event_id: 'late',
-      },
+      }),
     ]);
     // Act
     const report = await maintain();

@@ -3,7 +3,7 @@ import { runMaintenance } from '#core/warehouse/maintenance';
 import { setRetention } from '#core/warehouse/retention';
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
-import { directAggregate, generateTelemetry, insertTelemetry, noonUtc, saveRetention, storedAggregate, type AggregateRow } from '../timescale/warehouseFixtures.ts';
+import { directAggregate, generateTelemetry, insertTelemetry, noonUtc, saveRetention, storedAggregate, telemetryRow, type AggregateRow } from '../timescale/warehouseFixtures.ts';
 
 // Retention changes on plain PostgreSQL, on a database of their own (they drop partitions). The
 // clock is explicit: noon UTC of the day the suite starts, so "days ago" never straddles a
@@ -45,19 +45,14 @@ describe('plain PostgreSQL retention changes', () => {
     await maintain();
     // Act: a late row for one of those minutes (an ingest that accepted it), then maintenance
     await insertTelemetry(pg.db, [
-      {
-        ts: hoursBefore(61).toISOString(),
-        source: 'RET_A',
-        fact_name: 'temperature_c',
+      telemetryRow('RET_A', 'temperature_c', hoursBefore(61).toISOString(), {
         value_float: 150,
-        value_bool: null,
-        value_str: null,
         sample_count: 1,
         value_min: 150,
         value_max: 150,
         value_avg: 150,
         event_id: 'late',
-      },
+      }),
     ]);
     await maintain();
     // Assess: nothing of RET_A's aggregates changed; ingest would have refused the row
@@ -82,19 +77,7 @@ describe('plain PostgreSQL retention changes', () => {
     // Act: a late raw row at 14:01 that day, inside the raw retention: its minute and hour are complete
     const late = hoursBefore(-2.02, threeDays).toISOString();
     await insertTelemetry(pg.db, [
-      {
-        ts: late,
-        source: 'RET_B',
-        fact_name: 'temperature_c',
-        value_float: 150,
-        value_bool: null,
-        value_str: null,
-        sample_count: 1,
-        value_min: 150,
-        value_max: 150,
-        value_avg: 150,
-        event_id: 'late',
-      },
+      telemetryRow('RET_B', 'temperature_c', late, { value_float: 150, sample_count: 1, value_min: 150, value_max: 150, value_avg: 150, event_id: 'late' }),
     ]);
     await maintain();
     // Assess: the late row reached 1min and its hour; the day, whose morning 1min rows are gone, kept its row

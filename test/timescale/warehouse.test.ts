@@ -20,6 +20,7 @@ import {
   sortRows,
   storedAggregate,
   tableSnapshot,
+  telemetryRow,
 } from './warehouseFixtures.ts';
 import { exportToFile, readParquet, readText } from './warehouseExport.ts';
 import { jobFor as findJob, refreshAll as refreshEvery, runRefresh } from './warehouseJobs.ts';
@@ -144,19 +145,7 @@ describe('TimescaleDB warehouse', () => {
     await insertTelemetry(tsdb.db, generateTelemetry({ sources: ['FBE_11'], from: hoursAgo(6), to: hoursAgo(0.05), stepSeconds: 120 }));
     await refreshAll();
     await insertTelemetry(tsdb.db, [
-      {
-        ts: hoursAgo(3).toISOString(),
-        source: 'FBE_11',
-        fact_name: 'temperature_c',
-        value_float: 150,
-        value_bool: null,
-        value_str: null,
-        sample_count: 2,
-        value_min: 140,
-        value_max: 150,
-        value_avg: 145,
-        event_id: 'late',
-      },
+      telemetryRow('FBE_11', 'temperature_c', hoursAgo(3).toISOString(), { value_float: 150, sample_count: 2, value_min: 140, value_max: 150, value_avg: 145, event_id: 'late' }),
     ]);
     // Act
     await refreshAll();

@@ -22,6 +22,24 @@ export interface TelemetryRow {
   numeric_count?: number | null;
 }
 
+/** One raw row: no value, one sample, an event id from its key; `v` sets what the case needs. */
+export function telemetryRow(source: string, fact: string, ts: string, v: Partial<TelemetryRow> = {}): TelemetryRow {
+  return {
+    ts,
+    source,
+    fact_name: fact,
+    value_float: null,
+    value_bool: null,
+    value_str: null,
+    sample_count: 1,
+    value_min: null,
+    value_max: null,
+    value_avg: null,
+    event_id: `${source}-${fact}-${ts}`,
+    ...v,
+  };
+}
+
 const STATES = ['idle', 'mashing', 'boiling', 'fermenting', 'cleaning'];
 
 /** Deterministic (LCG) so a failure reproduces. */
@@ -258,20 +276,8 @@ export const noonUtc = (daysAgo: number, from = Date.now()): Date => new Date((M
  */
 export function oeeScenario(a: string, b: string, start: Date): TelemetryRow[] {
   const at = (sec: number) => new Date(start.getTime() + sec * 1000).toISOString();
-  const row = (source: string, fact: string, sec: number, v: Partial<TelemetryRow>): TelemetryRow => ({
-    ts: at(sec),
-    source,
-    fact_name: fact,
-    value_float: null,
-    value_bool: null,
-    value_str: null,
-    sample_count: 1,
-    value_min: null,
-    value_max: null,
-    value_avg: null,
-    event_id: `${source}-${fact}-${sec}`,
-    ...v,
-  });
+  const row = (source: string, fact: string, sec: number, v: Partial<TelemetryRow>): TelemetryRow =>
+    telemetryRow(source, fact, at(sec), { event_id: `${source}-${fact}-${sec}`, ...v });
   const counter = (source: string, fact: string, sec: number, v: number) => row(source, fact, sec, { value_float: v, value_min: v, value_max: v, value_avg: v });
   const rows: TelemetryRow[] = [];
   for (let i = 0; i < 10; i++) rows.push(row(a, 'state', i * 30, { value_str: i < 2 ? 'idle' : 'fermenting' }));

@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import type { SqlDatabase } from '#core/db/session';
 import type { WarehouseStatus } from '#core/warehouse/verify';
-import { directAggregate, directIncrease, generateTelemetry, insertTelemetry, storedAggregate, viewIncrease, type TelemetryRow } from './warehouseFixtures.ts';
+import { directAggregate, directIncrease, generateTelemetry, insertTelemetry, storedAggregate, telemetryRow, viewIncrease, type TelemetryRow } from './warehouseFixtures.ts';
 
 /**
  * The numbers a BI user reads (issues 16 and 9.6), asserted identically on both engines: each
@@ -22,22 +22,7 @@ const VIEWS = { fact_telemetry_1min: '1 minute', fact_telemetry_1h: '1 hour', fa
 
 const at = (base: Date, seconds: number): string => new Date(base.getTime() + seconds * 1000).toISOString();
 
-function reading(source: string, fact: string, ts: string, v: Partial<TelemetryRow>): TelemetryRow {
-  return {
-    ts,
-    source,
-    fact_name: fact,
-    value_float: null,
-    value_bool: null,
-    value_str: null,
-    sample_count: 1,
-    value_min: null,
-    value_max: null,
-    value_avg: null,
-    event_id: `${source}-${fact}-${ts}`,
-    ...v,
-  };
-}
+const reading = telemetryRow;
 const number = (source: string, fact: string, ts: string, value: number): TelemetryRow =>
   reading(source, fact, ts, { value_float: value, value_min: value, value_max: value, value_avg: value, numeric_count: 1 });
 const state = (source: string, ts: string, value: string): TelemetryRow => reading(source, 'state', ts, { value_str: value, numeric_count: 0 });
