@@ -270,21 +270,7 @@ describe('plain PostgreSQL warehouse', () => {
     // Prepare: units of their own, with a string that needs CSV quoting
     const units = ['EXPORT_A', 'EXPORT_B'];
     await insertTelemetry(pg.db, generateTelemetry({ sources: units, from: hoursBefore(6), to: hoursBefore(0.1), stepSeconds: 60 }));
-    await insertTelemetry(pg.db, [
-      {
-        ts: hoursBefore(1).toISOString(),
-        source: 'EXPORT_A',
-        fact_name: 'batch_note',
-        value_float: null,
-        value_bool: null,
-        value_str: 'say "hi", then\nleave',
-        sample_count: 1,
-        value_min: null,
-        value_max: null,
-        value_avg: null,
-        event_id: 'note',
-      },
-    ]);
+    await insertTelemetry(pg.db, [telemetryRow('EXPORT_A', 'batch_note', hoursBefore(1).toISOString(), { value_str: 'say "hi", then\nleave', event_id: 'note' })]);
     await maintain();
     // Act: raw (booleans, strings, NULLs) to Parquet in 1,000-row chunks; 1h to CSV
     const raw = await exportToFile(pg.db, { grain: 'raw', sinceHours: 30, sources: units, now: NOW }, join(dir, 'raw.parquet'), 1_000);

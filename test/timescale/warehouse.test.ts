@@ -219,21 +219,7 @@ describe('TimescaleDB warehouse', () => {
     // Prepare: two units of their own, with a string that needs CSV quoting
     const units = ['FBE_06', 'FBE_10'];
     await insertTelemetry(tsdb.db, generateTelemetry({ sources: units, from: hoursAgo(6), to: hoursAgo(0.1), stepSeconds: 60 }));
-    await insertTelemetry(tsdb.db, [
-      {
-        ts: hoursAgo(1).toISOString(),
-        source: 'FBE_06',
-        fact_name: 'batch_note',
-        value_float: null,
-        value_bool: null,
-        value_str: 'say "hi", then\nleave',
-        sample_count: 1,
-        value_min: null,
-        value_max: null,
-        value_avg: null,
-        event_id: 'note',
-      },
-    ]);
+    await insertTelemetry(tsdb.db, [telemetryRow('FBE_06', 'batch_note', hoursAgo(1).toISOString(), { value_str: 'say "hi", then\nleave', event_id: 'note' })]);
     const dir = await mkdtemp(join(tmpdir(), 'tapline-export-'));
     try {
       // Act: raw rows filtered by source and fact, in chunks of 700 (several cursor fetches)
