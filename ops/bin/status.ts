@@ -75,7 +75,9 @@ async function migrationState(cli: CliDatabase, status: WarehouseStatus): Promis
 
 /** The running local's queues, probed; else the messages kept in the data dir (no emulator is started for a look). */
 async function queueDepths(cli: CliDatabase, dir: ReturnType<typeof dataDir>): Promise<QueueReport> {
-  const running = cli.connection ?? (dataDirHolder(dir) ? readConnectionFile(dir) : undefined);
+  // The holder may be this command itself (it opened the kept database): then no run is going on.
+  const holder = dataDirHolder(dir);
+  const running = cli.connection ?? (holder && holder.pid !== process.pid ? readConnectionFile(dir) : undefined);
   if (running) return probeQueues({ endpoint: running.sqsEndpoint, prefix: `tapline-${cli.env.STAGE}`, region: running.region });
   if (cli.dir === null && (process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL)) {
     return probeQueues({ endpoint: (process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL)!, prefix: `tapline-${cli.env.STAGE}`, region: cli.env.AWS_REGION });

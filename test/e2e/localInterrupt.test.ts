@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startPostgres } from '../../local/services/postgres.ts';
+import { runCommandProcess } from '../helpers/commandProcess.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'tapline-interrupt-'));
 await chmod(dir, 0o755); // the embedded server runs as user postgres when tests run as root
@@ -57,5 +58,9 @@ describe('Ctrl-C on npm run local', () => {
     await client.end();
     await server.stop();
     expect(rows[0]!.samples).toBe(ingested);
+    // npm run status afterwards reads the queues the run kept, not the endpoints of its ended emulators.
+    const status = await runCommandProcess('ops/bin/status.ts', ['--data-dir', dataDir]);
+    expect(status.stdout, status.stderr).toMatch(/^queues {6}tapline-local-ingest-dlq 0, /m);
+    expect(status.stdout).not.toContain('not reachable');
   });
 });
