@@ -1,14 +1,13 @@
 import { migrationsFor } from '#core/db/migrate';
 import { readMigrations } from '#core/db/migrationFiles';
-import { worst, type Check } from '#core/warehouse/health';
+import { worst } from '#core/warehouse/health';
 import { collectWarehouseStatus, type WarehouseStatus } from '#core/warehouse/verify';
 import { readConnectionFile } from '../../local/cli/connectionFile.ts';
 import { openCliDatabase, type CliDatabase } from '../../local/cli/database.ts';
 import { dataDir, dataDirHolder, shown } from '../../local/cli/dataDir.ts';
-import { probeQueues, type QueueReport } from '../cli/queues.ts';
+import { keptQueues, probeQueues, type QueueReport } from '../cli/queues.ts';
 import { runCommand } from '../../local/cli/run.ts';
 import { MIGRATIONS_DIR } from '../../local/environment.ts';
-import { readQueueState } from '../../local/services/queueState.ts';
 
 const USAGE = `npm run status -- [--data-dir DIR] [--json]
 One screen on a local data dir (default .tapline/local) or DATABASE_URL: what runs on the data
@@ -82,15 +81,7 @@ async function queueDepths(cli: CliDatabase, dir: ReturnType<typeof dataDir>): P
   if (cli.dir === null && (process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL)) {
     return probeQueues({ endpoint: (process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL)!, prefix: `tapline-${cli.env.STAGE}`, region: cli.env.AWS_REGION });
   }
-  const kept = await readQueueState(dir.queues);
-  if (!kept) return { skipped: `no queue running and none kept in ${shown(dir.queues)}`, checks: [] };
-  const checks: Check[] = [];
-  const queues = Object.entries(kept.queues).map(([name, messages]) => {
-    const deadLetter = /-(dlq|onfailure)$/i.test(name);
-    if (deadLetter && messages.length > 0) checks.push({ name: `queue ${name}`, status: 'red', detail: `${messages.length} message(s) kept: npm run redrive` });
-    return { name, url: '', deadLetter, visible: messages.length, inFlight: 0, delayed: 0 };
-  });
-  return { queues, checks };
+  return (await keptQueues(dir.queues)) ?? { skipped: `no queue running and none kept in ${shown(dir.queues)}`, checks: [] };
 }
 
 const seconds = (s: number | null) => (s === null ? '-' : `${s.toFixed(1)} s`);

@@ -1,7 +1,7 @@
 import { collectWarehouseStatus } from '#core/warehouse/verify';
 import { worst } from '#core/warehouse/health';
 import { openCliDatabase, type CliDatabase } from '../../local/cli/database.ts';
-import { probeQueues, type QueueTarget } from '../cli/queues.ts';
+import { keptQueues, probeQueues, type QueueTarget } from '../cli/queues.ts';
 import { runCommand } from '../../local/cli/run.ts';
 import { renderVerifyReport } from '../cli/verifyReport.ts';
 
@@ -26,7 +26,9 @@ runCommand(
     const cli = await openCliDatabase(flags['data-dir'], 'npm run verify');
     try {
       const status = await collectWarehouseStatus(cli.db);
-      const queues = await probeQueues(queueTarget(cli, flags['queue-prefix']));
+      const target = queueTarget(cli, flags['queue-prefix']);
+      // No queue to probe on a local data dir whose run ended: the messages it kept are its queues.
+      const queues = (!target && cli.dir ? await keptQueues(cli.dir.queues) : undefined) ?? (await probeQueues(target));
       const overall = worst([...status.checks, ...queues.checks]);
       if (flags.json) console.log(JSON.stringify({ ...status, status: overall, queues }, null, 2));
       else console.log(renderVerifyReport(cli.description, status, queues, overall));

@@ -1,11 +1,13 @@
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { check, type Check } from '#core/warehouse/health';
+import { readQueueState } from '../../local/services/queueState.ts';
 
 /**
  * Queue depths for `npm run verify`: dead-letter queues must be empty (a message there is a record
  * or derived event that needs an operator), and a work queue's backlog is the writer's lag.
- * Probed only where an SQS endpoint is known; otherwise the section is skipped with the reason.
+ * Probed where an SQS endpoint is known, read from a local run's kept messages after it ended,
+ * otherwise skipped with the reason.
  */
 export interface QueueStatus {
   name: string;
@@ -78,4 +80,20 @@ export async function probeQueues(target: QueueTarget | null): Promise<QueueRepo
   } finally {
     sqs.destroy();
   }
+}
+
+/**
+ * The messages a local run kept in its data dir (local/services/queueState.ts), as depths: what a
+ * probe of its queues would have shown when it ended; undefined when nothing was kept.
+ */
+export async function keptQueues(file: string): Promise<QueueReport | undefined> {
+  const kept = await readQueueState(file);
+  if (!kept) return undefined;
+  const checks: Check[] = [];
+  const queues = Object.entries(kept.queues).map(([name, messages]): QueueStatus => {
+    const deadLetter = DEAD_LETTER.test(name);
+    if (deadLetter && messages.length > 0) checks.push(check(`queue ${name}`, 'red', `${messages.length} message(s) kept: npm run redrive`));
+    return { name, url: '', deadLetter, visible: messages.length, inFlight: 0, delayed: 0 };
+  });
+  return { queues, checks };
 }

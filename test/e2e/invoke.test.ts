@@ -84,6 +84,10 @@ describe('npm run sample-event, invoke, redrive and status on the kept data dir'
     expect(status.stdout).toMatch(/^rows {8}telemetry 10, /m);
     expect(status.stdout).toMatch(/^queues {6}tapline-local-ingest-dlq 4, /m);
     expect(status.stdout).toMatch(/^ {2}RED {2}queue tapline-local-ingest-dlq: 4 message\(s\) kept: npm run redrive$/m);
+    // Act 6 + Assess 6: verify reads the same kept queues and is red for the same reason.
+    const verify = await run('ops/bin/verify.ts', []);
+    expect(verify.code, verify.stderr).toBe(1);
+    expect(verify.stdout).toMatch(/^ {12}tapline-local-ingest-dlq \(DLQ\) +4 +0$/m);
   });
 
   it.each([
