@@ -59,6 +59,8 @@ export interface PipelineHooks {
    * throughput then measures the pipeline, not the producer's CPU beside it.
    */
   simulatorProcess?: boolean;
+  /** Run each concurrent ingest invocation in a process of its own, as Lambda gives each batch a sandbox. */
+  ingestProcesses?: boolean;
 }
 
 /** The simulator's invocations run as long as they produce: the kept process allows Lambda's maximum. */
@@ -87,6 +89,7 @@ export class LocalPipeline {
   /** A queue outside the embedded emulators (LocalStack) may hold messages of earlier runs. */
   private ingestDlqAtStart = 0;
   private simulatorProcess?: FunctionProcess<unknown, unknown>;
+  private readonly ingestProcs: Array<FunctionProcess<KinesisStreamEvent, KinesisStreamBatchResponse>> = [];
   lastError: unknown;
 
   constructor(
@@ -138,7 +141,9 @@ export class LocalPipeline {
         maxRecordAgeSeconds: config.ingest.maxRecordAgeSeconds,
         reportBatchItemFailures: true,
       },
-      invoke: localInvoker(this.functionSettings('tapline-ingest', config.ingest), ingest, onError),
+      invoke: this.hooks.ingestProcesses
+        ? await this.ingestPool(config.stream.shards * config.ingest.parallelizationFactor, onError)
+        : localInvoker(this.functionSettings('tapline-ingest', config.ingest), ingest, onError),
       onFailureQueueUrl: this.env.queues.onFailure.url,
       units: readingsIn,
     });
@@ -201,6 +206,25 @@ export class LocalPipeline {
     return localInvoker(settings, simulator)(event);
   }
 
+  /** As many warm ingest sandboxes as batches can run at once (shards x parallelization factor). */
+  private async ingestPool(size: number, onError: (fn: string, e: unknown) => void) {
+    const settings = this.functionSettings('tapline-ingest', this.env.config.ingest);
+    for (let i = 0; i < size; i++) this.ingestProcs.push(await startFunctionProcess(new URL('../functions/ingest/handler.ts', import.meta.url), settings, this.env.functionEnv));
+    const idle = [...this.ingestProcs];
+    return async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+      const proc = idle.pop();
+      if (!proc) throw new Error('more concurrent ingest invocations than the mapping allows');
+      try {
+        return await proc.invoke(event);
+      } catch (e) {
+        onError('tapline-ingest', e);
+        throw e;
+      } finally {
+        idle.push(proc);
+      }
+    };
+  }
+
   /** A function's Timeout and MemorySize as the stage configures them, in the environment's one region. */
   private functionSettings(functionName: string, c: { timeoutSeconds: number; memoryMb: number }): FunctionSettings {
     return { functionName, timeoutSeconds: c.timeoutSeconds, memoryMb: c.memoryMb, region: this.env.region };
@@ -225,6 +249,7 @@ export class LocalPipeline {
     await this.kinesisSource?.stop();
     await this.sqsSource?.stop();
     await this.simulatorProcess?.stop();
+    await Promise.all(this.ingestProcs.map((p) => p.stop()));
     await this.output.release();
   }
 

@@ -78,7 +78,7 @@ export async function runEndToEnd(o: {
   o.progress(`e2e: emulator put/get ceiling (${o.events} records)`);
   const ceiling = await measureEmulatorCeiling(env.kinesis, config.stream.shards, o.events);
 
-  const pipeline = new LocalPipeline(env, o.logFile, [], { simulatorProcess: true });
+  const pipeline = new LocalPipeline(env, o.logFile, [], { simulatorProcess: true, ingestProcesses: true });
   await pipeline.start();
   try {
     o.progress(`e2e: throughput, ${o.events} events as fast as the stream takes them`);
