@@ -3,6 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
+import { FUNCTION_BUNDLE_OPTIONS } from '../../infra/constructs/esbuild-bundling.ts';
 import { median } from '../lib/stats.ts';
 
 export interface FunctionColdStart {
@@ -17,9 +18,6 @@ export interface FunctionColdStart {
   /** Largest contributors to the bundle, by npm package (or source folder). */
   topPackages: Array<{ name: string; kib: number }>;
 }
-
-// Same shim as infra/constructs/esbuild-bundling.ts: bundled CommonJS (pg) requires Node built-ins.
-const REQUIRE_SHIM = "import { createRequire as __taplineCreateRequire } from 'node:module'; const require = __taplineCreateRequire(import.meta.url);";
 
 const INIT_PROBE = `
 const t0 = performance.now();
@@ -39,13 +37,7 @@ export async function bundleFunctions(projectRoot: string, outDir: string): Prom
       absWorkingDir: projectRoot,
       entryPoints: [join(projectRoot, 'functions', name, 'handler.ts')],
       outfile: file,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      mainFields: ['module', 'main'],
-      minify: true,
-      banner: { js: REQUIRE_SHIM },
+      ...FUNCTION_BUNDLE_OPTIONS,
       logLevel: 'error',
       metafile: true,
     });

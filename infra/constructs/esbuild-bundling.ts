@@ -19,7 +19,7 @@ export interface EsbuildBundlingOptions {
 // unless `require` exists in module scope.
 const REQUIRE_SHIM = "import { createRequire as __taplineCreateRequire } from 'node:module'; const require = __taplineCreateRequire(import.meta.url);";
 
-/** How every function is bundled; scripts/measure-kpl-codec.ts measures bundles with the same options. */
+/** How every function is bundled; the bench's cold start and scripts/measure-kpl-codec.ts measure bundles with the same options. */
 export const FUNCTION_BUNDLE_OPTIONS = {
   bundle: true,
   platform: 'node',

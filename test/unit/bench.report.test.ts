@@ -71,16 +71,7 @@ describe('bench targets', () => {
 
   it('holds the end-to-end p99 to the batching window plus one second, and bundles to 500 KiB', () => {
     // Prepare
-    const e2e = {
-      stage: 'local',
-      shards: 2,
-      batchSize: 200,
-      batchWindowSeconds: 1,
-      ceiling: { records: 1, putPerSec: 10_000, getPerSec: 20_000, putGetPerSec: 6_000 },
-      throughput: { events: 1, eventsPerSec: 4_500, seconds: 1, p50Ms: 1, p99Ms: 1 },
-      latency: { rate: 1, seconds: 1, events: 1, p50Ms: 100, p99Ms: 2_001, maxMs: 3_000 },
-      functionErrors: 0,
-    };
+    const e2e = e2eResult();
     const coldStart = [{ name: 'ingest', bytes: 500 * 1024, initMs: 150, initSamplesMs: [150], initRssMb: 50, topPackages: [] }];
 
     // Act
