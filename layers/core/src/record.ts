@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { canonicalRecord } from './canonicalRecord.ts';
 
 /**
  * The wire contract between producers and the ingest function. One module, used by the
@@ -77,34 +78,37 @@ export function decodeRecord(data: string, nowMs: number, window: TimeWindow): D
 }
 
 /** Decode a record's bytes (a user record unpacked from a KPL aggregate, or a plain record's data). */
-export function decodeRecordBytes(bytes: Uint8Array, nowMs: number, window: TimeWindow): Decoded {
+export function decodeRecordBytes(bytes: Buffer, nowMs: number, window: TimeWindow): Decoded {
   if (bytes.length > MAX_RECORD_BYTES) return invalid('too_large', `${bytes.length} bytes > ${MAX_RECORD_BYTES}`);
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    return invalid('not_utf8', 'payload is not valid UTF-8');
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return invalid('not_json', (e as Error).message.slice(0, 200));
-  }
-  let record = wellFormedRecord(json);
-  if (!record) {
-    const parsed = TelemetryRecordSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return invalid('schema', issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'does not match');
-    }
-    record = parsed.data;
-  }
+  const record = (DATETIME && canonicalRecord(bytes, DATETIME)) || parseRecord(bytes);
+  if (record instanceof InvalidRecordError) return { ok: false, error: record };
   const tsUs = instantMicros(record.ts);
   if (tsUs < (nowMs - window.maxPastSeconds * 1000) * 1000 || tsUs > (nowMs + window.maxFutureSeconds * 1000) * 1000) {
     return invalid('ts_out_of_range', `${record.ts} outside [now-${window.maxPastSeconds}s, now+${window.maxFutureSeconds}s]`);
   }
   return { ok: true, record, tsUs };
+}
+
+/** The general path: any UTF-8 JSON the contract may accept, with zod deciding what it rejects. */
+function parseRecord(bytes: Buffer): TelemetryRecord | InvalidRecordError {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return new InvalidRecordError('not_utf8', 'payload is not valid UTF-8');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return new InvalidRecordError('not_json', (e as Error).message.slice(0, 200));
+  }
+  const record = wellFormedRecord(json);
+  if (record) return record;
+  const parsed = TelemetryRecordSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  return new InvalidRecordError('schema', issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'does not match');
 }
 
 /**

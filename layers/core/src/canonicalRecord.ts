@@ -1,0 +1,120 @@
+/**
+ * A record in the exact form encodeRecord writes (keys in schema order, no whitespace, ASCII, no
+ * escapes), read straight from its bytes: no text of the whole record, no JSON.parse. Returns the
+ * record only when JSON.parse and the schema certainly give this same record; anything else returns
+ * undefined and takes the general path (record.ts), so rejections and their reasons stay the
+ * contract's. Being stricter than the schema is safe; being looser is not: tighten this whenever
+ * TelemetryRecordSchema tightens. test/unit/canonicalRecord.property.test.ts holds the two paths
+ * to the same answers.
+ */
+import type { FactValue, TelemetryRecord } from './record.ts';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const CLOSE_BRACE = 0x7d;
+const MAX_ID = 128;
+const MAX_NAME = 64;
+const MAX_TS = 64;
+
+/** The bytes between the values, in the order encodeRecord writes the keys. */
+const ascii = (s: string) => Buffer.from(s, 'latin1');
+const BEFORE_ID = ascii('{"v":1,"id":"');
+const BEFORE_SOURCE = ascii('","source":"');
+const BEFORE_FACT = ascii('","fact":"');
+const BEFORE_TS = ascii('","ts":"');
+const BEFORE_VALUE = ascii('","value":');
+const TRUE = ascii('true');
+const FALSE = ascii('false');
+
+/** NAME_PATTERN's character class, as a byte table. */
+const NAME_BYTE = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-') NAME_BYTE[c.charCodeAt(0)] = 1;
+
+export function canonicalRecord(b: Buffer, datetime: RegExp): TelemetryRecord | undefined {
+  const last = b.length - 1;
+  if (b[last] !== CLOSE_BRACE || !literalAt(b, 0, BEFORE_ID)) return undefined;
+  const idAt = BEFORE_ID.length;
+  const idEnd = plainStringEnd(b, idAt, MAX_ID);
+  if (idEnd <= idAt || !literalAt(b, idEnd, BEFORE_SOURCE)) return undefined;
+  const sourceAt = idEnd + BEFORE_SOURCE.length;
+  const sourceEnd = nameEnd(b, sourceAt);
+  if (sourceEnd < 0 || !literalAt(b, sourceEnd, BEFORE_FACT)) return undefined;
+  const factAt = sourceEnd + BEFORE_FACT.length;
+  const factEnd = nameEnd(b, factAt);
+  if (factEnd < 0 || !literalAt(b, factEnd, BEFORE_TS)) return undefined;
+  const tsAt = factEnd + BEFORE_TS.length;
+  const tsEnd = plainStringEnd(b, tsAt, MAX_TS);
+  if (tsEnd < 0 || !literalAt(b, tsEnd, BEFORE_VALUE)) return undefined;
+  const ts = b.toString('latin1', tsAt, tsEnd);
+  if (!datetime.test(ts)) return undefined;
+  const value = valueBetween(b, tsEnd + BEFORE_VALUE.length, last);
+  if (value === undefined) return undefined;
+  return { v: 1, id: b.toString('latin1', idAt, idEnd), source: b.toString('latin1', sourceAt, sourceEnd), fact: b.toString('latin1', factAt, factEnd), ts, value };
+}
+
+/** The JSON value filling [at, end) exactly: a plain string of at most 256 characters, a boolean or a finite number. */
+function valueBetween(b: Buffer, at: number, end: number): FactValue | undefined {
+  const first = b[at];
+  if (first === QUOTE) return plainStringEnd(b, at + 1, 256) === end - 1 ? b.toString('latin1', at + 1, end - 1) : undefined;
+  if (first === 0x74 /* t */) return end - at === TRUE.length && literalAt(b, at, TRUE) ? true : undefined;
+  if (first === 0x66 /* f */) return end - at === FALSE.length && literalAt(b, at, FALSE) ? false : undefined;
+  if (!isJsonNumber(b, at, end)) return undefined;
+  // The same digits through the same correctly rounded conversion JSON.parse uses.
+  const n = Number(b.toString('latin1', at, end));
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function literalAt(b: Buffer, at: number, literal: Buffer): boolean {
+  if (at + literal.length > b.length) return false;
+  for (let k = 0; k < literal.length; k++) if (b[at + k] !== literal[k]) return false;
+  return true;
+}
+
+/**
+ * Where the string starting at `at` closes, when it is printable ASCII without escapes and at most
+ * `max` characters (then its bytes are its text: no NUL, no lone surrogate); else -1.
+ */
+function plainStringEnd(b: Buffer, at: number, max: number): number {
+  const end = Math.min(b.length, at + max + 1);
+  for (let i = at; i < end; i++) {
+    const c = b[i]!;
+    if (c === QUOTE) return i;
+    if (c < 0x20 || c > 0x7e || c === BACKSLASH) return -1;
+  }
+  return -1;
+}
+
+/** Where a NAME_PATTERN string starting at `at` closes, or -1. */
+function nameEnd(b: Buffer, at: number): number {
+  const end = Math.min(b.length, at + MAX_NAME + 1);
+  for (let i = at; i < end; i++) {
+    const c = b[i]!;
+    if (c === QUOTE) return i > at ? i : -1;
+    if (NAME_BYTE[c] !== 1) return -1;
+  }
+  return -1;
+}
+
+const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
+
+/** JSON's number grammar over [at, end) exactly: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
+function isJsonNumber(b: Buffer, at: number, end: number): boolean {
+  let i = at;
+  if (b[i] === 0x2d /* - */) i++;
+  if (b[i] === 0x30 /* 0 */) i++;
+  else if (isDigit(b[i])) while (i < end && isDigit(b[i])) i++;
+  else return false;
+  if (i < end && b[i] === 0x2e /* . */) {
+    const from = ++i;
+    while (i < end && isDigit(b[i])) i++;
+    if (i === from) return false;
+  }
+  if (i < end && (b[i] === 0x65 || b[i] === 0x45) /* e E */) {
+    i++;
+    if (b[i] === 0x2b || b[i] === 0x2d) i++;
+    const from = i;
+    while (i < end && isDigit(b[i])) i++;
+    if (i === from) return false;
+  }
+  return i === end;
+}

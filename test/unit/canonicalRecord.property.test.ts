@@ -1,0 +1,115 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalRecord } from '#core/canonicalRecord';
+import { encodeRecord, MAX_STRING_VALUE, NAME_PATTERN, TelemetryRecordSchema, type TelemetryRecord } from '#core/record';
+
+/**
+ * The byte-level reader of canonical records against the general path (JSON.parse, then the
+ * schema): for any bytes it answers nothing or the record the general path gives, key order
+ * included; and it answers for every record encodeRecord writes in plain ASCII.
+ */
+
+const DATETIME = TelemetryRecordSchema.shape.ts._zod.def.pattern!;
+const read = (b: Uint8Array) => canonicalRecord(Buffer.from(b), DATETIME);
+
+function generalPath(b: Uint8Array): TelemetryRecord | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b));
+  } catch {
+    return undefined;
+  }
+  const parsed = TelemetryRecordSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
+const asciiText = (min: number, max: number) => fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: min, maxLength: max });
+const anyText = (max: number) => fc.string({ unit: 'binary', maxLength: max });
+const ts = fc.oneof(
+  fc.date({ min: new Date('1970-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
+  fc.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,12})?(Z|[+-]\d{2}:\d{2})$/),
+  asciiText(0, 40),
+);
+const number = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(0, -0, 1e308, 5e-324, Number.MAX_SAFE_INTEGER + 2));
+const value = fc.oneof(number, fc.boolean(), asciiText(0, MAX_STRING_VALUE + 2), anyText(10));
+const record = fc.record({
+  v: fc.constantFrom(1, 1, 1, 2),
+  id: fc.oneof(asciiText(0, 130), anyText(20)),
+  source: fc.oneof(fc.stringMatching(NAME_PATTERN), asciiText(0, 66)),
+  fact: fc.oneof(fc.stringMatching(NAME_PATTERN), asciiText(0, 66)),
+  ts,
+  value,
+});
+const encode = (r: object): Uint8Array => Buffer.from(JSON.stringify(r), 'utf8');
+
+/** Bytes that change what JSON and the schema make of a record. */
+const edit = fc.record({
+  at: fc.nat(),
+  drop: fc.integer({ min: 0, max: 3 }),
+  insert: fc.array(fc.constantFrom(...'"\\{}[],:. -+eE01_9tfnulx'.split('').map((c) => c.charCodeAt(0)), 0x00, 0x0a, 0x7f, 0x80, 0xc3, 0xff), { maxLength: 4 }),
+});
+function edited(bytes: Uint8Array, e: { at: number; drop: number; insert: number[] }): Uint8Array {
+  const at = e.at % (bytes.length + 1);
+  return Uint8Array.from([...bytes.subarray(0, at), ...e.insert, ...bytes.subarray(at + e.drop)]);
+}
+
+const sameAsGeneralPath = (b: Uint8Array) => {
+  const mine = read(b);
+  if (mine !== undefined) expect(JSON.stringify(mine)).toBe(JSON.stringify(generalPath(b)));
+};
+
+describe('canonicalRecord, the fast path of decodeRecordBytes', () => {
+  it('gives the general path record, or nothing, for records of any field values', () => {
+    fc.assert(
+      fc.property(record, (r) => sameAsGeneralPath(encode(r))),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('gives the general path record, or nothing, for records with bytes dropped or added anywhere', () => {
+    fc.assert(
+      fc.property(record, edit, (r, e) => sameAsGeneralPath(edited(encode(r), e))),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('gives the general path record, or nothing, for the values and keys written in other JSON forms', () => {
+    const variants = (r: TelemetryRecord) => [
+      `{"v":1,"id":${JSON.stringify(r.id)},"source":"${r.source}","fact":"${r.fact}","ts":"${r.ts}","value":${JSON.stringify(r.value)} }`,
+      `{"v":1.0,"id":${JSON.stringify(r.id)},"source":"${r.source}","fact":"${r.fact}","ts":"${r.ts}","value":1}`,
+      `{"v":1,"id":"\\u0041","source":"${r.source}","fact":"${r.fact}","ts":"${r.ts}","value":1}`,
+      `{"v":1,"id":"a","source":"${r.source}","fact":"${r.fact}","ts":"${r.ts}","value":1,"value":2}`,
+      `{"v":1,"id":"a","id":"b","source":"${r.source}","fact":"${r.fact}","ts":"${r.ts}","value":1}`,
+      `{"v":1,"id":"a","source":"${r.source}","fact":"${r.fact}","ts":"${r.ts}","value":1e400}`,
+      `{"v":1,"id":"a","source":"${r.source}","fact":"${r.fact}","ts":"${r.ts}","value":-0}`,
+      `{"v":1,"id":"a","source":"${r.source}","fact":"${r.fact}","ts":"${r.ts}","value":01}`,
+    ];
+    const valid = fc
+      .record({ id: asciiText(1, 10), source: fc.stringMatching(NAME_PATTERN), fact: fc.stringMatching(NAME_PATTERN), ts, value: number })
+      .map((r) => ({ v: 1 as const, ...r }));
+    fc.assert(fc.property(valid, (r) => variants(r).forEach((v) => sameAsGeneralPath(Buffer.from(v)))));
+  });
+
+  it('reads every plain-ASCII record encodeRecord writes, exactly as the general path does', () => {
+    const plain = fc.record({
+      id: asciiText(1, 128).filter((s) => !s.includes('\\') && !s.includes('"')),
+      source: fc.stringMatching(NAME_PATTERN),
+      fact: fc.stringMatching(NAME_PATTERN),
+      ts: fc.date({ min: new Date('1970-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
+      value: fc.oneof(
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.boolean(),
+        asciiText(0, MAX_STRING_VALUE).filter((s) => !s.includes('\\') && !s.includes('"')),
+      ),
+    });
+    fc.assert(
+      fc.property(plain, (fields) => {
+        const bytes = encodeRecord({ v: 1, ...fields });
+        const mine = read(bytes);
+        expect(mine).toBeDefined();
+        expect(JSON.stringify(mine)).toBe(JSON.stringify(generalPath(bytes)));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});
