@@ -104,6 +104,25 @@ describe('record contract', () => {
       expect(decoded.ok, JSON.stringify(ordered)).toBe(TelemetryRecordSchema.safeParse(ordered).success);
     }
   });
+
+  it('calls data base64 exactly when it is canonical base64: the alphabet, padding only at the end, length a multiple of 4', () => {
+    // Prepare: text from the alphabet and the characters a lenient decoder skips or also reads
+    const canonical = /^[A-Za-z0-9+/]*={0,2}$/;
+    const chars = fc.constantFrom(...'ABYZabyz0189+/=-_ .\n%'.split(''), 'QQ', 'QUJD', '==');
+    const text = fc.oneof(
+      fc.array(chars, { maxLength: 24 }).map((c) => c.join('')),
+      fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b).toString('base64')),
+    );
+
+    // Act and assess
+    fc.assert(
+      fc.property(text, (data) => {
+        const isCanonical = data.length % 4 === 0 && canonical.test(data);
+        expect(reasonOf(data) !== 'not_base64').toBe(isCanonical);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
 });
 
 describe('event time', () => {

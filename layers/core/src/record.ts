@@ -68,14 +68,19 @@ const scratch = Buffer.allocUnsafe(MAX_RECORD_BYTES);
  * outcome is a value the batch can account for.
  */
 export function decodeRecord(data: string, nowMs: number, window: TimeWindow): Decoded {
-  if (data.length % 4 !== 0 || !BASE64.test(data)) {
-    return invalid('not_base64', 'data is not canonical base64');
-  }
-  // Canonical base64 (checked above) decodes to exactly this many bytes.
+  if (data.length % 4 !== 0) return notBase64();
+  // What canonical base64 of this length decodes to.
   const byteLength = (data.length / 4) * 3 - (data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0);
-  if (byteLength > MAX_RECORD_BYTES) return invalid('too_large', `${byteLength} bytes > ${MAX_RECORD_BYTES}`);
-  return decodeRecordBytes(scratch.subarray(0, scratch.write(data, 'base64')), nowMs, window);
+  if (byteLength > MAX_RECORD_BYTES) return BASE64.test(data) ? invalid('too_large', `${byteLength} bytes > ${MAX_RECORD_BYTES}`) : notBase64();
+  // Node's decoder skips what is not in its alphabet and stops at a '=' inside the text, so exactly
+  // canonical base64 decodes to that length, once the two letters of base64url that it also reads
+  // are ruled out. A scan of the text by a pattern cost about a fifth of the decode.
+  const written = scratch.write(data, 'base64');
+  if (written !== byteLength || data.includes('-') || data.includes('_')) return notBase64();
+  return decodeRecordBytes(scratch.subarray(0, written), nowMs, window);
 }
+
+const notBase64 = () => invalid('not_base64', 'data is not canonical base64');
 
 /** Decode a record's bytes (a user record unpacked from a KPL aggregate, or a plain record's data). */
 export function decodeRecordBytes(bytes: Buffer, nowMs: number, window: TimeWindow): Decoded {
