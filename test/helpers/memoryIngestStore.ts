@@ -101,6 +101,7 @@ export class MemoryIngestStore implements IngestStore {
         const horizon = this.rawRetentionDays === null ? null : (this.nowMs - this.rawRetentionDays * 86_400_000 + 70 * 60_000) * 1000;
         return { ...statesOf(known), newSources: sources.filter((s) => !t.sources.has(s)), checkpoints, horizon: { us: horizon, rawRetentionDays: this.rawRetentionDays } };
       },
+      loadSources: async (sources) => ({ ...statesOf(sources.filter((s) => t.sources.has(s))), newSources: sources.filter((s) => !t.sources.has(s)) }),
       lookup: async (newSources, minutes) => {
         for (const s of newSources) t.sources.add(s);
         const stored: StoredIdentities = new Map();

@@ -6,13 +6,16 @@ import { pgIngestStore } from '#core/db/pgIngestStore';
 import { aggregate } from '#core/kpl/aggregate';
 import { ingestBatch } from '#core/ingest/ingestBatch';
 import { fromKinesisEvent } from '#core/ingest/streamRecord';
-import { telemetry } from '../helpers/records.ts';
+import type { IngestStore } from '#core/ingest/store';
+import { recordingSqs } from '../helpers/memoryIngestStore.ts';
+import { streamRecord, telemetry } from '../helpers/records.ts';
 import { drainQueue, lambdaContext, startEnvironment } from '../helpers/pipeline.ts';
 
 let env: LocalEnvironment;
 type IngestModule = typeof import('../../functions/ingest/handler.ts');
 const loadHandler = async (): Promise<IngestModule> => import('../../functions/ingest/handler.ts');
 const invoke = async (m: IngestModule, event: ReturnType<typeof kinesisEvent>) => await m.handler(event, lambdaContext());
+const queues = { events: 'q://events', 'ingest-dlq': 'q://dlq' };
 const count = async (sql: string) => (await env.db.query<{ n: number }>(sql)).rows[0]?.n;
 
 beforeAll(async () => {
@@ -218,5 +221,42 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     const firings = events.filter((e) => e.kind === 'rule' && e.ruleId === 'fermentation_over_temperature' && e.source === 'FBE_07');
     expect(firings).toHaveLength(2);
     expect(await count('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL')).toBe(0);
+  });
+
+  it.each([
+    ['by source, as the simulator keys them', (source: string) => source],
+    ['by anything else (a device UUID each)', () => crypto.randomUUID()],
+  ])('classifies a batch keyed %s the same: stored, new and late readings, a resend, a new source', async (_, keyOf) => {
+    // Prepare: FBE_01 has a stored reading; the batch resends it, adds a newer and a late one, and
+    // the readings of a source never seen. Every load of sources is counted.
+    const loads: string[][] = [];
+    const counted = (store: IngestStore): IngestStore => ({
+      ...store,
+      transaction: (work) => store.transaction((tx) => work({ ...tx, loadSources: (sources) => (loads.push([...sources]), tx.loadSources(sources)) })),
+    });
+    const deps = {
+      store: counted(pgIngestStore(env.db)),
+      sqs: recordingSqs().client,
+      queues,
+      ruleSet: breweryRuleSet,
+      window: { maxPastSeconds: 3_600, maxFutureSeconds: 300 },
+      mode: 'merge' as const,
+    };
+    const stored = telemetry({ value: 1 }, -10_000);
+    await ingestBatch([streamRecord(stored, 1, { partitionKey: keyOf('FBE_01') })], deps);
+    const batch = [stored, telemetry({ value: 2 }, -5_000), telemetry({ value: 3 }, -20_000), telemetry({ source: 'FBE_NEW', value: 4 }, -5_000)];
+    loads.length = 0;
+
+    // Act
+    const report = await ingestBatch(
+      batch.map((r, i) => streamRecord(r, 10 + i, { partitionKey: keyOf(r.source) })),
+      deps,
+    );
+
+    // Assess: the same counts either way; a second load only for sources no key named.
+    expect(report).toMatchObject({ written: 3, late: 1, duplicates: 1, deadLettered: 0, rows: 2 });
+    expect(await count(`SELECT count(*)::int AS n FROM ingest_source WHERE source IN ('FBE_01', 'FBE_NEW')`)).toBe(2);
+    expect(await count('SELECT count(*)::int AS n FROM ingest_source')).toBe(2);
+    expect(loads).toEqual(keyOf('FBE_01') === 'FBE_01' ? [] : [['FBE_01', 'FBE_NEW']]);
   });
 });

@@ -1,9 +1,9 @@
 import type { StreamPosition } from './checkpointStore.ts';
 import { advanceCheckpointsStatement, loadCheckpointsStatement, parseCheckpoints } from './checkpointStore.ts';
 import { createSourcesStatement, loadStatesStatements, lockedSources, lockSourcesStatement, parseSourceStates, saveStateStatements } from './derivedStateStore.ts';
-import type { CommitPlan, CommitResult, IngestStore, IngestTransaction, LoadedState, LookupResult, MinuteLookup } from '../ingest/store.ts';
+import type { CommitPlan, CommitResult, IngestStore, IngestTransaction, LoadedSources, LoadedState, LookupResult, MinuteLookup } from '../ingest/store.ts';
 import { addedIds, addToOutboxStatements, CLAIM_OUTBOX_STATEMENT, claimedMessages, markSent, OUTBOX_STATUS_STATEMENT, outboxStatus, releaseClaims } from './outbox.ts';
-import type { SqlDatabase, SqlSession } from './session.ts';
+import type { Rows, SqlDatabase, SqlSession } from './session.ts';
 import { TELEMETRY_COPY, telemetryCopyData } from './telemetryCopy.ts';
 import { lookupIdentitiesStatements, parseIdentities } from './telemetryStore.ts';
 
@@ -26,24 +26,32 @@ export function pgIngestStore(db: SqlDatabase): IngestStore {
   };
 }
 
+/** Locks the sources that have a row and reads their state, with `more` statements in the same round trip. */
+async function loadSources(tx: SqlSession, sources: readonly string[], more: readonly string[] = []): Promise<{ loaded: LoadedSources; more: Rows[] }> {
+  const lock = sources.length > 0 ? [lockSourcesStatement(sources)] : [];
+  const states = loadStatesStatements(sources);
+  const results = await tx.batch([...lock, ...states, ...more]);
+  const locked = lockedSources(lock.length > 0 ? (results[0] ?? []) : []);
+  const parsed = parseSourceStates(
+    sources.filter((s) => locked.has(s)),
+    results.slice(lock.length, lock.length + states.length),
+  );
+  return { loaded: { ...parsed, newSources: sources.filter((s) => !locked.has(s)) }, more: results.slice(lock.length + states.length) };
+}
+
 function ingestTransaction(tx: SqlSession): IngestTransaction {
   return {
     async load(sources: readonly string[], positions: readonly StreamPosition[]): Promise<LoadedState> {
-      const lock = sources.length > 0 ? [lockSourcesStatement(sources)] : [];
-      const states = loadStatesStatements(sources);
-      const results = await tx.batch([...lock, ...states, loadCheckpointsStatement(positions), INGEST_HORIZON_STATEMENT]);
-      const locked = lockedSources(lock.length > 0 ? (results[0] ?? []) : []);
-      const horizon = results.at(-1)?.[0] as { horizon_us: number | null; keep_days: number | null } | undefined;
+      const { loaded, more } = await loadSources(tx, sources, [loadCheckpointsStatement(positions), INGEST_HORIZON_STATEMENT]);
+      const horizon = more[1]?.[0] as { horizon_us: number | null; keep_days: number | null } | undefined;
       return {
-        ...parseSourceStates(
-          sources.filter((s) => locked.has(s)),
-          results.slice(lock.length, lock.length + states.length),
-        ),
-        newSources: sources.filter((s) => !locked.has(s)),
-        checkpoints: parseCheckpoints(results.at(-2) ?? []),
+        ...loaded,
+        checkpoints: parseCheckpoints(more[0] ?? []),
         horizon: { us: horizon?.horizon_us ?? null, rawRetentionDays: horizon?.keep_days ?? null },
       };
     },
+
+    loadSources: async (sources) => (await loadSources(tx, sources)).loaded,
 
     async lookup(newSources: readonly string[], minutes: readonly MinuteLookup[]): Promise<LookupResult> {
       const sourceStatements = newSources.length > 0 ? [createSourcesStatement(newSources), lockSourcesStatement(newSources), ...loadStatesStatements(newSources)] : [];

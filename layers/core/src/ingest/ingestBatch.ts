@@ -1,17 +1,17 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { highestPositions } from '../db/checkpointStore.ts';
+import { highestPositions, type StreamPosition } from '../db/checkpointStore.ts';
 import type { OutboxMessage } from '../db/outbox.ts';
 import { isConnectionError, isRetryableTransactionError } from '../db/pg.ts';
 import { derive } from '../derive.ts';
 import { liveFeed, type LiveBatch } from '../liveFeed.ts';
 import { mergeReadings, rawRows } from '../merge.ts';
 import { publishClaimed, type OutboxQueues } from '../outboxPublisher.ts';
-import type { TimeWindow } from '../record.ts';
+import { NAME_PATTERN, type TimeWindow } from '../record.ts';
 import { DEFAULT_BACKOFF, pause, type BackoffOptions } from '../retry.ts';
 import type { RuleSet } from '../rules/ruleSet.ts';
 import { deadLetter } from './deadLetter.ts';
 import { decodeBatch, isRedelivery, resolve, screen, type DecodedBatch } from './plan.ts';
-import type { IngestStore, IngestTransaction } from './store.ts';
+import type { IngestStore, IngestTransaction, LoadedState } from './store.ts';
 import type { StreamRecord } from './streamRecord.ts';
 
 export interface IngestDeps {
@@ -63,10 +63,19 @@ const isUniqueViolation = (e: unknown): boolean => (e as { code?: string }).code
 
 export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDeps): Promise<IngestReport> {
   const now = deps.now ?? Date.now;
-  const t0 = performance.now();
-  const decoded = decodeBatch(batch, now(), deps.window);
+  const positions = highestPositions(batch);
+  let decoded: DecodedBatch | undefined;
+  let decodeMs = 0;
+  // Once, in the first attempt's transaction, while the load is on its way (planAndCommit).
+  const decode = (): DecodedBatch => {
+    if (decoded) return decoded;
+    const t = performance.now();
+    decoded = decodeBatch(batch, now(), deps.window);
+    decodeMs = performance.now() - t;
+    return decoded;
+  };
   const t1 = performance.now();
-  const outcome = await withDatabaseRetry(deps, () => deps.store.transaction((tx) => planAndCommit(tx, batch, decoded, deps, now())));
+  const outcome = await withDatabaseRetry(deps, () => deps.store.transaction((tx) => planAndCommit(tx, positions, decode, deps, now())));
   liveFeed.publish(outcome.live);
   const t2 = performance.now();
   const sendRetry = { ...(deps.sendRetry ?? DEFAULT_BACKOFF), ...(deps.remainingMs ? { remainingMs: deps.remainingMs } : {}) };
@@ -74,22 +83,25 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   const t3 = performance.now();
   const { claimed: _, live: _live, ...counts } = outcome;
   return {
-    records: decoded.records,
+    records: decode().records,
     kinesisRecords: batch.length,
     ...counts,
     published: published.sent,
     publishFailed: published.failed,
-    timings: { decodeMs: t1 - t0, writeMs: t2 - t1, publishMs: t3 - t2 },
+    timings: { decodeMs, writeMs: t2 - t1 - decodeMs, publishMs: t3 - t2 },
   };
 }
 
 type Committed = Omit<IngestReport, 'records' | 'kinesisRecords' | 'published' | 'publishFailed' | 'timings'> & { claimed: OutboxMessage[]; live: LiveBatch };
 
 /** One transaction: lock and load, classify every record, look up only what must be, write. */
-async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord[], decoded: DecodedBatch, deps: IngestDeps, nowMs: number): Promise<Committed> {
-  const positions = highestPositions(batch);
-  const sources = [...new Set(decoded.readings.map((r) => r.record.source))].sort();
-  const loaded = await tx.load(sources, positions);
+async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPosition[], decode: () => DecodedBatch, deps: IngestDeps, nowMs: number): Promise<Committed> {
+  // The database locks and reads the sources the partition keys name while the batch decodes.
+  const named = sourcesNamedBy(positions);
+  const loading = tx.load(named, positions);
+  loading.catch(() => undefined);
+  const decoded = decode();
+  const loaded = await withSourcesOf(decoded, named, await loading, tx);
   const screened = screen(decoded, loaded);
   const lookup = loaded.newSources.length > 0 || screened.lookups.length > 0 ? await tx.lookup(loaded.newSources, screened.lookups) : undefined;
   const classified = resolve(screened, loaded, lookup);
@@ -132,6 +144,37 @@ async function planAndCommit(tx: IngestTransaction, batch: readonly StreamRecord
     outboxOldestAgeSeconds: result.outbox.oldestAgeSeconds,
     claimed: result.claimed,
     live: { rows, events },
+  };
+}
+
+/** Beyond this many partition keys a batch's keys are not taken for its sources (a producer keys by something else). */
+const MAX_NAMED_SOURCES = 200;
+
+/**
+ * The sources a batch's partition keys name, when they look like sources: producers key records
+ * by source (the simulator does), so these are the batch's sources, known before it is decoded.
+ */
+function sourcesNamedBy(positions: readonly StreamPosition[]): string[] {
+  const keys = new Set(positions.map((p) => p.partitionKey));
+  if (keys.size > MAX_NAMED_SOURCES) return [];
+  return [...keys].filter((k) => NAME_PATTERN.test(k)).sort();
+}
+
+/**
+ * The load completed with the batch's sources that no partition key named (locked and read in a
+ * round trip of their own), and with new sources limited to the batch's: a key that names no
+ * reading's source gets no row.
+ */
+async function withSourcesOf(decoded: DecodedBatch, named: readonly string[], loaded: LoadedState, tx: IngestTransaction): Promise<LoadedState> {
+  const sources = new Set(decoded.readings.map((r) => r.record.source));
+  const wasNamed = new Set(named);
+  const unnamed = [...sources].filter((s) => !wasNamed.has(s)).sort();
+  const more = unnamed.length > 0 ? await tx.loadSources(unnamed) : undefined;
+  return {
+    ...loaded,
+    states: more ? new Map([...loaded.states, ...more.states]) : loaded.states,
+    newest: more ? new Map([...loaded.newest, ...more.newest]) : loaded.newest,
+    newSources: [...loaded.newSources.filter((s) => sources.has(s)), ...(more?.newSources ?? [])].sort(),
   };
 }
 

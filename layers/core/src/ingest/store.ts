@@ -37,9 +37,12 @@ export interface SourceStates {
   newest: Map<string, number>;
 }
 
-export interface LoadedState extends SourceStates {
-  /** Sources seen for the first time: not locked yet, their state comes with the lookup. */
+export interface LoadedSources extends SourceStates {
+  /** Of the sources asked for, those seen for the first time: not locked yet, their state comes with the lookup. */
   newSources: string[];
+}
+
+export interface LoadedState extends LoadedSources {
   checkpoints: Committed;
   /**
    * Readings older than `us` (epoch microseconds) are not stored: retention dropped their range, or
@@ -73,8 +76,10 @@ export interface CommitResult {
 }
 
 export interface IngestTransaction {
-  /** Locks the batch's known sources and reads their state, the checkpoints and the raw retention. */
+  /** Locks the sources that have a row and reads their state, the checkpoints and the raw retention. */
   load(sources: readonly string[], positions: readonly StreamPosition[]): Promise<LoadedState>;
+  /** Locks and reads more sources as `load` does (those of the batch that `load` was not given). */
+  loadSources(sources: readonly string[]): Promise<LoadedSources>;
   /** Creates and locks `newSources` and reads their state, then the identities stored in `minutes`. */
   lookup(newSources: readonly string[], minutes: readonly MinuteLookup[]): Promise<LookupResult>;
   /**
