@@ -39,9 +39,11 @@ export function canonicalRecord(b: Buffer, datetime: RegExp): TelemetryRecord | 
   const sourceAt = idEnd + BEFORE_SOURCE.length;
   const sourceEnd = nameEnd(b, sourceAt);
   if (sourceEnd < 0 || !literalAt(b, sourceEnd, BEFORE_FACT)) return undefined;
+  const source = knownName(b, sourceAt, sourceEnd, nameHash);
   const factAt = sourceEnd + BEFORE_FACT.length;
   const factEnd = nameEnd(b, factAt);
   if (factEnd < 0 || !literalAt(b, factEnd, BEFORE_TS)) return undefined;
+  const fact = knownName(b, factAt, factEnd, nameHash);
   const tsAt = factEnd + BEFORE_TS.length;
   const tsEnd = plainStringEnd(b, tsAt, MAX_TS);
   if (tsEnd < 0 || !literalAt(b, tsEnd, BEFORE_VALUE)) return undefined;
@@ -49,7 +51,29 @@ export function canonicalRecord(b: Buffer, datetime: RegExp): TelemetryRecord | 
   if (!datetime.test(ts)) return undefined;
   const value = valueBetween(b, tsEnd + BEFORE_VALUE.length, last);
   if (value === undefined) return undefined;
-  return { v: 1, id: b.toString('latin1', idAt, idEnd), source: b.toString('latin1', sourceAt, sourceEnd), fact: b.toString('latin1', factAt, factEnd), ts, value };
+  return { v: 1, id: b.toString('latin1', idAt, idEnd), source, fact, ts, value };
+}
+
+/**
+ * Source and fact names met before, by a hash of their bytes. A batch repeats a few hundred names
+ * thousands of times; a name read again is the same string, so it costs no allocation, its hash
+ * for the maps of ingest is computed once, and the collector has less to copy.
+ */
+const names = new Map<number, string>();
+const MAX_NAMES = 4_096;
+
+function knownName(b: Buffer, at: number, end: number, hash: number): string {
+  const known = names.get(hash);
+  if (known !== undefined && known.length === end - at && bytesSpell(b, at, known)) return known;
+  const name = b.toString('latin1', at, end);
+  if (names.size >= MAX_NAMES) names.clear();
+  names.set(hash, name);
+  return name;
+}
+
+function bytesSpell(b: Buffer, at: number, s: string): boolean {
+  for (let k = 0; k < s.length; k++) if (b[at + k] !== s.charCodeAt(k)) return false;
+  return true;
 }
 
 /** The JSON value filling [at, end) exactly: a plain string of at most 256 characters, a boolean or a finite number. */
@@ -84,13 +108,21 @@ function plainStringEnd(b: Buffer, at: number, max: number): number {
   return -1;
 }
 
-/** Where a NAME_PATTERN string starting at `at` closes, or -1. */
+/** FNV-1a of the bytes the last nameEnd scanned (a second result without an object per call). */
+let nameHash = 0;
+
+/** Where a NAME_PATTERN string starting at `at` closes, or -1; its hash in nameHash. */
 function nameEnd(b: Buffer, at: number): number {
   const end = Math.min(b.length, at + MAX_NAME + 1);
+  let h = 0x811c9dc5;
   for (let i = at; i < end; i++) {
     const c = b[i]!;
-    if (c === QUOTE) return i > at ? i : -1;
+    if (c === QUOTE) {
+      nameHash = h;
+      return i > at ? i : -1;
+    }
     if (NAME_BYTE[c] !== 1) return -1;
+    h = Math.imul(h ^ c, 0x01000193);
   }
   return -1;
 }

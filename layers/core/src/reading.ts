@@ -34,6 +34,21 @@ export const minuteOf = (tsUs: number): number => tsUs - (((tsUs % MINUTE_US) + 
 /** One string per series, for maps: names match NAME_PATTERN, so the separator cannot occur in them. */
 export const seriesKey = (source: string, fact: string): string => `${source}\u0000${fact}`;
 
+const seriesKeys = new Map<string, Map<string, string>>();
+const MAX_CACHED_SOURCES = 4_096;
+
+/** seriesKey, the same string each time a series comes again: one key per series, not per reading. */
+export function cachedSeriesKey(source: string, fact: string): string {
+  let byFact = seriesKeys.get(source);
+  if (!byFact) {
+    if (seriesKeys.size >= MAX_CACHED_SOURCES) seriesKeys.clear();
+    seriesKeys.set(source, (byFact = new Map<string, string>()));
+  }
+  let key = byFact.get(fact);
+  if (key === undefined) byFact.set(fact, (key = seriesKey(source, fact)));
+  return key;
+}
+
 /**
  * 32-bit FNV-1a of the reading's id and typed value. Equal identities with equal fingerprints are
  * a resend; with different fingerprints, two readings that disagree (a conflict). Two different

@@ -1,5 +1,5 @@
 import { isAlreadyCommitted, type Committed } from '../db/checkpointStore.ts';
-import { fingerprintOf, minuteOf, seriesKey, type Reading } from '../reading.ts';
+import { cachedSeriesKey, fingerprintOf, minuteOf, type Reading } from '../reading.ts';
 import { deaggregate } from '../kpl/deaggregate.ts';
 import { decodeRecord, decodeRecordBytes, type Decoded, type DeadLetterReason, type TimeWindow } from '../record.ts';
 import type { LoadedState, LookupResult, MinuteLookup } from './store.ts';
@@ -34,7 +34,7 @@ export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, windo
   const readings: Reading[] = [];
   const rejected: Rejection[] = [];
   const take = (stream: StreamRecord, d: Decoded, sub?: SubRecord) => {
-    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream, series: seriesKey(d.record.source, d.record.fact), ...(sub ? { sub } : {}) });
+    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream, series: cachedSeriesKey(d.record.source, d.record.fact), ...(sub ? { sub } : {}) });
     else rejected.push({ stream, ...(sub ? { sub } : {}), reason: d.error.reason, detail: d.error.detail });
   };
   for (const stream of batch) {
@@ -78,7 +78,7 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
   const rejected = [...decoded.rejected];
   const duplicates: Reading[] = [];
   const unique: Screened['unique'] = [];
-  const seen = new Map<string, Map<number, Reading>>();
+  const seen = new Map<string, SeenInSeries>();
   const lookups = new Map<string, MinuteLookup>();
   for (const reading of decoded.readings) {
     if (reading.tsUs < horizonUs) {
@@ -94,15 +94,14 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
     }
     const { series } = reading;
     let inSeries = seen.get(series);
-    if (!inSeries) seen.set(series, (inSeries = new Map<number, Reading>()));
-    const earlier = inSeries.get(reading.tsUs);
+    if (!inSeries) seen.set(series, (inSeries = { newestUs: -Infinity, inOrder: [] }));
+    const earlier = earlierWithTimeOf(inSeries, reading);
     if (earlier) {
       if (fingerprintOf(earlier) === fingerprintOf(reading)) duplicates.push(reading);
       else
         rejected.push({ ...rejectionOf(reading), reason: 'identity_conflict', detail: conflictDetail(reading, `record ${positionOf(earlier.stream, earlier.sub)} of this batch`) });
       continue;
     }
-    inSeries.set(reading.tsUs, reading);
     const newest = loaded.newest.get(series);
     const candidate = newest === undefined || reading.tsUs <= newest;
     unique.push({ reading, candidate });
@@ -117,6 +116,31 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
     }
   }
   return { unique, duplicates, rejected, lookups: [...lookups.values()] };
+}
+
+/**
+ * The readings of one series so far in a batch. Devices send in time order, and a reading newer
+ * than all before it cannot repeat one of them: the map by event time is built only once a series
+ * has a reading out of order (a map entry per reading was a tenth of a batch's time).
+ */
+interface SeenInSeries {
+  newestUs: number;
+  inOrder: Reading[];
+  byTime?: Map<number, Reading>;
+}
+
+/** The earlier reading of the batch with this one's event time, if any; else takes this one in. */
+function earlierWithTimeOf(s: SeenInSeries, reading: Reading): Reading | undefined {
+  if (reading.tsUs > s.newestUs) {
+    s.newestUs = reading.tsUs;
+    if (s.byTime) s.byTime.set(reading.tsUs, reading);
+    else s.inOrder.push(reading);
+    return undefined;
+  }
+  s.byTime ??= new Map(s.inOrder.map((r) => [r.tsUs, r]));
+  const earlier = s.byTime.get(reading.tsUs);
+  if (!earlier) s.byTime.set(reading.tsUs, reading);
+  return earlier;
 }
 
 export interface Classified {
