@@ -74,11 +74,19 @@ export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDa
     async transaction(work) {
       const t0 = performance.now();
       let inside = 0;
+      let committedInside = false;
       try {
         return await db.transaction(async (tx) => {
           const w0 = performance.now();
           try {
-            return await work(wrap(tx, true));
+            return await work({
+              ...wrap(tx, true),
+              batchAndCommit: (statements: readonly string[]) => {
+                committedInside = true;
+                const count = { statements: statements.length, roundTrips: packStatements([...statements, 'COMMIT']).length };
+                return timed(statementKind(statements[0] ?? ''), count, false, () => tx.batchAndCommit(statements));
+              },
+            });
           } finally {
             inside += performance.now() - w0;
           }
@@ -86,10 +94,10 @@ export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDa
       } finally {
         const t = timings();
         const ms = performance.now() - t0 - inside;
-        // BEGIN travels with the first statement; COMMIT is a round trip of its own.
+        // BEGIN travels with the first statement; COMMIT with the last, or as a round trip of its own.
         t.ms.transaction += ms;
         t.wallMs += ms;
-        t.roundTrips++;
+        if (!committedInside) t.roundTrips++;
       }
     },
   };

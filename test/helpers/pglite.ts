@@ -59,7 +59,12 @@ export async function startTimescale(): Promise<TimescaleTestDb> {
   const direct = sessionOf(pg);
   const db: SqlDatabase = {
     ...direct,
-    transaction: (work) => pg.transaction((tx) => work(sessionOf(tx))),
+    // In-process: COMMIT costs no round trip, so PGlite's own transaction commits after `work`.
+    transaction: (work) =>
+      pg.transaction((tx) => {
+        const session = sessionOf(tx);
+        return work({ ...session, batchAndCommit: (statements) => session.batch(statements) });
+      }),
   };
   return {
     db,

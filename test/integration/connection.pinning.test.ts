@@ -52,4 +52,23 @@ describe('hot path statements as RDS Proxy sees them', () => {
     expect(Math.max(...queries.map((q) => q.bytes))).toBeLessThanOrEqual(PIN_BYTES);
     expect(pinsOfAll(messages)).toEqual([]);
   });
+
+  it("sends ingest's BEGIN with its first statements and COMMIT with its last: no message of their own", async () => {
+    // Prepare
+    const ingest = await import('../../functions/ingest/handler.ts');
+    const event = kinesisEvent(createBrewery({ seed: 6 }).next(Date.now(), 200));
+    const before = wire.messages().length;
+
+    // Act
+    const ingested = await ingest.handler(event, lambdaContext());
+
+    // Assess
+    expect(ingested.batchItemFailures).toEqual([]);
+    const texts = wire
+      .messages()
+      .slice(before)
+      .flatMap((m) => (m.kind === 'query' ? [m.text.trim()] : []));
+    expect(texts.filter((t) => /^(BEGIN|COMMIT);?$/i.test(t))).toEqual([]);
+    expect(texts.find((t) => t.endsWith('COMMIT'))).toMatch(/claimed_until[\s\S]*COMMIT$/);
+  });
 });

@@ -114,6 +114,26 @@ describe('database connections', () => {
     expect(uncaught).toEqual([]);
   });
 
+  it('commits with the last statements when they succeed, and rolls all back when one of them fails', async () => {
+    // Prepare: a table of this test's own, and a pool of one connection (Lambda's).
+    const db = await database();
+    await db.exec('CREATE TABLE IF NOT EXISTS commit_with_last (n int)');
+    await db.exec('TRUNCATE commit_with_last');
+
+    // Act: one transaction whose last message fails after an insert, then one that succeeds.
+    const failed = db.transaction(async (tx) => {
+      await tx.batch(['INSERT INTO commit_with_last VALUES (1)']);
+      return tx.batchAndCommit(['INSERT INTO commit_with_last VALUES (2)', 'SELECT 1 / 0']);
+    });
+    await expect(failed).rejects.toMatchObject({ code: '22012' });
+    const committed = await db.transaction((tx) => tx.batchAndCommit(['INSERT INTO commit_with_last VALUES (3)', 'SELECT count(*)::int AS n FROM commit_with_last']));
+
+    // Assess: nothing of the failed one, the second committed, the connection usable after both.
+    expect(committed).toEqual([[], [{ n: 1 }]]);
+    const { rows } = await db.query<{ n: number }>('SELECT n FROM commit_with_last');
+    expect(rows).toEqual([{ n: 3 }]);
+  });
+
   it('enforces the session limits set as startup parameters, never with SET', async () => {
     // Prepare: see what the client sends through a wire tap.
     const wire = frontendTap();

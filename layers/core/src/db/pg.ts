@@ -1,7 +1,7 @@
 import { finished } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyStream } from 'pg-copy-streams';
-import type { Rows, SqlDatabase, SqlSession } from './session.ts';
+import type { Rows, SqlDatabase, SqlSession, SqlTransaction } from './session.ts';
 import { isConnectionError } from './pgErrors.ts';
 import { packStatements } from './sqlText.ts';
 
@@ -48,20 +48,28 @@ const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
 });
 
 /**
- * A transaction's session that sends BEGIN together with its first statements instead of as a
- * round trip of its own (PostgreSQL keeps an explicit BEGIN open past the end of the message).
+ * A transaction's session that sends BEGIN together with its first statements, and COMMIT with its
+ * last (batchAndCommit), instead of as round trips of their own (PostgreSQL keeps an explicit BEGIN
+ * open past the end of the message).
  */
-function lazyTransaction(client: pg.ClientBase): SqlSession & { begun: () => boolean } {
+function lazyTransaction(client: pg.ClientBase): SqlTransaction & { begun: () => boolean; committed: () => boolean } {
   const s = sessionOf(client);
   let begun = false;
+  let committed = false;
   const begin = async () => {
     if (!begun) {
       begun = true;
       await client.query('BEGIN');
     }
   };
+  const batch = async (statements: readonly string[]) => {
+    if (begun) return s.batch(statements);
+    begun = true;
+    return (await s.batch(['BEGIN', ...statements])).slice(1);
+  };
   return {
     begun: () => begun,
+    committed: () => committed,
     async query<R extends object>(text: string, params?: unknown[]) {
       if (begun || (params && params.length > 0)) {
         await begin();
@@ -76,14 +84,17 @@ function lazyTransaction(client: pg.ClientBase): SqlSession & { begun: () => boo
       begun = true;
       return s.exec(`BEGIN;\n${script}`);
     },
-    async batch(statements: readonly string[]) {
-      if (begun) return s.batch(statements);
-      begun = true;
-      return (await s.batch(['BEGIN', ...statements])).slice(1);
-    },
+    batch,
     async copyFrom(statement: string, data: Buffer, onSent?: () => void) {
       await begin();
       return s.copyFrom(statement, data, onSent);
+    },
+    async batchAndCommit(statements: readonly string[]) {
+      // Statements after a failed one in the same message are skipped, COMMIT with them: the
+      // error reaches the caller and the transaction is rolled back as any other.
+      const results = await batch([...statements, 'COMMIT']);
+      committed = true;
+      return results.slice(0, -1);
     },
   };
 }
@@ -122,7 +133,7 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
         client.on('error', onError);
         try {
           const result = await work(tx);
-          if (tx.begun()) await client.query('COMMIT');
+          if (tx.begun() && !tx.committed()) await client.query('COMMIT');
           return result;
         } catch (e) {
           // A failed ROLLBACK means the socket is unusable: destroy it rather than pool it.

@@ -3,7 +3,7 @@ import { advanceCheckpointsStatement, loadCheckpointsStatement, parseCheckpoints
 import { createSourcesStatement, loadStatesStatements, lockedSources, lockSourcesStatement, parseSourceStates, saveStateStatements } from './derivedStateStore.ts';
 import type { CommitPlan, CommitResult, IngestStore, IngestTransaction, LoadedSources, LoadedState, LookupResult, MinuteLookup } from '../ingest/store.ts';
 import { addedIds, addToOutboxStatements, CLAIM_OUTBOX_STATEMENT, claimedMessages, markSent, OUTBOX_STATUS_STATEMENT, outboxStatus, releaseClaims } from './outbox.ts';
-import type { Rows, SqlDatabase, SqlSession } from './session.ts';
+import type { Rows, SqlDatabase, SqlSession, SqlTransaction } from './session.ts';
 import { TELEMETRY_COPY, telemetryCopyData } from './telemetryCopy.ts';
 import { lookupIdentitiesStatements, parseIdentities } from './telemetryStore.ts';
 
@@ -16,7 +16,8 @@ const INGEST_HORIZON_STATEMENT = `SELECT (extract(epoch FROM warehouse_ingest_ho
  * The ingest store on PostgreSQL, in few round trips through the simple protocol (RDS Proxy keeps
  * multiplexing): BEGIN and every read in one message; the identity lookup in a second one only
  * when the batch has new sources or readings at or below their series' newest; the rows by COPY;
- * then the state, outbox and checkpoint writes and the outbox claim, packed into messages under 16 KB.
+ * then the state, outbox and checkpoint writes and the outbox claim, packed into messages under 16 KB,
+ * COMMIT in the last.
  */
 export function pgIngestStore(db: SqlDatabase): IngestStore {
   return {
@@ -39,7 +40,7 @@ async function loadSources(tx: SqlSession, sources: readonly string[], more: rea
   return { loaded: { ...parsed, newSources: sources.filter((s) => !locked.has(s)) }, more: results.slice(lock.length + states.length) };
 }
 
-function ingestTransaction(tx: SqlSession): IngestTransaction {
+function ingestTransaction(tx: SqlTransaction): IngestTransaction {
   return {
     async load(sources: readonly string[], positions: readonly StreamPosition[]): Promise<LoadedState> {
       const { loaded, more } = await loadSources(tx, sources, [loadCheckpointsStatement(positions), INGEST_HORIZON_STATEMENT]);
@@ -71,7 +72,7 @@ function ingestTransaction(tx: SqlSession): IngestTransaction {
       const saves = saveStateStatements(plan.changes);
       const outbox = addToOutboxStatements(plan.outbox);
       const advance = advanceCheckpointsStatement(plan.checkpoints);
-      const results = await tx.batch([...saves, ...outbox, ...(advance ? [advance] : []), OUTBOX_STATUS_STATEMENT, CLAIM_OUTBOX_STATEMENT]);
+      const results = await tx.batchAndCommit([...saves, ...outbox, ...(advance ? [advance] : []), OUTBOX_STATUS_STATEMENT, CLAIM_OUTBOX_STATEMENT]);
       return {
         added: addedIds(results.slice(saves.length, saves.length + outbox.length)),
         outbox: outboxStatus(results.at(-2) ?? []),

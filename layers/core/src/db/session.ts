@@ -20,7 +20,15 @@ export interface SqlSession {
   copyFrom(statement: string, data: Buffer, onSent?: () => void): Promise<void>;
 }
 
+export interface SqlTransaction extends SqlSession {
+  /**
+   * Runs the statements as `batch` does, as the transaction's last: the driver may send COMMIT in
+   * the same message (node-postgres does: no round trip of its own). Nothing may run after it.
+   */
+  batchAndCommit(statements: readonly string[]): Promise<Rows[]>;
+}
+
 export interface SqlDatabase extends SqlSession {
   /** Runs `work` inside BEGIN/COMMIT on one connection; rolls back and rethrows on error. */
-  transaction<T>(work: (tx: SqlSession) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T>;
 }
