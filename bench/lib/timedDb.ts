@@ -63,7 +63,14 @@ export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDa
   const wrap = (s: SqlSession, inTransaction: boolean): SqlSession => ({
     query: <R extends object>(text: string, params?: unknown[]) => timed(statementKind(text), one, !inTransaction, () => s.query<R>(text, params)),
     exec: (script) => s.exec(script),
-    copyFrom: (statement: string, data: Buffer, onSent?: () => void) => timed(statementKind(statement), one, !inTransaction, () => s.copyFrom(statement, data, onSent)),
+    copyFrom: (statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void) => {
+      const copying = s.copyFrom(statement, data, onSent);
+      // Timed from when its data is made: until then the function, not the database, is what waits.
+      return Promise.resolve(data).then(
+        () => timed(statementKind(statement), one, !inTransaction, () => copying),
+        () => copying,
+      );
+    },
     // Packed statements share a message: their time goes to the kind of the first one.
     batch: (statements: readonly string[]) =>
       timed(statementKind(statements[0] ?? ''), { statements: statements.length, roundTrips: packStatements(statements).length }, !inTransaction, () => s.batch(statements)),

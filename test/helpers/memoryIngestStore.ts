@@ -117,7 +117,8 @@ export class MemoryIngestStore implements IngestStore {
         }
         return { ...statesOf(newSources), stored };
       },
-      insertRows: async (rows) => {
+      insertRows: async (made) => {
+        const rows = await made;
         const keys = new Set(t.rows.map((r) => `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`));
         for (const r of rows) {
           const key = `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`;

@@ -48,8 +48,8 @@ const sessionOf = (s: PGliteSession): SqlSession => ({
     return (await s.exec(statements.join(';\n'))).map((r) => r.rows);
   },
   // PGlite reads COPY data from its virtual /dev/blob.
-  async copyFrom(statement: string, data: Buffer) {
-    await s.query(statement.replace(/FROM STDIN/, "FROM '/dev/blob'"), [], { blob: new Blob([data]) });
+  async copyFrom(statement: string, data: Buffer | Promise<Buffer>) {
+    await s.query(statement.replace(/FROM STDIN/, "FROM '/dev/blob'"), [], { blob: new Blob([await data]) });
   },
 });
 

@@ -134,6 +134,21 @@ describe('database connections', () => {
     expect(rows).toEqual([{ n: 3 }]);
   });
 
+  it('fails a COPY whose data could not be made with that error, and leaves the connection usable', async () => {
+    // Prepare
+    const db = await database();
+    await db.exec('CREATE TABLE IF NOT EXISTS copy_data_failed (n int)');
+    const cause = new Error('rows could not be made');
+
+    // Act: the COPY starts before its data, which then fails.
+    const copying = db.transaction((tx) => tx.copyFrom('COPY copy_data_failed (n) FROM STDIN', Promise.reject(cause)));
+
+    // Assess
+    await expect(copying).rejects.toBe(cause);
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_data_failed');
+    expect(rows).toEqual([{ n: 0 }]);
+  });
+
   it('enforces the session limits set as startup parameters, never with SET', async () => {
     // Prepare: see what the client sends through a wire tap.
     const wire = frontendTap();

@@ -13,6 +13,13 @@ export { isConnectionError, isDataError, isRetryableTransactionError } from './p
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => v);
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
+/** COPY data still being made: its rejection is reported by the COPY that awaits it, not as unhandled before. */
+function dataInTheMaking(data: Buffer | Promise<Buffer>): Promise<Buffer> {
+  const made = Promise.resolve(data);
+  made.catch(() => undefined);
+  return made;
+}
+
 const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
   async query<R extends object>(text: string, params?: unknown[]) {
     const r = await c.query(text, params);
@@ -30,13 +37,24 @@ const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
     }
     return out;
   },
-  async copyFrom(statement: string, data: Buffer, onSent?: () => void) {
+  async copyFrom(statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void) {
+    const made = dataInTheMaking(data);
     const client = c instanceof pg.Pool ? await c.connect() : c;
     try {
       const copy = client.query(copyStream(statement));
+      let bytes: Buffer;
+      try {
+        bytes = await made;
+      } catch (e) {
+        // CopyFail ends the COPY (its own error is this one's consequence), so the connection can
+        // roll back; the caller gets the error that stopped the data.
+        copy.destroy(e as Error);
+        await finished(copy).catch(() => undefined);
+        throw e;
+      }
       // pg-copy-streams holds the data until the server's CopyInResponse, then writes it to the
       // socket and calls back: from there the server reads it whatever this process does next.
-      copy.write(data, (e) => {
+      copy.write(bytes, (e) => {
         if (!e) onSent?.();
       });
       copy.end();
@@ -85,9 +103,10 @@ function lazyTransaction(client: pg.ClientBase): SqlTransaction & { begun: () =>
       return s.exec(`BEGIN;\n${script}`);
     },
     batch,
-    async copyFrom(statement: string, data: Buffer, onSent?: () => void) {
+    async copyFrom(statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void) {
+      const made = dataInTheMaking(data);
       await begin();
-      return s.copyFrom(statement, data, onSent);
+      return s.copyFrom(statement, made, onSent);
     },
     async batchAndCommit(statements: readonly string[]) {
       // Statements after a failed one in the same message are skipped, COMMIT with them: the

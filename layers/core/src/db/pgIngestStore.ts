@@ -64,8 +64,13 @@ function ingestTransaction(tx: SqlTransaction): IngestTransaction {
     },
 
     async insertRows(rows, onSent) {
-      if (rows.length > 0) await tx.copyFrom(TELEMETRY_COPY, telemetryCopyData(rows), onSent);
-      return rows.length;
+      let count = 0;
+      await tx.copyFrom(
+        TELEMETRY_COPY,
+        rows.then((r) => ((count = r.length), telemetryCopyData(r))),
+        onSent,
+      );
+      return count;
     },
 
     async commit(plan: CommitPlan): Promise<CommitResult> {

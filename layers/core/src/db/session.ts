@@ -15,9 +15,11 @@ export interface SqlSession {
   batch(statements: readonly string[]): Promise<Rows[]>;
   /**
    * Runs `COPY ... FROM STDIN` with this data (one round trip; COPY does not pin RDS Proxy once
-   * done). `onSent`, where the driver can tell, is called once the data is on its way to the server.
+   * done). The COPY may start while its data is still being made: a rejected `data` fails the COPY
+   * and rejects with the same error. `onSent`, where the driver can tell, is called once the data
+   * is on its way to the server.
    */
-  copyFrom(statement: string, data: Buffer, onSent?: () => void): Promise<void>;
+  copyFrom(statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void): Promise<void>;
 }
 
 export interface SqlTransaction extends SqlSession {

@@ -104,16 +104,26 @@ async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPo
   const loaded = await withSourcesOf(decoded, named, await loading, tx);
   const screened = screen(decoded, loaded);
   const lookup = loaded.newSources.length > 0 || screened.lookups.length > 0 ? await tx.lookup(loaded.newSources, screened.lookups) : undefined;
-  const classified = resolve(screened, loaded, lookup);
 
-  const rows = deps.mode === 'raw' ? rawRows(classified.written) : mergeReadings(classified.written);
-  // The database writes the rows while the derivation runs here; a failure still fails the batch.
-  // The derivation is synchronous: it starts once the rows are on their way, or the data would
-  // wait for it behind the COPY's handshake.
+  // The insert starts before the rows are made (in the next microtask), so the COPY's handshake
+  // travels meanwhile; a batch with no new reading has no insert. The database writes the rows
+  // while the derivation runs here; a failure still fails the batch. The derivation is synchronous:
+  // it starts once the rows are on their way, or the data would wait for it behind the handshake.
+  const made = Promise.resolve().then(() => {
+    const classified = resolve(screened, loaded, lookup);
+    return { classified, rows: deps.mode === 'raw' ? rawRows(classified.written) : mergeReadings(classified.written) };
+  });
   let sent!: () => void;
   const onTheirWay = new Promise<void>((resolve) => (sent = resolve));
-  const inserting = tx.insertRows(rows, sent);
+  const inserting =
+    screened.unique.length > 0
+      ? tx.insertRows(
+          made.then((m) => m.rows),
+          sent,
+        )
+      : Promise.resolve(0);
   inserting.catch(() => undefined);
+  const { classified, rows } = await made;
   await Promise.race([onTheirWay, inserting]);
   const states = new Map([...loaded.states, ...(lookup?.states ?? [])]);
   const { events, changes } = derive(rows, states, deps.ruleSet);

@@ -83,10 +83,11 @@ export interface IngestTransaction {
   /** Creates and locks `newSources` and reads their state, then the identities stored in `minutes`. */
   lookup(newSources: readonly string[], minutes: readonly MinuteLookup[]): Promise<LookupResult>;
   /**
-   * Inserts the rows (every one new) and resolves to their number. Started before the derivation,
-   * so the database writes them while the function computes; `commit` runs after it. `onSent`, where
-   * the store can tell, is called once the rows are on their way (the derivation then starts).
+   * Inserts the rows (every one new) and resolves to their number. Started while the rows are still
+   * being made, and before the derivation, so the database works while the function computes;
+   * `commit` runs after it. If `rows` rejects, nothing is inserted and the insert rejects with it.
+   * `onSent`, where the store can tell, is called once the rows are on their way.
    */
-  insertRows(rows: readonly MergedRow[], onSent?: () => void): Promise<number>;
+  insertRows(rows: Promise<readonly MergedRow[]>, onSent?: () => void): Promise<number>;
   commit(plan: CommitPlan): Promise<CommitResult>;
 }
