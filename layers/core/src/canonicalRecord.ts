@@ -7,6 +7,7 @@
  * TelemetryRecordSchema tightens. test/unit/canonicalRecord.property.test.ts holds the two paths
  * to the same answers.
  */
+import { daysFromCivil, daysInMonth } from './civilDate.ts';
 import type { FactValue, TelemetryRecord } from './record.ts';
 
 const QUOTE = 0x22;
@@ -30,7 +31,12 @@ const FALSE = ascii('false');
 const NAME_BYTE = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-') NAME_BYTE[c.charCodeAt(0)] = 1;
 
-export function canonicalRecord(b: Buffer, datetime: RegExp): TelemetryRecord | undefined {
+/**
+ * `time.us` gets the event time in epoch microseconds (instantMicros' answer) when `ts` is UTC
+ * ("Z"), read from its bytes and checked as zod's pattern does; NaN for another offset, which the
+ * pattern checks (and instantMicros reads) instead.
+ */
+export function canonicalRecord(b: Buffer, datetime: RegExp, time: { us: number }): TelemetryRecord | undefined {
   const last = b.length - 1;
   if (b[last] !== CLOSE_BRACE || !literalAt(b, 0, BEFORE_ID)) return undefined;
   const idAt = BEFORE_ID.length;
@@ -48,7 +54,8 @@ export function canonicalRecord(b: Buffer, datetime: RegExp): TelemetryRecord | 
   const tsEnd = plainStringEnd(b, tsAt, MAX_TS);
   if (tsEnd < 0 || !literalAt(b, tsEnd, BEFORE_VALUE)) return undefined;
   const ts = b.toString('latin1', tsAt, tsEnd);
-  if (!datetime.test(ts)) return undefined;
+  time.us = utcMicros(b, tsAt, tsEnd);
+  if (Number.isNaN(time.us) && !datetime.test(ts)) return undefined;
   const value = valueBetween(b, tsEnd + BEFORE_VALUE.length, last);
   if (value === undefined) return undefined;
   return { v: 1, id: b.toString('latin1', idAt, idEnd), source, fact, ts, value };
@@ -128,6 +135,43 @@ function nameEnd(b: Buffer, at: number): number {
 }
 
 const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
+
+/** The number written by the digits in [at, to), or NaN if one is not a digit. */
+function digitsAt(b: Buffer, at: number, to: number): number {
+  let n = 0;
+  for (let i = at; i < to; i++) {
+    const d = b[i]! - 0x30;
+    if (!(d >= 0 && d <= 9)) return Number.NaN;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS[.fraction]Z` in [at, end) as epoch microseconds (fraction digits past the
+ * sixth dropped, as instantMicros does), with zod's ranges: a real day of the month, hours to 23,
+ * minutes and seconds to 59; NaN for anything else (another offset goes to the pattern).
+ */
+function utcMicros(b: Buffer, at: number, end: number): number {
+  if (end - at < 20 || b[at + 4] !== 0x2d || b[at + 7] !== 0x2d || b[at + 10] !== 0x54 || b[at + 13] !== 0x3a || b[at + 16] !== 0x3a) return Number.NaN;
+  const year = digitsAt(b, at, at + 4);
+  const month = digitsAt(b, at + 5, at + 7);
+  const day = digitsAt(b, at + 8, at + 10);
+  const hour = digitsAt(b, at + 11, at + 13);
+  const minute = digitsAt(b, at + 14, at + 16);
+  const second = digitsAt(b, at + 17, at + 19);
+  // NaN fails every comparison below.
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59)) return Number.NaN;
+  let i = at + 19;
+  let micro = 0;
+  if (b[i] === 0x2e /* . */) {
+    const from = ++i;
+    for (let scale = 100_000; i < end && isDigit(b[i]); i++, scale /= 10) if (scale >= 1) micro += (b[i]! - 0x30) * scale;
+    if (i === from) return Number.NaN;
+  }
+  if (i !== end - 1 || b[i] !== 0x5a /* Z */) return Number.NaN;
+  return (daysFromCivil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000_000 + micro;
+}
 
 /** JSON's number grammar over [at, end) exactly: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
 function isJsonNumber(b: Buffer, at: number, end: number): boolean {

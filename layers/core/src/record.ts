@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { canonicalRecord } from './canonicalRecord.ts';
+import { daysFromCivil } from './civilDate.ts';
 
 /**
  * The wire contract between producers and the ingest function. One module, used by the
@@ -62,6 +63,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 // One buffer for every record's bytes: a Buffer per record was a tenth of the decode time in GC.
 const scratch = Buffer.allocUnsafe(MAX_RECORD_BYTES);
+// Where canonicalRecord puts the event time it read from the bytes: no object per record.
+const canonicalTime = { us: Number.NaN };
 
 /**
  * Decode one Kinesis `data` field holding one record (see kpl/ for aggregates). Never throws: every
@@ -85,9 +88,10 @@ const notBase64 = () => invalid('not_base64', 'data is not canonical base64');
 /** Decode a record's bytes (a user record unpacked from a KPL aggregate, or a plain record's data). */
 export function decodeRecordBytes(bytes: Buffer, nowMs: number, window: TimeWindow): Decoded {
   if (bytes.length > MAX_RECORD_BYTES) return invalid('too_large', `${bytes.length} bytes > ${MAX_RECORD_BYTES}`);
-  const record = (DATETIME && canonicalRecord(bytes, DATETIME)) || parseRecord(bytes);
+  const canonical = DATETIME && canonicalRecord(bytes, DATETIME, canonicalTime);
+  const record = canonical || parseRecord(bytes);
   if (record instanceof InvalidRecordError) return { ok: false, error: record };
-  const tsUs = instantMicros(record.ts);
+  const tsUs = canonical && !Number.isNaN(canonicalTime.us) ? canonicalTime.us : instantMicros(record.ts);
   if (tsUs < (nowMs - window.maxPastSeconds * 1000) * 1000 || tsUs > (nowMs + window.maxFutureSeconds * 1000) * 1000) {
     return invalid('ts_out_of_range', `${record.ts} outside [now-${window.maxPastSeconds}s, now+${window.maxFutureSeconds}s]`);
   }
@@ -145,16 +149,6 @@ function digits(s: string, from: number, to: number): number {
   let n = 0;
   for (let i = from; i < to; i++) n = n * 10 + (s.charCodeAt(i) - 48);
   return n;
-}
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-compatible low-level date algorithms"). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146_097 + doe - 719_468;
 }
 
 /**
