@@ -20,13 +20,28 @@ describe('Kinesis polling', () => {
     const stream = await newStream(emu);
     await put(emu, stream, records(2));
     const seen: string[] = [];
-    const { mapping } = await kinesisMapping(emu, stream, async (e) => void seen.push(...e.Records.map(dataOf)));
+    // The clock jumps just before a GetRecords is sent, never while one is in flight: kinesalite
+    // would then hand back a next iterator minted after the jump, which has not expired.
+    const kinesis = emu.newKinesisClient();
+    let jumpBeforeNextRead = false;
+    kinesis.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (jumpBeforeNextRead && context.commandName === 'GetRecordsCommand') {
+          jumpBeforeNextRead = false;
+          vi.setSystemTime(Date.now() + 6 * 60_000);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'jumpTheClock' },
+    );
+    const { mapping } = await kinesisMapping({ ...emu, kinesis }, stream, async (e) => void seen.push(...e.Records.map(dataOf)));
     await mapping.start();
     await until('the first records', () => seen.length === 2);
 
     // Act: six minutes pass for kinesalite (it checks an iterator's age against Date.now, like Kinesis).
     vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
-    vi.setSystemTime(Date.now() + 6 * 60_000);
+    jumpBeforeNextRead = true;
+    await until('the clock jumped', () => !jumpBeforeNextRead);
     await put(emu, stream, records(2, 'k', 2));
     await until('the records put after the jump', () => seen.length === 4);
     await mapping.stop();
