@@ -13,10 +13,16 @@ export interface StreamPosition {
 /** Per shard, per partition key: nested maps, so no key string is built per record. */
 export type Committed = ReadonlyMap<string, ReadonlyMap<string, string>>;
 
-/** The highest position per (shard, partition key) of a batch, found in one pass. */
+/**
+ * The highest position per (shard, partition key) of a batch, found in one pass. Lambda delivers a
+ * shard's records in sequence order, so walking back from the end meets each key's highest first:
+ * then a record costs one comparison and a key one map write (a write per record was a twentieth
+ * of a merge batch).
+ */
 export function highestPositions(positions: readonly StreamPosition[]): StreamPosition[] {
   const highest = new Map<string, Map<string, StreamPosition>>();
-  for (const p of positions) {
+  for (let i = positions.length - 1; i >= 0; i--) {
+    const p = positions[i]!;
     let byKey = highest.get(p.shardId);
     if (!byKey) highest.set(p.shardId, (byKey = new Map<string, StreamPosition>()));
     const seen = byKey.get(p.partitionKey);
