@@ -122,6 +122,28 @@ describe('canonicalRecord, the fast path of decodeRecordBytes', () => {
     fc.assert(fc.property(valid, (r) => variants(r).forEach((v) => sameAsGeneralPath(Buffer.from(v)))));
   });
 
+  it("reads a number's value from its digits exactly as JSON.parse does, to the bit and the sign of zero", () => {
+    // Decimals on both sides of the exact path's bounds (15 significant digits, 22 fraction digits), and exponents.
+    const decimal = fc.oneof(
+      fc.stringMatching(/^-?(0|[1-9]\d{0,20})(\.\d{1,25})?$/),
+      fc.stringMatching(/^-?(0|[1-9]\d{0,3})\.0{0,20}[1-9]\d{0,16}$/),
+      fc.stringMatching(/^-?(0|[1-9]\d{0,16})(\.\d{1,5})?[eE][+-]?\d{1,3}$/),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+      // 10^23 is not exact in a double: over it, digits / 10^23 is not JSON.parse's value.
+      fc.constantFrom('0.00000000254976356370962', '-0.00000000000703423712442'),
+    );
+    fc.assert(
+      fc.property(decimal, (text) => {
+        const bytes = Buffer.from(`{"v":1,"id":"a","source":"s","fact":"f","ts":"2026-01-01T00:00:00Z","value":${text}}`);
+        const expected = JSON.parse(text) as number;
+        const mine = read(bytes);
+        if (Number.isFinite(expected)) expect(Object.is(mine?.value, expected), `${text}: ${String(mine?.value)} vs ${expected}`).toBe(true);
+        else expect(mine).toBeUndefined();
+      }),
+      { numRuns: 10_000 },
+    );
+  });
+
   it('gives the general path record and event time, or nothing, for plain records with event times at the edges of the pattern', () => {
     fc.assert(
       fc.property(plain(ts), (fields) => sameAsGeneralPath(encodeRecord({ v: 1, ...fields }))),

@@ -89,9 +89,7 @@ function valueBetween(b: Buffer, at: number, end: number): FactValue | undefined
   if (first === QUOTE) return plainStringEnd(b, at + 1, 256) === end - 1 ? b.toString('latin1', at + 1, end - 1) : undefined;
   if (first === 0x74 /* t */) return end - at === TRUE.length && literalAt(b, at, TRUE) ? true : undefined;
   if (first === 0x66 /* f */) return end - at === FALSE.length && literalAt(b, at, FALSE) ? false : undefined;
-  if (!isJsonNumber(b, at, end)) return undefined;
-  // The same digits through the same correctly rounded conversion JSON.parse uses.
-  const n = Number(b.toString('latin1', at, end));
+  const n = jsonNumber(b, at, end);
   return Number.isFinite(n) ? n : undefined;
 }
 
@@ -173,24 +171,49 @@ function utcMicros(b: Buffer, at: number, end: number): number {
   return (daysFromCivil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000_000 + micro;
 }
 
-/** JSON's number grammar over [at, end) exactly: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
-function isJsonNumber(b: Buffer, at: number, end: number): boolean {
+/** 10^0 .. 10^22: every one exact in a double (from their text: correctly rounded, hence exact). */
+const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+const MAX_EXACT_DIGITS = 15;
+
+/**
+ * The number written in [at, end) when it follows JSON's grammar exactly
+ * (-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?), else NaN; JSON.parse's value, to the bit. A number of at
+ * most 15 significant digits, no exponent and at most 22 fraction digits is its digits as an
+ * integer over a power of ten, both exact in a double, so one correctly rounded division gives the
+ * correctly rounded value (Clinger's fast path, as V8's own conversion takes it) with no text made;
+ * any other number goes through the same conversion JSON.parse uses, from its text.
+ */
+function jsonNumber(b: Buffer, at: number, end: number): number {
   let i = at;
-  if (b[i] === 0x2d /* - */) i++;
+  const negative = b[i] === 0x2d; /* - */
+  if (negative) i++;
+  let digits = 0;
+  let significand = 0;
   if (b[i] === 0x30 /* 0 */) i++;
-  else if (isDigit(b[i])) while (i < end && isDigit(b[i])) i++;
-  else return false;
+  else if (isDigit(b[i])) for (; i < end && isDigit(b[i]); i++, digits++) significand = significand * 10 + (b[i]! - 0x30);
+  else return Number.NaN;
+  let fraction = 0;
   if (i < end && b[i] === 0x2e /* . */) {
     const from = ++i;
-    while (i < end && isDigit(b[i])) i++;
-    if (i === from) return false;
+    for (; i < end && isDigit(b[i]); i++) {
+      significand = significand * 10 + (b[i]! - 0x30);
+      // Significant digits start at the first one that is not zero.
+      if (significand !== 0) digits++;
+    }
+    fraction = i - from;
+    if (fraction === 0) return Number.NaN;
   }
+  let exponent = false;
   if (i < end && (b[i] === 0x65 || b[i] === 0x45) /* e E */) {
+    exponent = true;
     i++;
     if (b[i] === 0x2b || b[i] === 0x2d) i++;
     const from = i;
     while (i < end && isDigit(b[i])) i++;
-    if (i === from) return false;
+    if (i === from) return Number.NaN;
   }
-  return i === end;
+  if (i !== end) return Number.NaN;
+  if (exponent || digits > MAX_EXACT_DIGITS || fraction >= EXACT_POWERS_OF_TEN.length) return Number(b.toString('latin1', at, end));
+  const magnitude = fraction === 0 ? significand : significand / EXACT_POWERS_OF_TEN[fraction]!;
+  return negative ? -magnitude : magnitude;
 }
