@@ -1,4 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectDatabase, type Database } from '#core/db/connect';
 import { readEnv } from '#core/env';
 import { SESSION_LIMITS } from '#core/db/sessionLimits';
@@ -147,6 +148,35 @@ describe('database connections', () => {
     await expect(copying).rejects.toBe(cause);
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_data_failed');
     expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  it("hands a transaction's COPY to the socket in the call, before the work its caller queued next makes the data", async () => {
+    // Prepare: every socket write that carries this COPY's statement is seen.
+    const db = await database();
+    await db.exec('CREATE TABLE IF NOT EXISTS copy_sent_early (n int)');
+    let copyWritten = false;
+    const { write: original } = net.Socket.prototype as { write: (this: net.Socket, ...args: unknown[]) => boolean };
+    const write = vi.spyOn(net.Socket.prototype, 'write').mockImplementation(function (this: net.Socket, ...args: unknown[]) {
+      if (Buffer.isBuffer(args[0]) && args[0].includes('COPY copy_sent_early')) copyWritten = true;
+      return original.apply(this, args);
+    });
+
+    // Act: as ingest does, the rows are made in a microtask queued before the COPY is called.
+    let writtenBeforeData = false;
+    await db.transaction(async (tx) => {
+      await tx.query('SELECT 1');
+      const data = Promise.resolve().then(() => {
+        writtenBeforeData = copyWritten;
+        return Buffer.from('1\n2\n');
+      });
+      await tx.copyFrom('COPY copy_sent_early (n) FROM STDIN', data);
+    });
+    write.mockRestore();
+
+    // Assess: the handshake was on its way while the data was made, and the rows are in.
+    expect(writtenBeforeData).toBe(true);
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_sent_early');
+    expect(rows).toEqual([{ n: 2 }]);
   });
 
   it('enforces the session limits set as startup parameters, never with SET', async () => {

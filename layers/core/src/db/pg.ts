@@ -105,7 +105,9 @@ function lazyTransaction(client: pg.ClientBase): SqlTransaction & { begun: () =>
     batch,
     async copyFrom(statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void) {
       const made = dataInTheMaking(data);
-      await begin();
+      // Sent in this very call once BEGIN is: an await first would queue the COPY behind whatever
+      // the caller set going meanwhile (ingest makes the rows then), and no handshake would overlap it.
+      if (!begun) await begin();
       return s.copyFrom(statement, made, onSent);
     },
     async batchAndCommit(statements: readonly string[]) {
