@@ -163,15 +163,18 @@ describe('database connections', () => {
 
     // Act: as ingest does, the rows are made in a microtask queued before the COPY is called.
     let writtenBeforeData = false;
-    await db.transaction(async (tx) => {
-      await tx.query('SELECT 1');
-      const data = Promise.resolve().then(() => {
-        writtenBeforeData = copyWritten;
-        return Buffer.from('1\n2\n');
+    try {
+      await db.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        const data = Promise.resolve().then(() => {
+          writtenBeforeData = copyWritten;
+          return Buffer.from('1\n2\n');
+        });
+        await tx.copyFrom('COPY copy_sent_early (n) FROM STDIN', data);
       });
-      await tx.copyFrom('COPY copy_sent_early (n) FROM STDIN', data);
-    });
-    write.mockRestore();
+    } finally {
+      write.mockRestore();
+    }
 
     // Assess: the handshake was on its way while the data was made, and the rows are in.
     expect(writtenBeforeData).toBe(true);

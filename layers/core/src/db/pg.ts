@@ -74,11 +74,12 @@ function lazyTransaction(client: pg.ClientBase): SqlTransaction & { begun: () =>
   const s = sessionOf(client);
   let begun = false;
   let committed = false;
-  const begin = async () => {
-    if (!begun) {
-      begun = true;
-      await client.query('BEGIN');
-    }
+  // Sends in this very call once BEGIN is out: an await first would queue the statement behind
+  // whatever the caller set going meanwhile (ingest makes the rows while the COPY's handshake travels).
+  const afterBegin = <T>(send: () => Promise<T>): Promise<T> => {
+    if (begun) return send();
+    begun = true;
+    return client.query('BEGIN').then(send);
   };
   const batch = async (statements: readonly string[]) => {
     if (begun) return s.batch(statements);
@@ -89,10 +90,7 @@ function lazyTransaction(client: pg.ClientBase): SqlTransaction & { begun: () =>
     begun: () => begun,
     committed: () => committed,
     async query<R extends object>(text: string, params?: unknown[]) {
-      if (begun || (params && params.length > 0)) {
-        await begin();
-        return s.query<R>(text, params);
-      }
+      if (begun || (params && params.length > 0)) return afterBegin(() => s.query<R>(text, params));
       begun = true;
       const [, rows] = await s.batch(['BEGIN', text]);
       return { rows: (rows ?? []) as R[] };
@@ -105,10 +103,7 @@ function lazyTransaction(client: pg.ClientBase): SqlTransaction & { begun: () =>
     batch,
     async copyFrom(statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void) {
       const made = dataInTheMaking(data);
-      // Sent in this very call once BEGIN is: an await first would queue the COPY behind whatever
-      // the caller set going meanwhile (ingest makes the rows then), and no handshake would overlap it.
-      if (!begun) await begin();
-      return s.copyFrom(statement, made, onSent);
+      return afterBegin(() => s.copyFrom(statement, made, onSent));
     },
     async batchAndCommit(statements: readonly string[]) {
       // Statements after a failed one in the same message are skipped, COMMIT with them: the
