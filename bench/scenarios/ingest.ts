@@ -8,10 +8,12 @@ import type { SqlDatabase, SqlSession } from '#core/db/session';
 import { TELEMETRY_COPY, telemetryCopyData } from '#core/db/telemetryCopy';
 import { derive, type Derivation } from '#core/derive';
 import { ingestBatch, type IngestDeps } from '#core/ingest/ingestBatch';
+import { decodeBatch } from '#core/ingest/plan';
+import { Readings } from '#core/ingest/readings';
 import { fromKinesisEvent, type StreamRecord } from '#core/ingest/streamRecord';
 import { mergeReadings, rawRows, type MergedRow } from '#core/merge';
-import { seriesKey, type Reading } from '#core/reading';
-import { decodeRecord, instantMicros, TelemetryRecordSchema, type TelemetryRecord, type TimeWindow } from '#core/record';
+import { fingerprint } from '#core/reading';
+import { instantMicros, TelemetryRecordSchema, type TelemetryRecord, type TimeWindow } from '#core/record';
 import { breweryRuleSet } from '#core/rules/brewery';
 import { summarizeProfile, type FrameCost } from '../lib/cpuProfile.ts';
 import { profile } from '../lib/profiler.ts';
@@ -165,7 +167,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     const valid = validRecords(records, o.window);
     const bareDecodeMs = timeMs(() => bareDecode(records));
     let rows: MergedRow[] = [];
-    const mergeMs = timeMs(() => (rows = mode === 'raw' ? rawRows(valid) : mergeReadings(valid)));
+    const mergeMs = timeMs(() => (rows = mode === 'raw' ? rawRows(valid.readings, valid.all) : mergeReadings(valid.readings, valid.all)));
     let derived: Derivation = { events: [], changes: { facts: [], rules: [], ema: [] } };
     const deriveMs = timeMs(() => (derived = derive(rows, states, breweryRuleSet)));
     const statementsMs = await statementWork(records, rows, derived);
@@ -301,7 +303,8 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       peerRawMs.push(rawPeerMs);
       peerRawPerSec.push(perSecond(o.batchSize, rawPeerMs));
       await truncate();
-      ceilingB.push(await copyRows(rawRows(validRecords(rawBatch, o.window))));
+      const valid = validRecords(rawBatch, o.window);
+      ceilingB.push(await copyRows(rawRows(valid.readings, valid.all)));
       await truncate();
       baselinePerSec.push(perSecond(baselineBatch.length, await baseline(baselineBatch)));
     }
@@ -371,12 +374,10 @@ function timeMs(work: () => unknown): number {
   return performance.now() - t0;
 }
 
-function validRecords(records: readonly StreamRecord[], window: TimeWindow): Reading[] {
-  const now = Date.now();
-  return records.flatMap((r) => {
-    const d = decodeRecord(r.data, now, window);
-    return d.ok ? [{ record: d.record, tsUs: d.tsUs, stream: r, series: seriesKey(d.record.source, d.record.fact) }] : [];
-  });
+/** The batch's valid readings as ingest decodes them, and all their indexes. */
+function validRecords(records: readonly StreamRecord[], window: TimeWindow): { readings: Readings; all: number[] } {
+  const { readings } = decodeBatch(records, Date.now(), window);
+  return { readings, all: Array.from({ length: readings.length }, (_, i) => i) };
 }
 
 const NULL_SESSION: SqlSession = {
@@ -409,11 +410,16 @@ function bareDecode(records: readonly StreamRecord[]): unknown[] {
 
 /** Ceiling A: the least any merge must do (base64, JSON.parse, event time, merge); no validation, no I/O. */
 function bareDecodeAndMerge(records: readonly StreamRecord[]): MergedRow[] {
+  const readings = new Readings(records.length);
+  for (const r of records) {
+    const record = parse(r.data);
+    const { source, fact, id, value } = record;
+    const numeric = typeof value === 'string' ? Number.NaN : Number(value);
+    readings.push({ ok: true, source, fact, tsUs: instantMicros(record.ts), fp: fingerprint(id, value), numeric, record }, r, undefined);
+  }
   return mergeReadings(
-    records.map((r) => {
-      const record = parse(r.data);
-      return { record, tsUs: instantMicros(record.ts), stream: r, series: seriesKey(record.source, record.fact) };
-    }),
+    readings,
+    Array.from({ length: readings.length }, (_, i) => i),
   );
 }
 

@@ -1,6 +1,8 @@
+import { decodeBatch } from '#core/ingest/plan';
+import type { Readings } from '#core/ingest/readings';
 import type { StreamRecord } from '#core/ingest/streamRecord';
-import { seriesKey, type Reading } from '#core/reading';
-import { instantMicros, type TelemetryRecord } from '#core/record';
+import { mergeReadings, rawRows, type MergedRow } from '#core/merge';
+import type { TelemetryRecord } from '#core/record';
 
 let counter = 0;
 
@@ -36,9 +38,27 @@ export function streamRecord(record: TelemetryRecord | string, sequenceNumber: s
   };
 }
 
-/** A decoded reading as ingest's plan sees it. */
-export function reading(record: TelemetryRecord, sequenceNumber: string | number = ++counter): Reading {
-  return { record, tsUs: instantMicros(record.ts), stream: streamRecord(record, sequenceNumber), series: seriesKey(record.source, record.fact) };
+/** Records as ingest's plan sees them once decoded (any event time accepted), and every one's index. */
+function readingsOf(records: readonly TelemetryRecord[]): { readings: Readings; all: number[] } {
+  const { readings, rejected } = decodeBatch(
+    records.map((r) => streamRecord(r, ++counter)),
+    Date.now(),
+    { maxPastSeconds: 1e9, maxFutureSeconds: 1e9 },
+  );
+  if (rejected.length > 0) throw new Error(`not a valid reading: ${rejected[0]!.detail}`);
+  return { readings, all: Array.from({ length: readings.length }, (_, i) => i) };
+}
+
+/** The rows ingest's merge makes of these records, decoded as ingest decodes them. */
+export function mergedRows(records: readonly TelemetryRecord[], maxSamplesPerRow?: number): MergedRow[] {
+  const { readings, all } = readingsOf(records);
+  return mergeReadings(readings, all, maxSamplesPerRow);
+}
+
+/** The rows raw mode makes of these records. */
+export function rawRowsOf(records: readonly TelemetryRecord[]): MergedRow[] {
+  const { readings, all } = readingsOf(records);
+  return rawRows(readings, all);
 }
 
 export const base64 = (o: unknown): string => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64');

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { derive, emptySourceState, type SourceState } from '#core/derive';
-import { mergeReadings, rawRows } from '#core/merge';
 import { loadRuleSet } from '#core/rules/ruleSet';
-import { reading, telemetry } from '../helpers/records.ts';
+import { mergedRows, rawRowsOf, telemetry } from '../helpers/records.ts';
 
 const ruleSet = loadRuleSet({
   version: 'test.1',
@@ -18,9 +17,7 @@ const ruleSet = loadRuleSet({
   ],
 });
 const t = (s: number) => new Date(Date.parse('2026-11-22T20:00:00Z') + s * 1000).toISOString();
-let seq = 0;
-const batch = (...items: Array<[fact: string, value: number | string, second: number]>) =>
-  mergeReadings(items.map(([fact, value, s]) => reading(telemetry({ fact, value, ts: t(s) }), ++seq)));
+const batch = (...items: Array<[fact: string, value: number | string, second: number]>) => mergedRows(items.map(([fact, value, s]) => telemetry({ fact, value, ts: t(s) })));
 
 describe('derivation: rules and anomalies over merged batches', () => {
   it('fires a rule once when its premises become true, with facts from earlier batches', () => {
@@ -38,7 +35,7 @@ describe('derivation: rules and anomalies over merged batches', () => {
   });
 
   it('reports one state change per series, the newest, however many rows a batch holds', () => {
-    const rows = rawRows([1, 2, 3].map((s) => reading(telemetry({ fact: 'ph', value: 5 + s / 10, ts: t(s) }), ++seq)));
+    const rows = rawRowsOf([1, 2, 3].map((s) => telemetry({ fact: 'ph', value: 5 + s / 10, ts: t(s) })));
     const { changes } = derive(rows, new Map(), ruleSet);
     expect(changes.facts).toEqual([{ source: 'FBE_01', fact: 'ph', value: 5.3, ts: t(3) }]);
     expect(changes.ema).toHaveLength(1);

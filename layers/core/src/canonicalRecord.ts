@@ -32,11 +32,34 @@ const NAME_BYTE = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-') NAME_BYTE[c.charCodeAt(0)] = 1;
 
 /**
- * `time.us` gets the event time in epoch microseconds (instantMicros' answer) when `ts` is UTC
- * ("Z"), read from its bytes and checked as zod's pattern does; NaN for another offset, which the
- * pattern checks (and instantMicros reads) instead.
+ * Where scanCanonical found each field of a canonical record, and what it read: valid until its
+ * next call (one object for every record, so that reading a batch makes none).
  */
-export function canonicalRecord(b: Buffer, datetime: RegExp, time: { us: number }): TelemetryRecord | undefined {
+export interface CanonicalScan {
+  idAt: number;
+  idEnd: number;
+  source: string;
+  fact: string;
+  tsAt: number;
+  tsEnd: number;
+  /** The event time in epoch microseconds when `ts` is UTC ("Z"), as instantMicros reads it; NaN for another offset. */
+  us: number;
+  /** The value's JSON text is [valueAt, valueEnd); a string's characters are [valueAt + 1, valueEnd - 1). */
+  valueAt: number;
+  valueEnd: number;
+  kind: 'number' | 'boolean' | 'string';
+  /** A number's value, a boolean's as 0 or 1; NaN for a string. */
+  numeric: number;
+}
+
+const scan: CanonicalScan = { idAt: 0, idEnd: 0, source: '', fact: '', tsAt: 0, tsEnd: 0, us: Number.NaN, valueAt: 0, valueEnd: 0, kind: 'number', numeric: 0 };
+
+/**
+ * The fields of `b` when it is a canonical record that JSON.parse and the schema certainly accept,
+ * located and checked (`ts` by zod's pattern, `datetime`, unless it is UTC, which is read and
+ * checked from its bytes); else undefined. Makes no string but the names (known ones cost nothing).
+ */
+export function scanCanonical(b: Buffer, datetime: RegExp): CanonicalScan | undefined {
   const last = b.length - 1;
   if (b[last] !== CLOSE_BRACE || !literalAt(b, 0, BEFORE_ID)) return undefined;
   const idAt = BEFORE_ID.length;
@@ -53,12 +76,28 @@ export function canonicalRecord(b: Buffer, datetime: RegExp, time: { us: number 
   const tsAt = factEnd + BEFORE_TS.length;
   const tsEnd = plainStringEnd(b, tsAt, MAX_TS);
   if (tsEnd < 0 || !literalAt(b, tsEnd, BEFORE_VALUE)) return undefined;
-  const ts = b.toString('latin1', tsAt, tsEnd);
-  time.us = utcMicros(b, tsAt, tsEnd);
-  if (Number.isNaN(time.us) && !datetime.test(ts)) return undefined;
-  const value = valueBetween(b, tsEnd + BEFORE_VALUE.length, last);
-  if (value === undefined) return undefined;
-  return { v: 1, id: b.toString('latin1', idAt, idEnd), source, fact, ts, value };
+  const us = utcMicros(b, tsAt, tsEnd);
+  if (Number.isNaN(us) && !datetime.test(b.toString('latin1', tsAt, tsEnd))) return undefined;
+  const valueAt = tsEnd + BEFORE_VALUE.length;
+  if (!valueBetween(b, valueAt, last)) return undefined;
+  scan.idAt = idAt;
+  scan.idEnd = idEnd;
+  scan.source = source;
+  scan.fact = fact;
+  scan.tsAt = tsAt;
+  scan.tsEnd = tsEnd;
+  scan.us = us;
+  scan.valueAt = valueAt;
+  scan.valueEnd = last;
+  return scan;
+}
+
+/** The record scanCanonical finds in `b`, if any. */
+export function canonicalRecord(b: Buffer, datetime: RegExp): TelemetryRecord | undefined {
+  const s = scanCanonical(b, datetime);
+  if (!s) return undefined;
+  const value: FactValue = s.kind === 'string' ? b.toString('latin1', s.valueAt + 1, s.valueEnd - 1) : s.kind === 'boolean' ? s.numeric === 1 : s.numeric;
+  return { v: 1, id: b.toString('latin1', s.idAt, s.idEnd), source: s.source, fact: s.fact, ts: b.toString('latin1', s.tsAt, s.tsEnd), value };
 }
 
 /**
@@ -83,14 +122,26 @@ function bytesSpell(b: Buffer, at: number, s: string): boolean {
   return true;
 }
 
-/** The JSON value filling [at, end) exactly: a plain string of at most 256 characters, a boolean or a finite number. */
-function valueBetween(b: Buffer, at: number, end: number): FactValue | undefined {
+/**
+ * Whether [at, end) is exactly a JSON value the schema takes (a plain string of at most 256
+ * characters, a boolean or a finite number); its kind and numeric value go to `scan`.
+ */
+function valueBetween(b: Buffer, at: number, end: number): boolean {
   const first = b[at];
-  if (first === QUOTE) return plainStringEnd(b, at + 1, 256) === end - 1 ? b.toString('latin1', at + 1, end - 1) : undefined;
-  if (first === 0x74 /* t */) return end - at === TRUE.length && literalAt(b, at, TRUE) ? true : undefined;
-  if (first === 0x66 /* f */) return end - at === FALSE.length && literalAt(b, at, FALSE) ? false : undefined;
-  const n = jsonNumber(b, at, end);
-  return Number.isFinite(n) ? n : undefined;
+  if (first === QUOTE) {
+    scan.kind = 'string';
+    scan.numeric = Number.NaN;
+    return plainStringEnd(b, at + 1, 256) === end - 1;
+  }
+  if (first === 0x74 /* t */ || first === 0x66 /* f */) {
+    const literal = first === 0x74 ? TRUE : FALSE;
+    scan.kind = 'boolean';
+    scan.numeric = first === 0x74 ? 1 : 0;
+    return end - at === literal.length && literalAt(b, at, literal);
+  }
+  scan.kind = 'number';
+  scan.numeric = jsonNumber(b, at, end);
+  return Number.isFinite(scan.numeric);
 }
 
 function literalAt(b: Buffer, at: number, literal: Buffer): boolean {

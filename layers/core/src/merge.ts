@@ -1,4 +1,5 @@
-import { encodeSamples, fingerprintOf, minuteOf, type Reading } from './reading.ts';
+import type { Readings } from './ingest/readings.ts';
+import { encodeSamples, minuteOf } from './reading.ts';
 import { storedTs, type FactValue } from './record.ts';
 
 /**
@@ -29,7 +30,8 @@ export interface MergedRow {
 export const MAX_SAMPLES_PER_ROW = 1_000;
 
 interface Accumulator {
-  winner: Reading;
+  /** The newest reading's index. */
+  winner: number;
   minuteUs: number;
   count: number;
   numeric: number;
@@ -48,31 +50,33 @@ export function numericOf(value: FactValue): number | null {
   return null;
 }
 
-/** Merges readings of distinct identities (ingest removes duplicates first). */
-export function mergeReadings(readings: readonly Reading[], maxSamplesPerRow = MAX_SAMPLES_PER_ROW): MergedRow[] {
+/** Merges the readings at `indexes` (of distinct identities: ingest removes duplicates first). */
+export function mergeReadings(readings: Readings, indexes: readonly number[], maxSamplesPerRow = MAX_SAMPLES_PER_ROW): MergedRow[] {
+  const { tsUs, fp, numeric, series } = readings;
   // Per series, per minute: numbers as keys, no key text per reading.
   const open = new Map<string, Map<number, Accumulator>>();
   const rows: MergedRow[] = [];
-  for (const reading of readings) {
-    const minuteUs = minuteOf(reading.tsUs);
-    let minutes = open.get(reading.series);
-    if (!minutes) open.set(reading.series, (minutes = new Map<number, Accumulator>()));
+  for (const i of indexes) {
+    const t = tsUs[i]!;
+    const minuteUs = minuteOf(t);
+    let minutes = open.get(series[i]!);
+    if (!minutes) open.set(series[i]!, (minutes = new Map<number, Accumulator>()));
     let acc = minutes.get(minuteUs);
     if (acc && acc.count >= maxSamplesPerRow) {
-      rows.push(rowOf(acc));
+      rows.push(rowOf(readings, acc));
       acc = undefined;
     }
     if (!acc) {
-      acc = { winner: reading, minuteUs, count: 0, numeric: 0, mean: 0, min: Infinity, max: -Infinity, offsets: [], fps: [] };
+      acc = { winner: i, minuteUs, count: 0, numeric: 0, mean: 0, min: Infinity, max: -Infinity, offsets: [], fps: [] };
       minutes.set(minuteUs, acc);
-    } else if (reading.tsUs > acc.winner.tsUs) {
-      acc.winner = reading;
+    } else if (t > tsUs[acc.winner]!) {
+      acc.winner = i;
     }
     acc.count++;
-    acc.offsets.push(reading.tsUs - minuteUs);
-    acc.fps.push(fingerprintOf(reading));
-    const n = numericOf(reading.record.value);
-    if (n !== null) {
+    acc.offsets.push(t - minuteUs);
+    acc.fps.push(fp[i]!);
+    const n = numeric[i]!;
+    if (!Number.isNaN(n)) {
       acc.numeric++;
       // Running mean: a plain sum overflows near the float8 limits, and so does n - mean when the
       // two have opposite signs near them; n/k - mean/k cannot (each term is at most max/2 for k >= 2).
@@ -82,29 +86,31 @@ export function mergeReadings(readings: readonly Reading[], maxSamplesPerRow = M
       if (n > acc.max) acc.max = n;
     }
   }
-  for (const minutes of open.values()) for (const acc of minutes.values()) rows.push(rowOf(acc));
+  for (const minutes of open.values()) for (const acc of minutes.values()) rows.push(rowOf(readings, acc));
   return rows;
 }
 
-/** Raw mode: every reading becomes its own row (for users who need every sample). */
-export function rawRows(readings: readonly Reading[]): MergedRow[] {
+/** Raw mode: every reading at `indexes` becomes its own row (for users who need every sample). */
+export function rawRows(readings: Readings, indexes: readonly number[]): MergedRow[] {
   const rows: MergedRow[] = [];
-  for (const r of readings) {
-    const { source, fact, ts, id, value } = r.record;
+  for (const i of indexes) {
+    const { source, fact, ts, id, value } = readings.record(i);
+    const t = readings.tsUs[i]!;
     const n = numericOf(value);
-    rows.push({ source, fact, ts: storedTs(ts, r.tsUs), tsUs: r.tsUs, eventId: id, value, count: 1, numericCount: n === null ? 0 : 1, min: n, max: n, avg: n, samples: null });
+    rows.push({ source, fact, ts: storedTs(ts, t), tsUs: t, eventId: id, value, count: 1, numericCount: n === null ? 0 : 1, min: n, max: n, avg: n, samples: null });
   }
   return rows;
 }
 
-function rowOf(acc: Accumulator): MergedRow {
+function rowOf(readings: Readings, acc: Accumulator): MergedRow {
   const hasNumbers = acc.numeric > 0;
-  const { source, fact, ts, id, value } = acc.winner.record;
+  const { source, fact, ts, id, value } = readings.record(acc.winner);
+  const tsUs = readings.tsUs[acc.winner]!;
   return {
     source,
     fact,
-    ts: storedTs(ts, acc.winner.tsUs),
-    tsUs: acc.winner.tsUs,
+    ts: storedTs(ts, tsUs),
+    tsUs,
     eventId: id,
     value,
     count: acc.count,

@@ -1,26 +1,11 @@
-import type { StreamRecord, SubRecord } from './ingest/streamRecord.ts';
-import type { FactValue, TelemetryRecord } from './record.ts';
+import type { CanonicalScan } from './canonicalRecord.ts';
+import type { FactValue } from './record.ts';
 
-/**
+/*
  * A reading's identity is (source, fact, event time in microseconds): the raw table's unique key.
  * A producer's resend carries the same identity; so does a device clock collision, which is told
  * apart by the fingerprint of what the reading says (its id and value).
  */
-export interface Reading {
-  record: TelemetryRecord;
-  /** Event time, microseconds since the epoch (see instantMicros). */
-  tsUs: number;
-  /** The stream record that carried it: duplicates are classified and conflicts dead-lettered by it. */
-  stream: StreamRecord;
-  /** Its place in the KPL aggregate that carried it, when one did. */
-  sub?: SubRecord;
-  /** seriesKey(source, fact), built once per reading. */
-  series: string;
-  /** fingerprint(id, value), computed on first use (fingerprintOf). */
-  fp?: number;
-}
-
-export const fingerprintOf = (r: Reading): number => (r.fp ??= fingerprint(r.record.id, r.record.value));
 
 /** Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then text. */
 export function compareSequence(a: string, b: string): number {
@@ -33,6 +18,9 @@ export const minuteOf = (tsUs: number): number => tsUs - (((tsUs % MINUTE_US) + 
 
 /** One string per series, for maps: names match NAME_PATTERN, so the separator cannot occur in them. */
 export const seriesKey = (source: string, fact: string): string => `${source}\u0000${fact}`;
+
+export const sourceOfSeries = (series: string): string => series.slice(0, series.indexOf('\u0000'));
+export const factOfSeries = (series: string): string => series.slice(series.indexOf('\u0000') + 1);
 
 const seriesKeys = new Map<string, Map<string, string>>();
 const MAX_CACHED_SOURCES = 4_096;
@@ -56,8 +44,19 @@ export function cachedSeriesKey(source: string, fact: string): string {
  * also equal: then the second is counted as a duplicate instead of a conflict.
  */
 export function fingerprint(id: string, value: FactValue): number {
-  let h = mixString(FNV_OFFSET, id);
+  const h = mixString(FNV_OFFSET, id);
   if (typeof value === 'string') return mixString(Math.imul(h ^ 0x73 /* s */, FNV_PRIME), value) >>> 0;
+  return mixScalar(h, value);
+}
+
+/** fingerprint of a canonical record from its bytes: there a character is its byte (printable ASCII, no escapes). */
+export function fingerprintOfScan(b: Uint8Array, s: CanonicalScan): number {
+  const h = mixBytes(FNV_OFFSET, b, s.idAt, s.idEnd);
+  if (s.kind === 'string') return mixBytes(Math.imul(h ^ 0x73 /* s */, FNV_PRIME), b, s.valueAt + 1, s.valueEnd - 1) >>> 0;
+  return mixScalar(h, s.kind === 'boolean' ? s.numeric === 1 : s.numeric);
+}
+
+function mixScalar(h: number, value: number | boolean): number {
   if (typeof value === 'boolean') return Math.imul(h ^ (value ? 0x62 : 0x42), FNV_PRIME) >>> 0;
   // A number by its IEEE-754 bits: no text formatting per reading. +0 and -0 are one value (JSON has no -0).
   NUMBER[0] = value === 0 ? 0 : value;
@@ -74,6 +73,11 @@ const NUMBER_WORDS = new Uint32Array(NUMBER.buffer);
 function mixString(h: number, s: string): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
   return Math.imul(h, FNV_PRIME); // a separator, so ("ab", "c") and ("a", "bc") differ
+}
+
+function mixBytes(h: number, b: Uint8Array, at: number, end: number): number {
+  for (let i = at; i < end; i++) h = Math.imul(h ^ b[i]!, FNV_PRIME);
+  return Math.imul(h, FNV_PRIME);
 }
 
 /** A sample as a merged row keeps it: microseconds past the row's minute, and its fingerprint. */

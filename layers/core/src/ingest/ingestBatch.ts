@@ -111,7 +111,7 @@ async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPo
   // it starts once the rows are on their way, or the data would wait for it behind the handshake.
   const made = Promise.resolve().then(() => {
     const classified = resolve(screened, loaded, lookup);
-    return { classified, rows: deps.mode === 'raw' ? rawRows(classified.written) : mergeReadings(classified.written) };
+    return { classified, rows: deps.mode === 'raw' ? rawRows(classified.readings, classified.written) : mergeReadings(classified.readings, classified.written) };
   });
   let sent!: () => void;
   const onTheirWay = new Promise<void>((resolve) => (sent = resolve));
@@ -140,7 +140,7 @@ async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPo
   if (inserted !== rows.length) throw new Error(`inserted ${inserted} of ${rows.length} rows`);
 
   const added = deadLetters.filter((d) => result.added.has(d.key));
-  const redeliveredReadings = classified.duplicates.filter((r) => isRedelivery(r, loaded.checkpoints)).length;
+  const redeliveredReadings = classified.duplicates.filter((i) => isRedelivery(classified.readings.stream[i]!, loaded.checkpoints)).length;
   return {
     written: classified.written.length,
     late: classified.late,
@@ -176,7 +176,7 @@ function sourcesNamedBy(positions: readonly StreamPosition[]): string[] {
  * reading's source gets no row.
  */
 async function withSourcesOf(decoded: DecodedBatch, named: readonly string[], loaded: LoadedState, tx: IngestTransaction): Promise<LoadedState> {
-  const sources = new Set(decoded.readings.map((r) => r.record.source));
+  const sources = decoded.readings.sources();
   const wasNamed = new Set(named);
   const unnamed = [...sources].filter((s) => !wasNamed.has(s)).sort();
   const more = unnamed.length > 0 ? await tx.loadSources(unnamed) : undefined;

@@ -1,7 +1,8 @@
 import { isAlreadyCommitted, type Committed } from '../db/checkpointStore.ts';
-import { cachedSeriesKey, fingerprintOf, minuteOf, type Reading } from '../reading.ts';
 import { deaggregate } from '../kpl/deaggregate.ts';
-import { decodeRecord, decodeRecordBytes, type Decoded, type DeadLetterReason, type TimeWindow } from '../record.ts';
+import { factOfSeries, minuteOf, sourceOfSeries } from '../reading.ts';
+import { decodeReading, InvalidRecordError, recordBytes, type DeadLetterReason, type DecodedReading, type TimeWindow } from '../record.ts';
+import { Readings } from './readings.ts';
 import type { LoadedState, LookupResult, MinuteLookup } from './store.ts';
 import type { StreamRecord, SubRecord } from './streamRecord.ts';
 
@@ -21,7 +22,7 @@ export interface Rejection {
 }
 
 export interface DecodedBatch {
-  readings: Reading[];
+  readings: Readings;
   rejected: Rejection[];
   /** Records after unpacking aggregates (a corrupt aggregate counts as one): readings + rejected. */
   records: number;
@@ -31,10 +32,10 @@ export interface DecodedBatch {
 const KPL_BASE64_PREFIX = '84ma';
 
 export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, window: TimeWindow): DecodedBatch {
-  const readings: Reading[] = [];
+  const readings = new Readings(batch.length);
   const rejected: Rejection[] = [];
-  const take = (stream: StreamRecord, d: Decoded, sub?: SubRecord) => {
-    if (d.ok) readings.push({ record: d.record, tsUs: d.tsUs, stream, series: cachedSeriesKey(d.record.source, d.record.fact), ...(sub ? { sub } : {}) });
+  const take = (stream: StreamRecord, d: DecodedReading, sub?: SubRecord) => {
+    if (d.ok) readings.push(d, stream, sub);
     else rejected.push({ stream, ...(sub ? { sub } : {}), reason: d.error.reason, detail: d.error.detail });
   };
   for (const stream of batch) {
@@ -48,13 +49,12 @@ export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, windo
         continue;
       }
       if (unpacked.kind === 'aggregate') {
-        unpacked.records.forEach((u, subSequenceNumber) =>
-          take(stream, decodeRecordBytes(u.data, nowMs, window), { subSequenceNumber, partitionKey: u.partitionKey, data: u.data }),
-        );
+        unpacked.records.forEach((u, subSequenceNumber) => take(stream, decodeReading(u.data, nowMs, window), { subSequenceNumber, partitionKey: u.partitionKey, data: u.data }));
         continue;
       }
     }
-    take(stream, decodeRecord(stream.data, nowMs, window));
+    const bytes = recordBytes(stream.data);
+    take(stream, bytes instanceof InvalidRecordError ? { ok: false, error: bytes } : decodeReading(bytes, nowMs, window));
   }
   return { readings, rejected, records: readings.length + rejected.length };
 }
@@ -64,9 +64,13 @@ export const positionOf = (stream: StreamRecord, sub?: SubRecord): string => (su
 
 /** After the load: the readings known to be new, and those that must be checked against storage. */
 export interface Screened {
-  /** In batch order: each is new (above its series' newest stored reading) or a candidate. */
-  unique: Array<{ reading: Reading; candidate: boolean }>;
-  duplicates: Reading[];
+  readings: Readings;
+  /** Indexes into readings, in batch order: each new (above its series' newest stored reading) or a candidate. */
+  unique: number[];
+  /** Of unique, by index: 1 for a candidate. */
+  candidate: Uint8Array;
+  /** Indexes into readings. */
+  duplicates: number[];
   rejected: Rejection[];
   lookups: MinuteLookup[];
 }
@@ -74,116 +78,130 @@ export interface Screened {
 const minuteKey = (series: string, minuteUs: number) => `${series}\u0000${minuteUs}`;
 
 export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
+  const { readings } = decoded;
+  const { tsUs, fp, series } = readings;
   const horizonUs = loaded.horizon.us ?? -Infinity;
   const rejected = [...decoded.rejected];
-  const duplicates: Reading[] = [];
-  const unique: Screened['unique'] = [];
+  const duplicates: number[] = [];
+  const unique: number[] = [];
+  const candidate = new Uint8Array(readings.length);
   const seen = new Map<string, SeenInSeries>();
   const lookups = new Map<string, MinuteLookup>();
-  for (const reading of decoded.readings) {
-    if (reading.tsUs < horizonUs) {
+  for (let i = 0; i < readings.length; i++) {
+    if (tsUs[i]! < horizonUs) {
       // Storing it would recreate a chunk (partition) retention already dropped, or land where no
       // aggregate refresh reaches any more: it would be in no rollup and soon gone again.
       rejected.push({
-        stream: reading.stream,
-        ...(reading.sub ? { sub: reading.sub } : {}),
+        ...rejectionOf(readings, i),
         reason: 'ts_out_of_range',
-        detail: `${reading.record.ts} is older than the warehouse keeps and aggregates (raw retention ${loaded.horizon.rawRetentionDays ?? '-'} days)`,
+        detail: `${readings.record(i).ts} is older than the warehouse keeps and aggregates (raw retention ${loaded.horizon.rawRetentionDays ?? '-'} days)`,
       });
       continue;
     }
-    const { series } = reading;
-    let inSeries = seen.get(series);
-    if (!inSeries) seen.set(series, (inSeries = { newestUs: -Infinity, inOrder: [] }));
-    const earlier = earlierWithTimeOf(inSeries, reading);
-    if (earlier) {
-      if (fingerprintOf(earlier) === fingerprintOf(reading)) duplicates.push(reading);
-      else
-        rejected.push({ ...rejectionOf(reading), reason: 'identity_conflict', detail: conflictDetail(reading, `record ${positionOf(earlier.stream, earlier.sub)} of this batch`) });
+    const key = series[i]!;
+    let inSeries = seen.get(key);
+    if (!inSeries) seen.set(key, (inSeries = { newestUs: -Infinity, storedNewestUs: loaded.newest.get(key), inOrder: [] }));
+    const earlier = earlierWithTimeOf(inSeries, tsUs, i);
+    if (earlier !== undefined) {
+      if (fp[earlier] === fp[i]) duplicates.push(i);
+      else {
+        const other = `record ${positionOf(readings.stream[earlier]!, readings.sub[earlier])} of this batch`;
+        rejected.push({ ...rejectionOf(readings, i), reason: 'identity_conflict', detail: conflictDetail(readings, i, other) });
+      }
       continue;
     }
-    const newest = loaded.newest.get(series);
-    const candidate = newest === undefined || reading.tsUs <= newest;
-    unique.push({ reading, candidate });
-    if (!candidate) continue;
-    const minuteUs = minuteOf(reading.tsUs);
-    const key = minuteKey(series, minuteUs);
-    const m = lookups.get(key);
-    if (!m) lookups.set(key, { source: reading.record.source, fact: reading.record.fact, minuteUs, loUs: reading.tsUs, hiUs: reading.tsUs });
+    unique.push(i);
+    const newest = inSeries.storedNewestUs;
+    if (newest !== undefined && tsUs[i]! > newest) continue;
+    candidate[i] = 1;
+    const minuteUs = minuteOf(tsUs[i]!);
+    const mk = minuteKey(key, minuteUs);
+    const m = lookups.get(mk);
+    if (!m) lookups.set(mk, { source: sourceOfSeries(key), fact: factOfSeries(key), minuteUs, loUs: tsUs[i]!, hiUs: tsUs[i]! });
     else {
-      m.loUs = Math.min(m.loUs, reading.tsUs);
-      m.hiUs = Math.max(m.hiUs, reading.tsUs);
+      m.loUs = Math.min(m.loUs, tsUs[i]!);
+      m.hiUs = Math.max(m.hiUs, tsUs[i]!);
     }
   }
-  return { unique, duplicates, rejected, lookups: [...lookups.values()] };
+  return { readings, unique, candidate, duplicates, rejected, lookups: [...lookups.values()] };
 }
 
 /**
- * The readings of one series so far in a batch. Devices send in time order, and a reading newer
- * than all before it cannot repeat one of them: the map by event time is built only once a series
- * has a reading out of order (a map entry per reading was a tenth of a batch's time).
+ * The readings of one series so far in a batch (indexes). Devices send in time order, and a
+ * reading newer than all before it cannot repeat one of them: the map by event time is built only
+ * once a series has a reading out of order (a map entry per reading was a tenth of a batch's time).
  */
 interface SeenInSeries {
   newestUs: number;
-  inOrder: Reading[];
-  byTime?: Map<number, Reading>;
+  /** The newest stored reading's event time, from the load. */
+  storedNewestUs: number | undefined;
+  inOrder: number[];
+  byTime?: Map<number, number>;
 }
 
-/** The earlier reading of the batch with this one's event time, if any; else takes this one in. */
-function earlierWithTimeOf(s: SeenInSeries, reading: Reading): Reading | undefined {
-  if (reading.tsUs > s.newestUs) {
-    s.newestUs = reading.tsUs;
-    if (s.byTime) s.byTime.set(reading.tsUs, reading);
-    else s.inOrder.push(reading);
+/** The earlier reading of the batch with reading i's event time, if any; else takes i in. */
+function earlierWithTimeOf(s: SeenInSeries, tsUs: Float64Array, i: number): number | undefined {
+  const t = tsUs[i]!;
+  if (t > s.newestUs) {
+    s.newestUs = t;
+    if (s.byTime) s.byTime.set(t, i);
+    else s.inOrder.push(i);
     return undefined;
   }
-  s.byTime ??= new Map(s.inOrder.map((r) => [r.tsUs, r]));
-  const earlier = s.byTime.get(reading.tsUs);
-  if (!earlier) s.byTime.set(reading.tsUs, reading);
+  s.byTime ??= new Map(s.inOrder.map((k) => [tsUs[k]!, k]));
+  const earlier = s.byTime.get(t);
+  if (earlier === undefined) s.byTime.set(t, i);
   return earlier;
 }
 
 export interface Classified {
-  /** In batch order. */
-  written: Reading[];
+  readings: Readings;
+  /** Indexes into readings, in batch order. */
+  written: number[];
   /** Of `written`: older than their series' newest stored reading (late or reordered, never seen). */
   late: number;
-  duplicates: Reading[];
+  /** Indexes into readings. */
+  duplicates: number[];
   rejected: Rejection[];
 }
 
 /** Decides the candidates exactly, against the identities stored in their minutes. */
 export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupResult | undefined): Classified {
-  const written: Reading[] = [];
+  const { readings, candidate } = screened;
+  const { tsUs, fp, series } = readings;
+  const written: number[] = [];
   const duplicates = [...screened.duplicates];
   const rejected = [...screened.rejected];
   let late = 0;
-  for (const { reading, candidate } of screened.unique) {
-    if (!candidate) {
-      written.push(reading);
+  for (const i of screened.unique) {
+    if (candidate[i] === 0) {
+      written.push(i);
       continue;
     }
-    const { series } = reading;
-    const minuteUs = minuteOf(reading.tsUs);
-    const storedFp = lookup?.stored.get(minuteKey(series, minuteUs))?.get(reading.tsUs - minuteUs);
+    const minuteUs = minuteOf(tsUs[i]!);
+    const storedFp = lookup?.stored.get(minuteKey(series[i]!, minuteUs))?.get(tsUs[i]! - minuteUs);
     if (storedFp === undefined) {
-      const newest = loaded.newest.get(series) ?? lookup?.newest.get(series);
-      if (newest !== undefined && reading.tsUs < newest) late++;
-      written.push(reading);
-    } else if (storedFp === fingerprintOf(reading)) {
-      duplicates.push(reading);
+      const newest = loaded.newest.get(series[i]!) ?? lookup?.newest.get(series[i]!);
+      if (newest !== undefined && tsUs[i]! < newest) late++;
+      written.push(i);
+    } else if (storedFp === fp[i]) {
+      duplicates.push(i);
     } else {
-      rejected.push({ ...rejectionOf(reading), reason: 'identity_conflict', detail: conflictDetail(reading, 'a stored reading') });
+      rejected.push({ ...rejectionOf(readings, i), reason: 'identity_conflict', detail: conflictDetail(readings, i, 'a stored reading') });
     }
   }
-  return { written, late, duplicates, rejected };
+  return { readings, written, late, duplicates, rejected };
 }
 
-const rejectionOf = (r: Reading): Pick<Rejection, 'stream' | 'sub'> => ({ stream: r.stream, ...(r.sub ? { sub: r.sub } : {}) });
+function rejectionOf(readings: Readings, i: number): Pick<Rejection, 'stream' | 'sub'> {
+  const sub = readings.sub[i];
+  return { stream: readings.stream[i]!, ...(sub ? { sub } : {}) };
+}
 
-function conflictDetail(r: Reading, other: string): string {
-  return `source ${r.record.source}, fact ${r.record.fact}, ts ${r.record.ts}: same identity as ${other}, with a different id or value`;
+function conflictDetail(readings: Readings, i: number, other: string): string {
+  const r = readings.record(i);
+  return `source ${r.source}, fact ${r.fact}, ts ${r.ts}: same identity as ${other}, with a different id or value`;
 }
 
 /** Duplicates that Lambda delivered again (at or below the committed position) rather than a producer resend. */
-export const isRedelivery = (r: Reading, checkpoints: Committed): boolean => isAlreadyCommitted(r.stream, checkpoints);
+export const isRedelivery = (stream: StreamRecord, checkpoints: Committed): boolean => isAlreadyCommitted(stream, checkpoints);
