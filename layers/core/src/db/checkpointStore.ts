@@ -17,18 +17,24 @@ export type Committed = ReadonlyMap<string, ReadonlyMap<string, string>>;
  * The highest position per (shard, partition key) of a batch, found in one pass. Lambda delivers a
  * shard's records in sequence order, so walking back from the end meets each key's highest first:
  * then a record costs one comparison and a key one map write (a write per record was a twentieth
- * of a merge batch).
+ * of a merge batch). A batch is one shard's: its map is looked up again only when the shard changes.
  */
 export function highestPositions(positions: readonly StreamPosition[]): StreamPosition[] {
   const highest = new Map<string, Map<string, StreamPosition>>();
+  let shard: string | undefined;
+  let byKey = new Map<string, StreamPosition>();
   for (let i = positions.length - 1; i >= 0; i--) {
     const p = positions[i]!;
-    let byKey = highest.get(p.shardId);
-    if (!byKey) highest.set(p.shardId, (byKey = new Map<string, StreamPosition>()));
+    if (p.shardId !== shard) {
+      shard = p.shardId;
+      const known = highest.get(shard);
+      if (known) byKey = known;
+      else highest.set(shard, (byKey = new Map<string, StreamPosition>()));
+    }
     const seen = byKey.get(p.partitionKey);
     if (!seen || compareSequence(p.sequenceNumber, seen.sequenceNumber) > 0) byKey.set(p.partitionKey, p);
   }
-  return [...highest.values()].flatMap((byKey) => [...byKey.values()]);
+  return [...highest.values()].flatMap((keys) => [...keys.values()]);
 }
 
 /**
