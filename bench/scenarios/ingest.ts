@@ -12,7 +12,7 @@ import { decodeBatch } from '#core/ingest/plan';
 import { Readings } from '#core/ingest/readings';
 import { fromKinesisEvent, type StreamRecord } from '#core/ingest/streamRecord';
 import { mergeReadings, rawRows, type MergedRow } from '#core/merge';
-import { fingerprint } from '#core/reading';
+import { fingerprint, seriesKey } from '#core/reading';
 import { instantMicros, TelemetryRecordSchema, type TelemetryRecord, type TimeWindow } from '#core/record';
 import { breweryRuleSet } from '#core/rules/brewery';
 import { summarizeProfile, type FrameCost } from '../lib/cpuProfile.ts';
@@ -415,7 +415,7 @@ function bareDecodeAndMerge(records: readonly StreamRecord[]): MergedRow[] {
     const record = parse(r.data);
     const { source, fact, id, value } = record;
     const numeric = typeof value === 'string' ? Number.NaN : Number(value);
-    readings.push({ ok: true, source, fact, tsUs: instantMicros(record.ts), fp: fingerprint(id, value), numeric, record }, r, undefined);
+    readings.push({ ok: true, series: seriesKey(source, fact), tsUs: instantMicros(record.ts), fp: fingerprint(id, value), numeric, record }, r, undefined);
   }
   return mergeReadings(
     readings,

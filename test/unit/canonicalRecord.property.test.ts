@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalRecord } from '#core/canonicalRecord';
-import { fingerprint } from '#core/reading';
+import { fingerprint, seriesKey } from '#core/reading';
 import { decodeReading, encodeRecord, instantMicros, MAX_STRING_VALUE, NAME_PATTERN, TelemetryRecordSchema, type TelemetryRecord } from '#core/record';
 
 /**
@@ -98,7 +98,7 @@ function readsAsIngestKeeps(b: Uint8Array, general: TelemetryRecord) {
   const d = decodeReading(Buffer.from(b), 0, ANY_TIME);
   if (!d.ok) throw d.error;
   expect(d.record, 'read from its bytes, without a record object').toBeUndefined();
-  expect([d.source, d.fact, d.tsUs, d.fp]).toEqual([general.source, general.fact, instantMicros(general.ts), fingerprint(general.id, general.value)]);
+  expect([d.series, d.tsUs, d.fp]).toEqual([seriesKey(general.source, general.fact), instantMicros(general.ts), fingerprint(general.id, general.value)]);
   expect(Object.is(d.numeric, typeof general.value === 'string' ? Number.NaN : Number(general.value)), `numeric ${d.numeric}`).toBe(true);
 }
 
@@ -174,5 +174,34 @@ describe('canonicalRecord and decodeReading, the fast path of ingest', () => {
       }),
       { numRuns: 3_000 },
     );
+  });
+
+  it('reads each event time in full after one that shares all but one byte of its minute', () => {
+    // The minute of the last event time read is kept: a changed year, month, day, hour, minute or separator must not pass for it.
+    const nearby = fc.tuple(plain(isoTimes), fc.integer({ min: 0, max: 16 }), fc.constantFrom(...'0123456789-T:x'));
+    fc.assert(
+      fc.property(nearby, ([fields, at, byte]) => {
+        const other = `${fields.ts.slice(0, at)}${byte}${fields.ts.slice(at + 1)}`;
+        sameAsGeneralPath(encodeRecord({ v: 1, ...fields }));
+        sameAsGeneralPath(encodeRecord({ v: 1, ...fields, ts: other }));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('tells apart series whose names hash alike', () => {
+    // FNV-1a gives these two names one 32-bit hash: series are known by it, and must still be told apart by their bytes.
+    const [a, b] = ['temp_6pwu', 'temp_d5fa'];
+    const pairs = [
+      ['FBE_01', a],
+      ['FBE_01', b],
+      [a, 'ph'],
+      [b, 'ph'],
+    ] as const;
+    for (const [source, fact] of [...pairs, ...pairs]) {
+      const bytes = encodeRecord({ v: 1, id: 'x', source, fact, ts: '2026-11-22T20:00:00Z', value: 1 });
+      sameAsGeneralPath(bytes);
+      expect(read(bytes)).toMatchObject({ source, fact });
+    }
   });
 });

@@ -8,6 +8,7 @@
  * to the same answers.
  */
 import { daysFromCivil, daysInMonth } from './civilDate.ts';
+import { seriesKey } from './reading.ts';
 import type { FactValue, TelemetryRecord } from './record.ts';
 
 const QUOTE = 0x22;
@@ -16,6 +17,7 @@ const CLOSE_BRACE = 0x7d;
 const MAX_ID = 128;
 const MAX_NAME = 64;
 const MAX_TS = 64;
+const MINUTE_PREFIX = 17;
 
 /** The bytes between the values, in the order encodeRecord writes the keys. */
 const ascii = (s: string) => Buffer.from(s, 'latin1');
@@ -40,6 +42,8 @@ export interface CanonicalScan {
   idEnd: number;
   source: string;
   fact: string;
+  /** seriesKey(source, fact). */
+  series: string;
   tsAt: number;
   tsEnd: number;
   /** The event time in epoch microseconds when `ts` is UTC ("Z"), as instantMicros reads it; NaN for another offset. */
@@ -52,7 +56,7 @@ export interface CanonicalScan {
   numeric: number;
 }
 
-const scan: CanonicalScan = { idAt: 0, idEnd: 0, source: '', fact: '', tsAt: 0, tsEnd: 0, us: Number.NaN, valueAt: 0, valueEnd: 0, kind: 'number', numeric: 0 };
+const scan: CanonicalScan = { idAt: 0, idEnd: 0, source: '', fact: '', series: '', tsAt: 0, tsEnd: 0, us: Number.NaN, valueAt: 0, valueEnd: 0, kind: 'number', numeric: 0 };
 
 /**
  * The fields of `b` when it is a canonical record that JSON.parse and the schema certainly accept,
@@ -68,11 +72,11 @@ export function scanCanonical(b: Buffer, datetime: RegExp): CanonicalScan | unde
   const sourceAt = idEnd + BEFORE_SOURCE.length;
   const sourceEnd = nameEnd(b, sourceAt);
   if (sourceEnd < 0 || !literalAt(b, sourceEnd, BEFORE_FACT)) return undefined;
-  const source = knownName(b, sourceAt, sourceEnd, nameHash);
+  const sourceHash = nameHash;
   const factAt = sourceEnd + BEFORE_FACT.length;
   const factEnd = nameEnd(b, factAt);
   if (factEnd < 0 || !literalAt(b, factEnd, BEFORE_TS)) return undefined;
-  const fact = knownName(b, factAt, factEnd, nameHash);
+  const series = seriesNamed(b, sourceAt, sourceEnd, sourceHash, factAt, factEnd, nameHash);
   const tsAt = factEnd + BEFORE_TS.length;
   const tsEnd = plainStringEnd(b, tsAt, MAX_TS);
   if (tsEnd < 0 || !literalAt(b, tsEnd, BEFORE_VALUE)) return undefined;
@@ -82,8 +86,9 @@ export function scanCanonical(b: Buffer, datetime: RegExp): CanonicalScan | unde
   if (!valueBetween(b, valueAt, last)) return undefined;
   scan.idAt = idAt;
   scan.idEnd = idEnd;
-  scan.source = source;
-  scan.fact = fact;
+  scan.source = series.source;
+  scan.fact = series.fact;
+  scan.series = series.key;
   scan.tsAt = tsAt;
   scan.tsEnd = tsEnd;
   scan.us = us;
@@ -101,23 +106,33 @@ export function canonicalRecord(b: Buffer, datetime: RegExp): TelemetryRecord | 
 }
 
 /**
- * Source and fact names met before, by a hash of their bytes. A batch repeats a few hundred names
- * thousands of times; a name read again is the same string, so it costs no allocation, its hash
- * for the maps of ingest is computed once, and the collector has less to copy.
+ * Series met before, by a hash of their names' bytes. A batch repeats a few hundred series
+ * thousands of times; a series read again is the same strings, so it costs no allocation, their
+ * hashes for the maps of ingest are computed once, and the collector has less to copy.
  */
-const names = new Map<number, string>();
-const MAX_NAMES = 4_096;
+interface KnownSeries {
+  source: string;
+  fact: string;
+  key: string;
+}
+const knownSeries = new Map<number, KnownSeries>();
+const MAX_SERIES = 16_384;
 
-function knownName(b: Buffer, at: number, end: number, hash: number): string {
-  const known = names.get(hash);
-  if (known !== undefined && known.length === end - at && bytesSpell(b, at, known)) return known;
-  const name = b.toString('latin1', at, end);
-  if (names.size >= MAX_NAMES) names.clear();
-  names.set(hash, name);
-  return name;
+function seriesNamed(b: Buffer, sourceAt: number, sourceEnd: number, sourceHash: number, factAt: number, factEnd: number, factHash: number): KnownSeries {
+  const hash = Math.imul(sourceHash, 0x01000193) ^ factHash;
+  const known = knownSeries.get(hash);
+  if (known !== undefined && spells(b, sourceAt, sourceEnd, known.source) && spells(b, factAt, factEnd, known.fact)) return known;
+  const source = b.toString('latin1', sourceAt, sourceEnd);
+  const fact = b.toString('latin1', factAt, factEnd);
+  const named = { source, fact, key: seriesKey(source, fact) };
+  if (knownSeries.size >= MAX_SERIES) knownSeries.clear();
+  knownSeries.set(hash, named);
+  return named;
 }
 
-function bytesSpell(b: Buffer, at: number, s: string): boolean {
+/** Whether [at, end) holds exactly the bytes of `s`. */
+function spells(b: Buffer, at: number, end: number, s: string): boolean {
+  if (end - at !== s.length) return false;
   for (let k = 0; k < s.length; k++) if (b[at + k] !== s.charCodeAt(k)) return false;
   return true;
 }
@@ -202,15 +217,11 @@ function digitsAt(b: Buffer, at: number, to: number): number {
  * minutes and seconds to 59; NaN for anything else (another offset goes to the pattern).
  */
 function utcMicros(b: Buffer, at: number, end: number): number {
-  if (end - at < 20 || b[at + 4] !== 0x2d || b[at + 7] !== 0x2d || b[at + 10] !== 0x54 || b[at + 13] !== 0x3a || b[at + 16] !== 0x3a) return Number.NaN;
-  const year = digitsAt(b, at, at + 4);
-  const month = digitsAt(b, at + 5, at + 7);
-  const day = digitsAt(b, at + 8, at + 10);
-  const hour = digitsAt(b, at + 11, at + 13);
-  const minute = digitsAt(b, at + 14, at + 16);
+  if (end - at < 20) return Number.NaN;
+  const minuteUs = minuteAt(b, at);
   const second = digitsAt(b, at + 17, at + 19);
-  // NaN fails every comparison below.
-  if (!(month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59)) return Number.NaN;
+  // NaN fails the comparison.
+  if (!(second <= 59)) return Number.NaN;
   let i = at + 19;
   let micro = 0;
   if (b[i] === 0x2e /* . */) {
@@ -219,7 +230,30 @@ function utcMicros(b: Buffer, at: number, end: number): number {
     if (i === from) return Number.NaN;
   }
   if (i !== end - 1 || b[i] !== 0x5a /* Z */) return Number.NaN;
-  return (daysFromCivil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000_000 + micro;
+  return minuteUs + second * 1_000_000 + micro;
+}
+
+/**
+ * The last minute minuteAt read ("YYYY-MM-DDTHH:MM:") and its epoch microseconds: a batch's
+ * readings fall in a few minutes, so most are read by comparing 17 bytes.
+ */
+const lastMinute = Buffer.alloc(MINUTE_PREFIX);
+let lastMinuteUs = Number.NaN;
+
+/** The minute `YYYY-MM-DDTHH:MM:` at `at` names, in epoch microseconds, with zod's ranges; NaN if none. */
+function minuteAt(b: Buffer, at: number): number {
+  if (literalAt(b, at, lastMinute)) return lastMinuteUs;
+  if (b[at + 4] !== 0x2d || b[at + 7] !== 0x2d || b[at + 10] !== 0x54 || b[at + 13] !== 0x3a || b[at + 16] !== 0x3a) return Number.NaN;
+  const year = digitsAt(b, at, at + 4);
+  const month = digitsAt(b, at + 5, at + 7);
+  const day = digitsAt(b, at + 8, at + 10);
+  const hour = digitsAt(b, at + 11, at + 13);
+  const minute = digitsAt(b, at + 14, at + 16);
+  // NaN fails every comparison below.
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59)) return Number.NaN;
+  b.copy(lastMinute, 0, at, at + MINUTE_PREFIX);
+  lastMinuteUs = (daysFromCivil(year, month, day) * 86_400 + hour * 3_600 + minute * 60) * 1_000_000;
+  return lastMinuteUs;
 }
 
 /** 10^0 .. 10^22: every one exact in a double (from their text: correctly rounded, hence exact). */

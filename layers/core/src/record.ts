@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { canonicalRecord, scanCanonical } from './canonicalRecord.ts';
-import { fingerprint, fingerprintOfScan } from './reading.ts';
+import { cachedSeriesKey, fingerprint, fingerprintOfScan } from './reading.ts';
 import { daysFromCivil } from './civilDate.ts';
 
 /**
@@ -110,8 +110,8 @@ const notBase64 = () => new InvalidRecordError('not_base64', 'data is not canoni
 export type DecodedReading =
   | {
       ok: true;
-      source: string;
-      fact: string;
+      /** seriesKey(source, fact), one string per series (interned). */
+      series: string;
       /** The event time in microseconds since the epoch (see instantMicros). */
       tsUs: number;
       /** fingerprint(id, value), see reading.ts. */
@@ -130,15 +130,14 @@ export function decodeReading(bytes: Buffer, nowMs: number, window: TimeWindow):
     const ts = Number.isNaN(scanned.us) ? bytes.toString('latin1', scanned.tsAt, scanned.tsEnd) : undefined;
     const tsUs = ts === undefined ? scanned.us : instantMicros(ts);
     if (!withinWindow(tsUs, nowMs, window)) return outOfWindow(ts ?? bytes.toString('latin1', scanned.tsAt, scanned.tsEnd), window);
-    const { source, fact, numeric } = scanned;
-    return { ok: true, source, fact, tsUs, fp: fingerprintOfScan(bytes, scanned), numeric, record: undefined };
+    return { ok: true, series: scanned.series, tsUs, fp: fingerprintOfScan(bytes, scanned), numeric: scanned.numeric, record: undefined };
   }
   const record = parseRecord(bytes);
   if (record instanceof InvalidRecordError) return { ok: false, error: record };
   const tsUs = instantMicros(record.ts);
   if (!withinWindow(tsUs, nowMs, window)) return outOfWindow(record.ts, window);
   const { source, fact, id, value } = record;
-  return { ok: true, source, fact, tsUs, fp: fingerprint(id, value), numeric: typeof value === 'string' ? Number.NaN : Number(value), record };
+  return { ok: true, series: cachedSeriesKey(source, fact), tsUs, fp: fingerprint(id, value), numeric: typeof value === 'string' ? Number.NaN : Number(value), record };
 }
 
 /** The record of bytes that decodeReading read as canonical (it returned no record for them). */

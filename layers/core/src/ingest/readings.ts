@@ -1,4 +1,4 @@
-import { cachedSeriesKey, sourceOfSeries } from '../reading.ts';
+import { sourceOfSeries } from '../reading.ts';
 import { InvalidRecordError, readCanonicalRecord, recordBytes, type DecodedReading, type TelemetryRecord } from '../record.ts';
 import type { StreamRecord, SubRecord } from './streamRecord.ts';
 
@@ -37,7 +37,7 @@ export class Readings {
     this.tsUs[i] = d.tsUs;
     this.fp[i] = d.fp;
     this.numeric[i] = d.numeric;
-    this.series.push(cachedSeriesKey(d.source, d.fact));
+    this.series.push(d.series);
     this.stream.push(stream);
     if (sub) this.sub[i] = sub;
     if (d.record) this.records[i] = d.record;
