@@ -170,7 +170,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     sql = emptySqlTimings();
     if (report.written !== records.length) throw new Error(`bench batch not ingested cleanly: ${JSON.stringify(report)}`);
     return async () => {
-      const valid = validRecords(records, o.window);
+      const valid = validRecords(records, o.window, mode === 'raw');
       const bareDecodeMs = timeMs(() => bareDecode(records));
       let rows: MergedRow[] = [];
       const mergeMs = timeMs(() => (rows = mode === 'raw' ? rawRows(valid.readings, valid.all) : mergeReadings(valid.readings, valid.all)));
@@ -313,7 +313,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       peerRawMs.push(rawPeerMs);
       peerRawPerSec.push(perSecond(o.batchSize, rawPeerMs));
       await truncate();
-      const valid = validRecords(rawBatch, o.window);
+      const valid = validRecords(rawBatch, o.window, true);
       ceilingB.push(await copyRows(rawRows(valid.readings, valid.all)));
       await truncate();
       baselinePerSec.push(perSecond(baselineBatch.length, await baseline(baselineBatch)));
@@ -385,8 +385,8 @@ function timeMs(work: () => unknown): number {
 }
 
 /** The batch's valid readings as ingest decodes them, and all their indexes. */
-function validRecords(records: readonly StreamRecord[], window: TimeWindow): { readings: Readings; all: number[] } {
-  const { readings } = decodeBatch(records, Date.now(), window);
+function validRecords(records: readonly StreamRecord[], window: TimeWindow, withRecords: boolean): { readings: Readings; all: number[] } {
+  const { readings } = decodeBatch(records, Date.now(), window, withRecords);
   return { readings, all: Array.from({ length: readings.length }, (_, i) => i) };
 }
 

@@ -100,7 +100,11 @@ export function scanCanonical(b: Buffer, datetime: RegExp): CanonicalScan | unde
 /** The record scanCanonical finds in `b`, if any. */
 export function canonicalRecord(b: Buffer, datetime: RegExp): TelemetryRecord | undefined {
   const s = scanCanonical(b, datetime);
-  if (!s) return undefined;
+  return s && recordOfScan(b, s);
+}
+
+/** The record whose fields scanCanonical just found in `b`. */
+export function recordOfScan(b: Buffer, s: CanonicalScan): TelemetryRecord {
   const value: FactValue = s.kind === 'string' ? b.toString('latin1', s.valueAt + 1, s.valueEnd - 1) : s.kind === 'boolean' ? s.numeric === 1 : s.numeric;
   return { v: 1, id: b.toString('latin1', s.idAt, s.idEnd), source: s.source, fact: s.fact, ts: b.toString('latin1', s.tsAt, s.tsEnd), value };
 }

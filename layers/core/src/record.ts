@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { canonicalRecord, scanCanonical } from './canonicalRecord.ts';
+import { canonicalRecord, recordOfScan, scanCanonical } from './canonicalRecord.ts';
 import { cachedSeriesKey, fingerprint, fingerprintOfScan } from './reading.ts';
 import { daysFromCivil } from './civilDate.ts';
 
@@ -78,8 +78,8 @@ export function decodeRecord(data: string, nowMs: number, window: TimeWindow): D
 
 /** A record's bytes decoded, as a whole record. */
 export function decodeRecordBytes(bytes: Buffer, nowMs: number, window: TimeWindow): Decoded {
-  const d = decodeReading(bytes, nowMs, window);
-  return d.ok ? { ok: true, record: d.record ?? readCanonicalRecord(bytes), tsUs: d.tsUs } : d;
+  const d = decodeReading(bytes, nowMs, window, true);
+  return d.ok ? { ok: true, record: d.record!, tsUs: d.tsUs } : d;
 }
 
 /**
@@ -122,15 +122,19 @@ export type DecodedReading =
     }
   | { ok: false; error: InvalidRecordError };
 
-/** Decode a record's bytes (a user record unpacked from a KPL aggregate, or a plain record's data). */
-export function decodeReading(bytes: Buffer, nowMs: number, window: TimeWindow): DecodedReading {
+/**
+ * Decode a record's bytes (a user record unpacked from a KPL aggregate, or a plain record's data);
+ * `withRecord`: make the record of canonical bytes too (raw mode stores every one).
+ */
+export function decodeReading(bytes: Buffer, nowMs: number, window: TimeWindow, withRecord = false): DecodedReading {
   if (bytes.length > MAX_RECORD_BYTES) return invalid('too_large', `${bytes.length} bytes > ${MAX_RECORD_BYTES}`);
   const scanned = DATETIME && scanCanonical(bytes, DATETIME);
   if (scanned) {
     const ts = Number.isNaN(scanned.us) ? bytes.toString('latin1', scanned.tsAt, scanned.tsEnd) : undefined;
     const tsUs = ts === undefined ? scanned.us : instantMicros(ts);
     if (!withinWindow(tsUs, nowMs, window)) return outOfWindow(ts ?? bytes.toString('latin1', scanned.tsAt, scanned.tsEnd), window);
-    return { ok: true, series: scanned.series, tsUs, fp: fingerprintOfScan(bytes, scanned), numeric: scanned.numeric, record: undefined };
+    const record = withRecord ? recordOfScan(bytes, scanned) : undefined;
+    return { ok: true, series: scanned.series, tsUs, fp: fingerprintOfScan(bytes, scanned), numeric: scanned.numeric, record };
   }
   const record = parseRecord(bytes);
   if (record instanceof InvalidRecordError) return { ok: false, error: record };

@@ -70,7 +70,7 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   const decode = (): DecodedBatch => {
     if (decoded) return decoded;
     const t = performance.now();
-    decoded = decodeBatch(batch, now(), deps.window);
+    decoded = decodeBatch(batch, now(), deps.window, deps.mode === 'raw');
     decodeMs = performance.now() - t;
     return decoded;
   };

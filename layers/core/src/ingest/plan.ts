@@ -31,7 +31,8 @@ export interface DecodedBatch {
 /** base64 of the KPL magic's first three bytes (F3 89 9A): only such data can be an aggregate. */
 const KPL_BASE64_PREFIX = '84ma';
 
-export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, window: TimeWindow): DecodedBatch {
+/** `withRecords`: keep every reading's record (raw mode makes a row of each), not only those that are not canonical. */
+export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, window: TimeWindow, withRecords = false): DecodedBatch {
   const readings = new Readings(batch.length);
   const rejected: Rejection[] = [];
   const take = (stream: StreamRecord, d: DecodedReading, sub?: SubRecord) => {
@@ -49,12 +50,14 @@ export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, windo
         continue;
       }
       if (unpacked.kind === 'aggregate') {
-        unpacked.records.forEach((u, subSequenceNumber) => take(stream, decodeReading(u.data, nowMs, window), { subSequenceNumber, partitionKey: u.partitionKey, data: u.data }));
+        unpacked.records.forEach((u, subSequenceNumber) =>
+          take(stream, decodeReading(u.data, nowMs, window, withRecords), { subSequenceNumber, partitionKey: u.partitionKey, data: u.data }),
+        );
         continue;
       }
     }
     const bytes = recordBytes(stream.data);
-    take(stream, bytes instanceof InvalidRecordError ? { ok: false, error: bytes } : decodeReading(bytes, nowMs, window));
+    take(stream, bytes instanceof InvalidRecordError ? { ok: false, error: bytes } : decodeReading(bytes, nowMs, window, withRecords));
   }
   return { readings, rejected, records: readings.length + rejected.length };
 }
