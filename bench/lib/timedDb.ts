@@ -7,7 +7,7 @@ export type StatementKind = 'telemetry' | 'state' | 'checkpoint' | 'outbox' | 'o
 export function statementKind(sql: string): StatementKind {
   const head = sql.slice(0, 200);
   if (/telemetry_events/.test(head)) return 'telemetry';
-  if (/fact_state|rule_state|anomaly_state/.test(head)) return 'state';
+  if (/rule_state|ingest_source \(source, facts/.test(head)) return 'state';
   if (/ingest_checkpoint/.test(head)) return 'checkpoint';
   if (/outbox/.test(head)) return 'outbox';
   return 'other';

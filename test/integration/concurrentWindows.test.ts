@@ -70,7 +70,7 @@ describe.each(ENGINES.filter((e) => e.name !== 'PGlite TimescaleDB'))('two overl
   ] as const)('count the overlap once (%s mode, %s source): the second waits for the first, then sees its readings as stored', async (mode, source) => {
     // Prepare: the first delivery holds records 1-6 of a key, the second 4-10 (a replaced mapping's
     // new consumer starting from an older checkpoint while the old one still runs).
-    await engine.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, ingest_source, fact_state, rule_state, anomaly_state, outbox');
+    await engine.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, ingest_source, rule_state, outbox');
     const records = Array.from({ length: 10 }, (_, i) => streamRecord(telemetry({ value: i }, -20_000 + i * 1_000), 5_000 + i));
     const sqs = recordingSqs();
     const deps = { sqs: sqs.client, queues, ruleSet, window: { maxPastSeconds: 3_600, maxFutureSeconds: 300 }, mode };

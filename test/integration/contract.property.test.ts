@@ -64,7 +64,7 @@ describe.each(ENGINES)('the record contract on $name', ({ start }) => {
     await fc.assert(
       fc.asyncProperty(records, async (drawn) => {
         // Prepare
-        await engine.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, ingest_source, fact_state, rule_state, anomaly_state, outbox');
+        await engine.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, ingest_source, rule_state, outbox');
         const sent: TelemetryRecord[] = drawn.map((d) => ({ v: 1, id: d.id, source: d.source, fact: d.fact, ts: d.ts.ts, value: d.value }));
         for (const r of sent) expect(TelemetryRecordSchema.safeParse(r).success, JSON.stringify(r)).toBe(true);
 

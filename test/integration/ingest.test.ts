@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.stop());
 beforeEach(async () => {
-  await env.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, ingest_source, fact_state, rule_state, anomaly_state, outbox');
+  await env.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, ingest_source, rule_state, outbox');
 });
 
 describe('ingest handler against embedded PostgreSQL and the SQS emulator', () => {
