@@ -18,14 +18,17 @@ export class Readings {
   /** The value as count/min/max/avg take it (booleans 0/1), NaN for a string. */
   numeric: Float64Array;
   /** seriesKey(source, fact), one string per series. */
-  readonly series: string[] = [];
+  readonly series: string[];
   /** The stream record that carried each: duplicates are classified and conflicts dead-lettered by it. */
-  readonly stream: StreamRecord[] = [];
+  readonly stream: StreamRecord[];
   /** Each one's place in the KPL aggregate that carried it, where one did. */
   readonly sub: Array<SubRecord | undefined> = [];
   private readonly records: Array<TelemetryRecord | undefined> = [];
 
   constructor(capacity: number) {
+    // Sized up front: grown by push, each was copied over and over while the batch was read.
+    this.series = new Array<string>(capacity);
+    this.stream = new Array<StreamRecord>(capacity);
     this.tsUs = new Float64Array(capacity);
     this.fp = new Uint32Array(capacity);
     this.numeric = new Float64Array(capacity);
@@ -37,8 +40,8 @@ export class Readings {
     this.tsUs[i] = d.tsUs;
     this.fp[i] = d.fp;
     this.numeric[i] = d.numeric;
-    this.series.push(d.series);
-    this.stream.push(stream);
+    this.series[i] = d.series;
+    this.stream[i] = stream;
     if (sub) this.sub[i] = sub;
     if (d.record) this.records[i] = d.record;
   }
@@ -55,7 +58,9 @@ export class Readings {
 
   /** The sources of the readings. */
   sources(): Set<string> {
-    return new Set([...new Set(this.series)].map(sourceOfSeries));
+    const series = new Set<string>();
+    for (let i = 0; i < this.length; i++) series.add(this.series[i]!);
+    return new Set([...series].map(sourceOfSeries));
   }
 
   private grow(): void {
