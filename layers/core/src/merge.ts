@@ -38,9 +38,9 @@ interface Accumulator {
   mean: number;
   min: number;
   max: number;
-  /** Parallel arrays, one entry per sample: offset from the minute, fingerprint. */
-  offsets: number[];
-  fps: number[];
+  /** Where its samples start in the batch's sample columns (filled once every row's count is known), and how many are in. */
+  start: number;
+  filled: number;
 }
 
 /** Booleans count as 0/1 so rollups of pump_running or valve_open read as duty cycles. */
@@ -50,31 +50,38 @@ export function numericOf(value: FactValue): number | null {
   return null;
 }
 
-/** Merges the readings at `indexes` (of distinct identities: ingest removes duplicates first). */
-export function mergeReadings(readings: Readings, indexes: readonly number[], maxSamplesPerRow = MAX_SAMPLES_PER_ROW): MergedRow[] {
+/**
+ * Merges the readings at `indexes` (of distinct identities: ingest removes duplicates first). A
+ * row's samples (offset from its minute, fingerprint) go to two columns for the whole batch, each
+ * row's a slice, once every row's count is known: an array per row grown by push was a tenth of
+ * what ingest allocated per batch.
+ */
+export function mergeReadings(readings: Readings, indexes: ArrayLike<number>, maxSamplesPerRow = MAX_SAMPLES_PER_ROW): MergedRow[] {
   const { tsUs, fp, numeric, series } = readings;
   // Per series, per minute: numbers as keys, no key text per reading.
   const open = new Map<string, Map<number, Accumulator>>();
-  const rows: MergedRow[] = [];
-  for (const i of indexes) {
+  /** Rows in the order they are made: a full one when it fills, the others at the end. */
+  const made: Accumulator[] = [];
+  const rowOf = new Array<Accumulator>(indexes.length);
+  for (let k = 0; k < indexes.length; k++) {
+    const i = indexes[k]!;
     const t = tsUs[i]!;
     const minuteUs = minuteOf(t);
     let minutes = open.get(series[i]!);
     if (!minutes) open.set(series[i]!, (minutes = new Map<number, Accumulator>()));
     let acc = minutes.get(minuteUs);
     if (acc && acc.count >= maxSamplesPerRow) {
-      rows.push(rowOf(readings, acc));
+      made.push(acc);
       acc = undefined;
     }
     if (!acc) {
-      acc = { winner: i, minuteUs, count: 0, numeric: 0, mean: 0, min: Infinity, max: -Infinity, offsets: [], fps: [] };
+      acc = { winner: i, minuteUs, count: 0, numeric: 0, mean: 0, min: Infinity, max: -Infinity, start: 0, filled: 0 };
       minutes.set(minuteUs, acc);
     } else if (t > tsUs[acc.winner]!) {
       acc.winner = i;
     }
     acc.count++;
-    acc.offsets.push(t - minuteUs);
-    acc.fps.push(fp[i]!);
+    rowOf[k] = acc;
     const n = numeric[i]!;
     if (!Number.isNaN(n)) {
       acc.numeric++;
@@ -86,14 +93,29 @@ export function mergeReadings(readings: Readings, indexes: readonly number[], ma
       if (n > acc.max) acc.max = n;
     }
   }
-  for (const minutes of open.values()) for (const acc of minutes.values()) rows.push(rowOf(readings, acc));
-  return rows;
+  for (const minutes of open.values()) for (const acc of minutes.values()) made.push(acc);
+  let start = 0;
+  for (const acc of made) {
+    acc.start = start;
+    start += acc.count;
+  }
+  const offsets = new Uint32Array(indexes.length);
+  const fps = new Uint32Array(indexes.length);
+  for (let k = 0; k < indexes.length; k++) {
+    const acc = rowOf[k]!;
+    const at = acc.start + acc.filled++;
+    const i = indexes[k]!;
+    offsets[at] = tsUs[i]! - acc.minuteUs;
+    fps[at] = fp[i]!;
+  }
+  return made.map((acc) => row(readings, acc, offsets.subarray(acc.start, acc.start + acc.count), fps.subarray(acc.start, acc.start + acc.count)));
 }
 
 /** Raw mode: every reading at `indexes` becomes its own row (for users who need every sample). */
-export function rawRows(readings: Readings, indexes: readonly number[]): MergedRow[] {
+export function rawRows(readings: Readings, indexes: ArrayLike<number>): MergedRow[] {
   const rows: MergedRow[] = [];
-  for (const i of indexes) {
+  for (let k = 0; k < indexes.length; k++) {
+    const i = indexes[k]!;
     const { source, fact, ts, id, value } = readings.record(i);
     const t = readings.tsUs[i]!;
     const n = numericOf(value);
@@ -102,7 +124,7 @@ export function rawRows(readings: Readings, indexes: readonly number[]): MergedR
   return rows;
 }
 
-function rowOf(readings: Readings, acc: Accumulator): MergedRow {
+function row(readings: Readings, acc: Accumulator, offsets: Uint32Array, fps: Uint32Array): MergedRow {
   const hasNumbers = acc.numeric > 0;
   const { source, fact, ts, id, value } = readings.record(acc.winner);
   const tsUs = readings.tsUs[acc.winner]!;
@@ -118,6 +140,6 @@ function rowOf(readings: Readings, acc: Accumulator): MergedRow {
     min: hasNumbers ? acc.min : null,
     max: hasNumbers ? acc.max : null,
     avg: hasNumbers ? acc.mean : null,
-    samples: acc.count > 1 ? encodeSamples(acc.offsets, acc.fps) : null,
+    samples: acc.count > 1 ? encodeSamples(offsets, fps) : null,
   };
 }

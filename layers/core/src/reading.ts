@@ -87,19 +87,21 @@ export interface Sample {
 }
 
 /** 8 bytes per sample, big-endian (offset, fingerprint), sorted by offset: see migration 0005. */
-export function encodeSamples(offsets: readonly number[], fps: readonly number[]): Buffer {
-  const order = offsets.map((_, i) => i);
-  if (!isAscending(offsets)) order.sort((a, b) => offsets[a]! - offsets[b]!);
-  const buf = Buffer.allocUnsafe(order.length * 8);
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
+export function encodeSamples(offsets: ArrayLike<number>, fps: ArrayLike<number>): Buffer {
+  const buf = Buffer.allocUnsafe(offsets.length * 8);
+  const put = (k: number, i: number) => {
     buf.writeUInt32BE(offsets[i]!, k * 8);
     buf.writeUInt32BE(fps[i]!, k * 8 + 4);
-  }
+  };
+  if (isAscending(offsets)) for (let i = 0; i < offsets.length; i++) put(i, i);
+  else
+    Array.from({ length: offsets.length }, (_, i) => i)
+      .sort((a, b) => offsets[a]! - offsets[b]!)
+      .forEach((i, k) => put(k, i));
   return buf;
 }
 
-function isAscending(xs: readonly number[]): boolean {
+function isAscending(xs: ArrayLike<number>): boolean {
   for (let i = 1; i < xs.length; i++) if (xs[i]! < xs[i - 1]!) return false;
   return true;
 }

@@ -69,7 +69,7 @@ export const positionOf = (stream: StreamRecord, sub?: SubRecord): string => (su
 export interface Screened {
   readings: Readings;
   /** Indexes into readings, in batch order: each new (above its series' newest stored reading) or a candidate. */
-  unique: number[];
+  unique: Uint32Array;
   /** Of unique, by index: 1 for a candidate. */
   candidate: Uint8Array;
   /** Indexes into readings. */
@@ -86,7 +86,9 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
   const horizonUs = loaded.horizon.us ?? -Infinity;
   const rejected = [...decoded.rejected];
   const duplicates: number[] = [];
-  const unique: number[] = [];
+  // Typed, and sized for the batch: no array of the batch's length grows on the collected heap.
+  const unique = new Uint32Array(readings.length);
+  let uniqueCount = 0;
   const candidate = new Uint8Array(readings.length);
   const seen = new Map<string, SeenInSeries>();
   const lookups = new Map<string, MinuteLookup>();
@@ -113,7 +115,7 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
       }
       continue;
     }
-    unique.push(i);
+    unique[uniqueCount++] = i;
     const newest = inSeries.storedNewestUs;
     if (newest !== undefined && tsUs[i]! > newest) continue;
     candidate[i] = 1;
@@ -126,7 +128,7 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
       m.hiUs = Math.max(m.hiUs, tsUs[i]!);
     }
   }
-  return { readings, unique, candidate, duplicates, rejected, lookups: [...lookups.values()] };
+  return { readings, unique: unique.subarray(0, uniqueCount), candidate, duplicates, rejected, lookups: [...lookups.values()] };
 }
 
 /**
@@ -160,7 +162,7 @@ function earlierWithTimeOf(s: SeenInSeries, tsUs: Float64Array, i: number): numb
 export interface Classified {
   readings: Readings;
   /** Indexes into readings, in batch order. */
-  written: number[];
+  written: Uint32Array;
   /** Of `written`: older than their series' newest stored reading (late or reordered, never seen). */
   late: number;
   /** Indexes into readings. */
@@ -172,13 +174,14 @@ export interface Classified {
 export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupResult | undefined): Classified {
   const { readings, candidate } = screened;
   const { tsUs, fp, series } = readings;
-  const written: number[] = [];
+  const written = new Uint32Array(screened.unique.length);
+  let writtenCount = 0;
   const duplicates = [...screened.duplicates];
   const rejected = [...screened.rejected];
   let late = 0;
   for (const i of screened.unique) {
     if (candidate[i] === 0) {
-      written.push(i);
+      written[writtenCount++] = i;
       continue;
     }
     const minuteUs = minuteOf(tsUs[i]!);
@@ -186,14 +189,14 @@ export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupR
     if (storedFp === undefined) {
       const newest = loaded.newest.get(series[i]!) ?? lookup?.newest.get(series[i]!);
       if (newest !== undefined && tsUs[i]! < newest) late++;
-      written.push(i);
+      written[writtenCount++] = i;
     } else if (storedFp === fp[i]) {
       duplicates.push(i);
     } else {
       rejected.push({ ...rejectionOf(readings, i), reason: 'identity_conflict', detail: conflictDetail(readings, i, 'a stored reading') });
     }
   }
-  return { readings, written, late, duplicates, rejected };
+  return { readings, written: written.subarray(0, writtenCount), late, duplicates, rejected };
 }
 
 function rejectionOf(readings: Readings, i: number): Pick<Rejection, 'stream' | 'sub'> {
