@@ -21,31 +21,26 @@ const TWO_32 = 2 ** 32;
 
 /** The whole COPY data (header, one tuple per row, trailer). */
 export function telemetryCopyData(rows: readonly MergedRow[]): Buffer {
+  // An upper bound of the size, so the rows are written in one pass: UTF-8 takes at most three
+  // bytes per UTF-16 unit. Measuring each text first cost a third of the encoding.
   let size = HEADER.length + TRAILER.length;
-  const texts: Array<[string, string, string | null, string, Buffer | null]> = [];
   for (const r of rows) {
-    const { samples } = r;
-    const str = typeof r.value === 'string' ? r.value : null;
-    texts.push([r.source, r.fact, str, r.eventId, samples]);
     // field count + 13 lengths + fixed-width values (ts 8, 4 float8 of 8, bool 1, 2 int4 of 4)
-    size += 2 + FIELDS * 4 + 8 + 4 * 8 + 1 + 8;
-    size += Buffer.byteLength(r.source) + Buffer.byteLength(r.fact) + Buffer.byteLength(r.eventId);
-    if (str !== null) size += Buffer.byteLength(str);
-    if (samples !== null) size += samples.length;
+    size += 2 + FIELDS * 4 + 8 + 4 * 8 + 1 + 8 + 3 * (r.source.length + r.fact.length + r.eventId.length);
+    if (typeof r.value === 'string') size += 3 * r.value.length;
+    if (r.samples !== null) size += r.samples.length;
   }
   const buf = Buffer.allocUnsafe(size);
   HEADER.copy(buf, 0);
   let at = HEADER.length;
   const nul = () => (at = buf.writeInt32BE(-1, at));
   const float8 = (x: number | null) => (x === null ? nul() : ((at = buf.writeInt32BE(8, at)), (at = buf.writeDoubleBE(x, at))));
-  const text = (s: string | null) => {
-    if (s === null) return nul();
+  const text = (s: string) => {
     const n = buf.write(s, at + 4, 'utf8');
     buf.writeInt32BE(n, at);
     at += 4 + n;
   };
-  rows.forEach((r, i) => {
-    const [source, fact, str, eventId, samples] = texts[i]!;
+  for (const r of rows) {
     at = buf.writeInt16BE(FIELDS, at);
     // timestamptz: int64 microseconds since 2000-01-01 UTC, written as two 32-bit halves.
     const pgUs = r.tsUs - PG_EPOCH_US;
@@ -53,14 +48,15 @@ export function telemetryCopyData(rows: readonly MergedRow[]): Buffer {
     at = buf.writeInt32BE(8, at);
     at = buf.writeInt32BE(hi, at);
     at = buf.writeUInt32BE(pgUs - hi * TWO_32, at);
-    text(source);
-    text(fact);
+    text(r.source);
+    text(r.fact);
     float8(numericOf(r.value));
     if (typeof r.value === 'boolean') {
       at = buf.writeInt32BE(1, at);
       at = buf.writeUInt8(r.value ? 1 : 0, at);
     } else nul();
-    text(str);
+    if (typeof r.value === 'string') text(r.value);
+    else nul();
     at = buf.writeInt32BE(4, at);
     at = buf.writeInt32BE(r.count, at);
     at = buf.writeInt32BE(4, at);
@@ -68,13 +64,13 @@ export function telemetryCopyData(rows: readonly MergedRow[]): Buffer {
     float8(r.min);
     float8(r.max);
     float8(r.avg);
-    text(eventId);
-    if (samples === null) nul();
+    text(r.eventId);
+    if (r.samples === null) nul();
     else {
-      at = buf.writeInt32BE(samples.length, at);
-      at += samples.copy(buf, at);
+      at = buf.writeInt32BE(r.samples.length, at);
+      at += r.samples.copy(buf, at);
     }
-  });
+  }
   at += TRAILER.copy(buf, at);
   return buf.subarray(0, at);
 }
