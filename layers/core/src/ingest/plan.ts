@@ -4,7 +4,7 @@ import { factOfSeries, minuteOf, sourceOfSeries } from '../reading.ts';
 import { decodeReading, InvalidRecordError, recordBytes, type DeadLetterReason, type DecodedReading, type TimeWindow } from '../record.ts';
 import { Readings } from './readings.ts';
 import type { LoadedState, LookupResult, MinuteLookup } from './store.ts';
-import type { StreamRecord, SubRecord } from './streamRecord.ts';
+import { subRecordOf, type InAggregate, type StreamRecord, type SubRecord } from './streamRecord.ts';
 
 /**
  * The pure half of ingest: what each record of a batch is. Every record ends in exactly one class:
@@ -35,9 +35,9 @@ const KPL_BASE64_PREFIX = '84ma';
 export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, window: TimeWindow, withRecords = false): DecodedBatch {
   const readings = new Readings(batch.length);
   const rejected: Rejection[] = [];
-  const take = (stream: StreamRecord, d: DecodedReading, sub?: SubRecord) => {
-    if (d.ok) readings.push(d, stream, sub);
-    else rejected.push({ stream, ...(sub ? { sub } : {}), reason: d.error.reason, detail: d.error.detail });
+  const take = (stream: StreamRecord, d: DecodedReading, user?: InAggregate) => {
+    if (d.ok) readings.push(d, stream, user);
+    else rejected.push({ stream, ...(user ? { sub: subRecordOf(user) } : {}), reason: d.error.reason, detail: d.error.detail });
   };
   for (const stream of batch) {
     // An aggregate's MD5 vouches for its bytes, so its (long) text is not checked for canonical
@@ -50,9 +50,7 @@ export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, windo
         continue;
       }
       if (unpacked.kind === 'aggregate') {
-        unpacked.records.forEach((u, subSequenceNumber) =>
-          take(stream, decodeReading(u.data, nowMs, window, withRecords), { subSequenceNumber, partitionKey: u.partitionKey, data: u.data }),
-        );
+        unpacked.records.forEach((record, subSequenceNumber) => take(stream, decodeReading(record.data, nowMs, window, withRecords), { record, subSequenceNumber }));
         continue;
       }
     }
@@ -110,7 +108,7 @@ export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
     if (earlier !== undefined) {
       if (fp[earlier] === fp[i]) duplicates.push(i);
       else {
-        const other = `record ${positionOf(readings.stream[earlier]!, readings.sub[earlier])} of this batch`;
+        const other = `record ${positionOf(readings.stream[earlier]!, readings.sub(earlier))} of this batch`;
         rejected.push({ ...rejectionOf(readings, i), reason: 'identity_conflict', detail: conflictDetail(readings, i, other) });
       }
       continue;
@@ -200,7 +198,7 @@ export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupR
 }
 
 function rejectionOf(readings: Readings, i: number): Pick<Rejection, 'stream' | 'sub'> {
-  const sub = readings.sub[i];
+  const sub = readings.sub(i);
   return { stream: readings.stream[i]!, ...(sub ? { sub } : {}) };
 }
 

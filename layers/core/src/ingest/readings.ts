@@ -1,6 +1,7 @@
 import { sourceOfSeries } from '../reading.ts';
 import { InvalidRecordError, readCanonicalRecord, recordBytes, type DecodedReading, type TelemetryRecord } from '../record.ts';
-import type { StreamRecord, SubRecord } from './streamRecord.ts';
+import type { UserRecord } from '../kpl/format.ts';
+import { subRecordOf, type InAggregate, type StreamRecord, type SubRecord } from './streamRecord.ts';
 
 /**
  * The valid readings of a batch, in batch order, column by column: what ingest decides with (series,
@@ -21,8 +22,9 @@ export class Readings {
   readonly series: string[];
   /** The stream record that carried each: duplicates are classified and conflicts dead-lettered by it. */
   readonly stream: StreamRecord[];
-  /** Each one's place in the KPL aggregate that carried it, where one did. */
-  readonly sub: Array<SubRecord | undefined> = [];
+  /** The user record of a KPL aggregate that carried each, where one did, and its place in it. */
+  private readonly userRecords: Array<UserRecord | undefined> = [];
+  private readonly subSequence: number[] = [];
   private readonly records: Array<TelemetryRecord | undefined> = [];
 
   constructor(capacity: number) {
@@ -34,7 +36,7 @@ export class Readings {
     this.numeric = new Float64Array(capacity);
   }
 
-  push(d: Extract<DecodedReading, { ok: true }>, stream: StreamRecord, sub: SubRecord | undefined): void {
+  push(d: Extract<DecodedReading, { ok: true }>, stream: StreamRecord, user?: InAggregate): void {
     const i = this.length++;
     if (i === this.tsUs.length) this.grow();
     this.tsUs[i] = d.tsUs;
@@ -42,15 +44,24 @@ export class Readings {
     this.numeric[i] = d.numeric;
     this.series[i] = d.series;
     this.stream[i] = stream;
-    if (sub) this.sub[i] = sub;
+    if (user) {
+      this.userRecords[i] = user.record;
+      this.subSequence[i] = user.subSequenceNumber;
+    }
     if (d.record) this.records[i] = d.record;
+  }
+
+  /** Reading i's place in the KPL aggregate that carried it, if one did (made when asked: a few per batch are). */
+  sub(i: number): SubRecord | undefined {
+    const record = this.userRecords[i];
+    return record && subRecordOf({ record, subSequenceNumber: this.subSequence[i]! });
   }
 
   record(i: number): TelemetryRecord {
     let record = this.records[i];
     if (record) return record;
-    const sub = this.sub[i];
-    const bytes = sub ? Buffer.from(sub.data.buffer, sub.data.byteOffset, sub.data.byteLength) : recordBytes(this.stream[i]!.data);
+    const user = this.userRecords[i];
+    const bytes = user ? Buffer.from(user.data.buffer, user.data.byteOffset, user.data.byteLength) : recordBytes(this.stream[i]!.data);
     if (bytes instanceof InvalidRecordError) throw bytes;
     this.records[i] = record = readCanonicalRecord(bytes);
     return record;

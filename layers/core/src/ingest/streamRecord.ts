@@ -1,4 +1,5 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
+import type { UserRecord } from '../kpl/format.ts';
 
 /** The fields of a Kinesis ESM record that ingest uses, flattened once. */
 export interface StreamRecord {
@@ -20,6 +21,14 @@ export interface SubRecord {
   partitionKey: string;
   data: Uint8Array;
 }
+
+/** A user record of an aggregate and its position in it. */
+export interface InAggregate {
+  record: UserRecord;
+  subSequenceNumber: number;
+}
+
+export const subRecordOf = ({ record, subSequenceNumber }: InAggregate): SubRecord => ({ subSequenceNumber, partitionKey: record.partitionKey, data: record.data });
 
 export function fromKinesisEvent(r: KinesisStreamRecord): StreamRecord {
   // eventID is "<shardId>:<sequenceNumber>"; the shard is not carried anywhere else.
