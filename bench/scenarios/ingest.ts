@@ -13,7 +13,7 @@ import { Readings } from '#core/ingest/readings';
 import { fromKinesisEvent, type StreamRecord } from '#core/ingest/streamRecord';
 import { mergeReadings, rawRows, type MergedRow } from '#core/merge';
 import { fingerprint, seriesKey } from '#core/reading';
-import { instantMicros, TelemetryRecordSchema, type TelemetryRecord, type TimeWindow } from '#core/record';
+import { instantMicros, numericOf, TelemetryRecordSchema, type TelemetryRecord, type TimeWindow } from '#core/record';
 import { breweryRuleSet } from '#core/rules/brewery';
 import { summarizeProfile, type FrameCost } from '../lib/cpuProfile.ts';
 import { profile } from '../lib/profiler.ts';
@@ -233,7 +233,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
 
   try {
     // Warm-up: JIT, pool connections, first partitions touched, for tapline and the peers alike
-    // (the first batches after a mode's first run it slower again while the JIT settles). Not measured.
+    // (the first batches after a mode's first run slower again while the JIT settles). Not measured.
     o.progress('ingest: warm-up');
     for (let i = 0; i < WARM_UP_BATCHES; i++) {
       await measure(o.batches.next(o.batchSize, SHARD).records, 'merge');
@@ -397,7 +397,7 @@ function timeMs(work: () => unknown): number {
 /** The batch's valid readings as ingest decodes them, and all their indexes. */
 function validRecords(records: readonly StreamRecord[], window: TimeWindow, withRecords: boolean): { readings: Readings; all: number[] } {
   const { readings } = decodeBatch(records, Date.now(), window, withRecords);
-  return { readings, all: Array.from({ length: readings.length }, (_, i) => i) };
+  return { readings, all: allOf(readings) };
 }
 
 const NULL_SESSION: SqlSession = {
@@ -434,14 +434,16 @@ function bareDecodeAndMerge(records: readonly StreamRecord[]): MergedRow[] {
   for (const r of records) {
     const record = parse(r.data);
     const { source, fact, id, value } = record;
-    const numeric = typeof value === 'string' ? Number.NaN : Number(value);
-    readings.push({ ok: true, series: seriesKey(source, fact), tsUs: instantMicros(record.ts), fp: fingerprint(id, value), numeric, record }, r, undefined);
+    readings.push(
+      { ok: true, series: seriesKey(source, fact), tsUs: instantMicros(record.ts), fp: fingerprint(id, value), numeric: numericOf(value) ?? Number.NaN, record },
+      r,
+      undefined,
+    );
   }
-  return mergeReadings(
-    readings,
-    Array.from({ length: readings.length }, (_, i) => i),
-  );
+  return mergeReadings(readings, allOf(readings));
 }
+
+const allOf = (readings: Readings): number[] => Array.from({ length: readings.length }, (_, i) => i);
 
 /** What most sample code does: validate each record, then one parameterised INSERT per record. */
 async function naiveHandler(client: pg.PoolClient, records: readonly StreamRecord[]): Promise<void> {

@@ -1,6 +1,6 @@
 import type { AnomalyEvent, DerivedEvent, RuleEvent } from '#core/events';
 import type { LiveBatch } from '#core/liveFeed';
-import { numericOf } from '#core/merge';
+import { numericOf } from '#core/record';
 
 /**
  * One series over one tick: the newest merged row's value and time, the min/max over every row of

@@ -5,7 +5,7 @@ import type { SqlDatabase } from '#core/db/session';
 import { ingestBatch, type IngestReport } from '#core/ingest/ingestBatch';
 import type { IngestStore } from '#core/ingest/store';
 import type { StreamRecord } from '#core/ingest/streamRecord';
-import { numericOf } from '#core/merge';
+import { numericOf } from '#core/record';
 import { seriesKey } from '#core/reading';
 import type { FactValue, TelemetryRecord } from '#core/record';
 import { loadRuleSet } from '#core/rules/ruleSet';

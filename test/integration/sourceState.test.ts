@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, type Database } from '#core/db/connect';
 import { createSourcesStatement, loadStatesStatements, parseSourceStates, saveStateStatements } from '#core/db/derivedStateStore';
-import { migrate } from '#core/db/migrate';
-import { readMigrations } from '#core/db/migrationFiles';
 import { MAX_STATEMENT_BYTES } from '#core/db/sqlText';
 import type { StateChanges } from '#core/derive';
-import { readEnv } from '#core/env';
 import { instantMicros } from '#core/record';
-import { startPostgres, type LocalPostgres } from '../../local/services/postgres.ts';
 import { ENGINES, type Engine } from '../helpers/engines.ts';
+import { databaseBefore } from '../helpers/upgrade.ts';
 
 const TS = '2026-11-22T20:00:00.123456Z';
 const noChanges = (): StateChanges => ({ facts: [], rules: [], ema: [] });
@@ -93,29 +89,17 @@ describe.each(ENGINES)("a source's derived state in its row, on $name", ({ start
 });
 
 describe('upgrade of the derived state to a row per source (0012)', () => {
-  let server: LocalPostgres;
-  let db: Database;
-  beforeAll(async () => {
-    server = await startPostgres();
-    db = await connectDatabase(readEnv({ DATABASE_URL: server.url }));
-    await migrate(
-      db,
-      (await readMigrations('migrations')).filter((m) => m.name < '0012'),
-    );
-  });
-  afterAll(async () => {
-    await db?.end();
-    await server?.stop();
-  });
+  const upgrade = databaseBefore('0012');
 
   it('carries every fact and EMA series over, including sources that had no ingest_source row', async () => {
+    const db = upgrade.db();
     // Prepare: state as ingest wrote it before 0012.
     await db.exec(`INSERT INTO ingest_source (source) VALUES ('OLD_A')`);
     await db.exec(`INSERT INTO fact_state (source, fact_name, value, ts) VALUES
       ('OLD_A', 'ph', '5.25', '${TS}'), ('OLD_A', 'state', '"boiling"', '${TS}'), ('OLD_B', 'pump_running', 'true', '${TS}')`);
     await db.exec(`INSERT INTO anomaly_state (source, fact_name, ema, emvar, samples, last_ts) VALUES ('OLD_A', 'ph', 0.1, 1e-300, 7, '${TS}')`);
     // Act
-    await migrate(db, await readMigrations('migrations'));
+    await upgrade.migrateAll();
     const { states } = parseSourceStates(['OLD_A', 'OLD_B'], await db.transaction((tx) => tx.batch(loadStatesStatements(['OLD_A', 'OLD_B']))));
     // Assert
     const tsUs = instantMicros(TS);

@@ -1,32 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, type Database } from '#core/db/connect';
-import { migrate } from '#core/db/migrate';
-import { readMigrations } from '#core/db/migrationFiles';
-import { readEnv } from '#core/env';
+import { describe, expect, it } from 'vitest';
 import { runMaintenance } from '#core/warehouse/maintenance';
-import { startPostgres, type LocalPostgres } from '../../local/services/postgres.ts';
+import { databaseBefore } from '../helpers/upgrade.ts';
 import { directAggregate, generateTelemetry, hoursAgo, insertTelemetry, storedAggregate } from '../timescale/warehouseFixtures.ts';
 
 // Upgrading a plain PostgreSQL database whose rollup tables hold rows (0008 adds columns).
-let server: LocalPostgres;
-let db: Database;
+const upgrade = databaseBefore('0007');
 const NOW = new Date();
-
-beforeAll(async () => {
-  server = await startPostgres();
-  db = await connectDatabase(readEnv({ DATABASE_URL: server.url }));
-  await migrate(
-    db,
-    (await readMigrations('migrations')).filter((m) => m.name < '0007'),
-  );
-});
-afterAll(async () => {
-  await db?.end();
-  await server?.stop();
-});
 
 describe('plain PostgreSQL upgrade to the v2 rollups', () => {
   it('keeps rows without raw input, fills numeric_count, and recomputes every bucket that still has raw rows', async () => {
+    const db = upgrade.db();
     // Prepare: recent raw rows, and rollup rows as the old maintenance wrote them: one 20 days back
     // (its raw rows long gone), one for a recent minute with the old, string-counting sum
     await insertTelemetry(db, generateTelemetry({ sources: ['UP_A'], from: hoursAgo(2, NOW.getTime()), to: hoursAgo(1, NOW.getTime()), stepSeconds: 60 }));
@@ -38,7 +21,7 @@ describe('plain PostgreSQL upgrade to the v2 rollups', () => {
       [NOW.toISOString()],
     );
     // Act
-    await migrate(db, await readMigrations('migrations'));
+    await upgrade.migrateAll();
     const kept = await db.query(`SELECT fact_name, sample_count::int, numeric_count::int, value_sum FROM telemetry_1min WHERE source = 'UP_OLD' ORDER BY bucket`);
     await runMaintenance(db, { now: NOW });
     // Assess

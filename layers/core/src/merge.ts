@@ -1,6 +1,6 @@
 import type { Readings } from './ingest/readings.ts';
 import { encodeSamples, minuteOf } from './reading.ts';
-import { storedTs, type FactValue } from './record.ts';
+import { numericOf, storedTs, type FactValue } from './record.ts';
 
 /**
  * One row per (source, fact, minute) per batch: the last write wins by event time, and
@@ -41,13 +41,6 @@ interface Accumulator {
   /** Where its samples start in the batch's sample columns (filled once every row's count is known), and how many are in. */
   start: number;
   filled: number;
-}
-
-/** Booleans count as 0/1 so rollups of pump_running or valve_open read as duty cycles. */
-export function numericOf(value: FactValue): number | null {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  return null;
 }
 
 /**

@@ -30,6 +30,13 @@ export const TelemetryRecordSchema = z.strictObject({
 export type TelemetryRecord = z.infer<typeof TelemetryRecordSchema>;
 export type FactValue = TelemetryRecord['value'];
 
+/** A value as count/min/max/avg take it: booleans count as 0/1, so rollups of pump_running or valve_open read as duty cycles. */
+export function numericOf(value: FactValue): number | null {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return null;
+}
+
 /** Stable reason codes: dashboards, DLQ entries and redrive tooling key on these strings. */
 export const INVALID_REASONS = ['not_base64', 'too_large', 'not_utf8', 'not_json', 'schema', 'ts_out_of_range'] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
@@ -132,9 +139,9 @@ export function decodeReading(bytes: Buffer, nowMs: number, window: TimeWindow, 
   if (bytes.length > MAX_RECORD_BYTES) return invalid('too_large', `${bytes.length} bytes > ${MAX_RECORD_BYTES}`);
   const scanned = DATETIME && scanCanonical(bytes, DATETIME);
   if (scanned) {
-    const ts = Number.isNaN(scanned.us) ? bytes.toString('latin1', scanned.tsAt, scanned.tsEnd) : undefined;
-    const tsUs = ts === undefined ? scanned.us : instantMicros(ts);
-    if (!withinWindow(tsUs, nowMs, window)) return outOfWindow(ts ?? bytes.toString('latin1', scanned.tsAt, scanned.tsEnd), window);
+    const ts = () => bytes.toString('latin1', scanned.tsAt, scanned.tsEnd);
+    const tsUs = Number.isNaN(scanned.us) ? instantMicros(ts()) : scanned.us;
+    if (!withinWindow(tsUs, nowMs, window)) return outOfWindow(ts(), window);
     return reading(scanned.series, tsUs, fingerprintOfScan(bytes, scanned), scanned.numeric, withRecord ? recordOfScan(bytes, scanned) : undefined);
   }
   const record = parseRecord(bytes);
@@ -142,7 +149,7 @@ export function decodeReading(bytes: Buffer, nowMs: number, window: TimeWindow, 
   const tsUs = instantMicros(record.ts);
   if (!withinWindow(tsUs, nowMs, window)) return outOfWindow(record.ts, window);
   const { source, fact, id, value } = record;
-  return reading(cachedSeriesKey(source, fact), tsUs, fingerprint(id, value), typeof value === 'string' ? Number.NaN : Number(value), record);
+  return reading(cachedSeriesKey(source, fact), tsUs, fingerprint(id, value), numericOf(value) ?? Number.NaN, record);
 }
 
 const decoded: Extract<DecodedReading, { ok: true }> = { ok: true, series: '', tsUs: 0, fp: 0, numeric: 0, record: undefined };

@@ -1,4 +1,5 @@
-import { numericOf, type MergedRow } from '../merge.ts';
+import type { MergedRow } from '../merge.ts';
+import { numericOf } from '../record.ts';
 
 /**
  * telemetry_events rows in PostgreSQL's binary COPY format. COPY is the fastest way in (no SQL

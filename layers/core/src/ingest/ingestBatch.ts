@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { highestPositions, type StreamPosition } from '../db/checkpointStore.ts';
+import { highestPositions, isAlreadyCommitted, type StreamPosition } from '../db/checkpointStore.ts';
 import type { OutboxMessage } from '../db/outbox.ts';
 import { isConnectionError, isRetryableTransactionError } from '../db/pg.ts';
 import { derive } from '../derive.ts';
@@ -10,7 +10,7 @@ import { NAME_PATTERN, type TimeWindow } from '../record.ts';
 import { DEFAULT_BACKOFF, pause, type BackoffOptions } from '../retry.ts';
 import type { RuleSet } from '../rules/ruleSet.ts';
 import { deadLetter } from './deadLetter.ts';
-import { decodeBatch, isRedelivery, resolve, screen, type DecodedBatch } from './plan.ts';
+import { decodeBatch, resolve, screen, type DecodedBatch } from './plan.ts';
 import type { IngestStore, IngestTransaction, LoadedState } from './store.ts';
 import type { StreamRecord } from './streamRecord.ts';
 
@@ -140,7 +140,8 @@ async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPo
   if (inserted !== rows.length) throw new Error(`inserted ${inserted} of ${rows.length} rows`);
 
   const added = deadLetters.filter((d) => result.added.has(d.key));
-  const redeliveredReadings = classified.duplicates.filter((i) => isRedelivery(classified.readings.stream[i]!, loaded.checkpoints)).length;
+  // Duplicates at or below the committed position are Lambda's redelivery, not a producer's resend.
+  const redeliveredReadings = classified.duplicates.filter((i) => isAlreadyCommitted(classified.readings.stream[i]!, loaded.checkpoints)).length;
   return {
     written: classified.written.length,
     late: classified.late,

@@ -1,4 +1,3 @@
-import { isAlreadyCommitted, type Committed } from '../db/checkpointStore.ts';
 import { deaggregate } from '../kpl/deaggregate.ts';
 import { factOfSeries, minuteOf, sourceOfSeries } from '../reading.ts';
 import { decodeReading, InvalidRecordError, recordBytes, type DeadLetterReason, type DecodedReading, type TimeWindow } from '../record.ts';
@@ -206,6 +205,3 @@ function conflictDetail(readings: Readings, i: number, other: string): string {
   const r = readings.record(i);
   return `source ${r.source}, fact ${r.fact}, ts ${r.ts}: same identity as ${other}, with a different id or value`;
 }
-
-/** Duplicates that Lambda delivered again (at or below the committed position) rather than a producer resend. */
-export const isRedelivery = (stream: StreamRecord, checkpoints: Committed): boolean => isAlreadyCommitted(stream, checkpoints);
