@@ -35,7 +35,7 @@ const SCRIPTS = {
   retention: 'ops/bin/retention.ts',
   dashboard: 'ops/bin/dashboard.ts',
   status: 'ops/bin/status.ts',
-  bench: 'bench/run.ts',
+  bench: 'bench/start.ts',
   'local:stack': 'local/stack/run.ts',
 } as const;
 type Command = keyof typeof SCRIPTS;
