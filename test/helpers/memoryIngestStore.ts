@@ -41,6 +41,8 @@ export class MemoryIngestStore implements IngestStore {
   nowMs = Date.now();
   /** Fails the next commits with this error (then behaves again), to exercise rollback and retry. */
   failNextCommits: Array<Error & { code?: string }> = [];
+  /** Awaited by every commit before it applies anything (a rejection fails the commit): holds COMMIT in flight. */
+  beforeCommit: (() => Promise<void>) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   transaction<T>(work: (tx: IngestTransaction) => Promise<T>): Promise<T> {
@@ -129,6 +131,7 @@ export class MemoryIngestStore implements IngestStore {
         return rows.length;
       },
       commit: async (plan: CommitPlan) => {
+        await this.beforeCommit?.();
         const failure = this.failNextCommits.shift();
         if (failure) throw failure;
         for (const f of plan.changes.facts) {

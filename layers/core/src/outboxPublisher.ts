@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { CLAIM_OUTBOX_STATEMENT, claimedMessages, markSent, releaseClaims, type OutboxDestination, type OutboxMessage } from './db/outbox.ts';
 import type { SqlSession } from './db/session.ts';
-import { QueuePublishError, sendMessages } from './queue.ts';
+import { QueuePublishError, SendCancelled, sendMessages } from './queue.ts';
 import type { BackoffOptions } from './retry.ts';
 
 /** The queue URL of each outbox destination. */
@@ -20,26 +20,85 @@ export interface PublishOutcome {
 }
 
 /**
+ * A transaction's own messages, sent the moment it commits: their requests are made and signed
+ * while COMMIT travels (queue.ts, installSendGate), and go once `claimed` (what the commit claimed)
+ * holds all of them, as it does unless older messages filled the claim or they were there before
+ * (a redelivered batch). Otherwise they are not sent, and what was claimed goes as publishClaimed
+ * sends it; claimed messages that are not the transaction's (left by a failed send) go beside
+ * them. Rejects with the commit's error if it fails: nothing was sent.
+ */
+export async function publishOnCommit(
+  acks: OutboxAcks,
+  sqs: SQSClient,
+  queues: OutboxQueues,
+  own: readonly OutboxMessage[],
+  claimed: Promise<readonly OutboxMessage[]>,
+  backoff: BackoffOptions,
+): Promise<PublishOutcome> {
+  const isOwn = new Set(own.map(keyOf));
+  const allOwnClaimed = claimed.then(
+    (c) => c.filter((m) => isOwn.has(keyOf(m))).length === isOwn.size,
+    () => false,
+  );
+  const early = own.length > 0 ? publishClaimed(acks, sqs, queues, own, backoff, allOwnClaimed) : Promise.resolve(NOTHING_SENT);
+  early.catch(() => undefined);
+  const all = await claimed;
+  if (!(await allOwnClaimed)) {
+    await early.catch((e: unknown) => {
+      if (!(e instanceof SendCancelled)) throw e;
+    });
+    return publishClaimed(acks, sqs, queues, all, backoff);
+  }
+  const [mine, others] = await Promise.all([
+    early,
+    publishClaimed(
+      acks,
+      sqs,
+      queues,
+      all.filter((m) => !isOwn.has(keyOf(m))),
+      backoff,
+    ),
+  ]);
+  return {
+    sent: mine.sent + others.sent,
+    failed: mine.failed + others.failed,
+    ...((mine.lastError ?? others.lastError) === undefined ? {} : { lastError: mine.lastError ?? others.lastError }),
+  };
+}
+
+const NOTHING_SENT: PublishOutcome = { sent: 0, failed: 0 };
+const keyOf = (m: OutboxMessage) => `${m.destination}\u0000${m.id}`;
+
+/**
  * Sends claimed outbox messages to their queues and records the outcome. A queue that refuses
  * does not fail the caller: the messages are durable in the outbox (committed with their batch)
  * and are offered again at once; the OutboxOldestAgeSeconds alarm tells when that keeps failing.
+ * `gate` (publishOnCommit's): when it says no, rejects with SendCancelled and records nothing.
  */
-export async function publishClaimed(acks: OutboxAcks, sqs: SQSClient, queues: OutboxQueues, claimed: readonly OutboxMessage[], backoff: BackoffOptions): Promise<PublishOutcome> {
-  if (claimed.length === 0) return { sent: 0, failed: 0 };
+export async function publishClaimed(
+  acks: OutboxAcks,
+  sqs: SQSClient,
+  queues: OutboxQueues,
+  messages: readonly OutboxMessage[],
+  backoff: BackoffOptions,
+  gate?: Promise<boolean>,
+): Promise<PublishOutcome> {
+  if (messages.length === 0) return NOTHING_SENT;
   const byDestination = new Map<OutboxDestination, OutboxMessage[]>();
-  for (const m of claimed) byDestination.set(m.destination, [...(byDestination.get(m.destination) ?? []), m]);
+  for (const m of messages) byDestination.set(m.destination, [...(byDestination.get(m.destination) ?? []), m]);
   const sent: OutboxMessage[] = [];
   const failed: OutboxMessage[] = [];
   let lastError: string | undefined;
   await Promise.all(
-    [...byDestination].map(async ([destination, messages]) => {
+    [...byDestination].map(async ([destination, batch]) => {
       try {
-        await sendMessages(sqs, queues[destination], messages, backoff);
-        sent.push(...messages);
+        await sendMessages(sqs, queues[destination], batch, backoff, gate);
+        sent.push(...batch);
       } catch (e) {
+        if (e instanceof SendCancelled) throw e;
         const refused = e instanceof QueuePublishError ? new Set(e.failedIds) : undefined;
         lastError = e instanceof QueuePublishError ? e.lastError : (e as Error).message;
-        for (const m of messages) (refused === undefined || refused.has(m.id) ? failed : sent).push(m);
+        for (const m of batch) (refused === undefined || refused.has(m.id) ? failed : sent).push(m);
       }
     }),
   );

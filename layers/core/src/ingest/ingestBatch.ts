@@ -5,7 +5,7 @@ import { isConnectionError, isRetryableTransactionError } from '../db/pg.ts';
 import { derive } from '../derive.ts';
 import { liveFeed, type LiveBatch } from '../liveFeed.ts';
 import { mergeReadings, rawRows } from '../merge.ts';
-import { publishClaimed, type OutboxQueues } from '../outboxPublisher.ts';
+import { publishOnCommit, type OutboxQueues, type PublishOutcome } from '../outboxPublisher.ts';
 import { NAME_PATTERN, type TimeWindow } from '../record.ts';
 import { DEFAULT_BACKOFF, pause, type BackoffOptions } from '../retry.ts';
 import type { RuleSet } from '../rules/ruleSet.ts';
@@ -78,10 +78,9 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   const outcome = await withDatabaseRetry(deps, () => deps.store.transaction((tx) => planAndCommit(tx, positions, decode, deps, now())));
   liveFeed.publish(outcome.live);
   const t2 = performance.now();
-  const sendRetry = { ...(deps.sendRetry ?? DEFAULT_BACKOFF), ...(deps.remainingMs ? { remainingMs: deps.remainingMs } : {}) };
-  const published = await publishClaimed(deps.store, deps.sqs, deps.queues, outcome.claimed, sendRetry);
+  const published = await outcome.publishing;
   const t3 = performance.now();
-  const { claimed: _, live: _live, ...counts } = outcome;
+  const { publishing: _, live: _live, ...counts } = outcome;
   return {
     records: decode().records,
     kinesisRecords: batch.length,
@@ -92,7 +91,7 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   };
 }
 
-type Committed = Omit<IngestReport, 'records' | 'kinesisRecords' | 'published' | 'publishFailed' | 'timings'> & { claimed: OutboxMessage[]; live: LiveBatch };
+type Committed = Omit<IngestReport, 'records' | 'kinesisRecords' | 'published' | 'publishFailed' | 'timings'> & { publishing: Promise<PublishOutcome>; live: LiveBatch };
 
 /** One transaction: lock and load, classify every record, look up only what must be, write. */
 async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPosition[], decode: () => DecodedBatch, deps: IngestDeps, nowMs: number): Promise<Committed> {
@@ -128,14 +127,22 @@ async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPo
   const states = new Map([...loaded.states, ...(lookup?.states ?? [])]);
   const { events, changes } = derive(rows, states, deps.ruleSet);
   const deadLetters = classified.rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs, r.sub), conflict: r.reason === 'identity_conflict' }));
-  const committing = tx.commit({
-    changes,
-    outbox: [
-      ...events.map((e): OutboxMessage => ({ destination: 'events', id: e.id, body: JSON.stringify(e) })),
-      ...deadLetters.map((d): OutboxMessage => ({ destination: 'ingest-dlq', id: d.key, body: d.body })),
-    ],
-    checkpoints: positions,
-  });
+  const outbox = [
+    ...events.map((e): OutboxMessage => ({ destination: 'events', id: e.id, body: JSON.stringify(e) })),
+    ...deadLetters.map((d): OutboxMessage => ({ destination: 'ingest-dlq', id: d.key, body: d.body })),
+  ];
+  const committing = tx.commit({ changes, outbox, checkpoints: positions });
+  // Made and signed while COMMIT travels; sent once it is in, never before.
+  const sendRetry = { ...(deps.sendRetry ?? DEFAULT_BACKOFF), ...(deps.remainingMs ? { remainingMs: deps.remainingMs } : {}) };
+  const publishing = publishOnCommit(
+    deps.store,
+    deps.sqs,
+    deps.queues,
+    outbox,
+    committing.then((c) => c.claimed),
+    sendRetry,
+  );
+  publishing.catch(() => undefined);
   const [inserted, result] = await Promise.all([inserting, committing]);
   if (inserted !== rows.length) throw new Error(`inserted ${inserted} of ${rows.length} rows`);
 
@@ -153,7 +160,7 @@ async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPo
     derivedEvents: events.length,
     outboxPending: result.outbox.pending,
     outboxOldestAgeSeconds: result.outbox.oldestAgeSeconds,
-    claimed: result.claimed,
+    publishing,
     live: { rows, events },
   };
 }
