@@ -155,15 +155,17 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
    * once the round's batches are in, as the peer's batches run back to back. Harness work between
    * batches filled the young generation, and its collection then landed in tapline's next batch.
    */
-  const ingestTimed = async (records: StreamRecord[], mode: 'merge' | 'raw'): Promise<() => Promise<BatchSample>> => {
+  const ingestTimed = async (batch: SyntheticBatch, mode: 'merge' | 'raw'): Promise<() => Promise<BatchSample>> => {
+    const { records } = batch;
     // The derived state before the batch, for the re-timed derive; the batch's sources from its
     // partition keys, so that no decoded batch of the harness is live (and copied by every
     // young-generation collection) while ingestBatch runs.
     const sources = [...new Set(records.map((r) => r.partitionKey))];
     const { states } = parseSourceStates(sources, await o.db.transaction((tx) => tx.batch(loadStatesStatements(sources))));
     sql = emptySqlTimings();
+    // From the event, as the handler calls it (the peers too start from the event).
     const t0 = performance.now();
-    const report = await ingestBatch(records, deps(mode));
+    const report = await ingestBatch(batch.event.Records.map(fromKinesisEvent), deps(mode));
     const totalMs = performance.now() - t0;
     // Detached: statements of the scenarios run between samples must not add to this one.
     const taken = sql;
@@ -193,7 +195,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       };
     };
   };
-  const measure = async (records: StreamRecord[], mode: 'merge' | 'raw'): Promise<BatchSample> => (await ingestTimed(records, mode))();
+  const measure = async (batch: SyntheticBatch, mode: 'merge' | 'raw'): Promise<BatchSample> => (await ingestTimed(batch, mode))();
 
   const truncate = () => admin.query('TRUNCATE telemetry_events');
   // Ceiling B: the same binary COPY tapline's raw mode sends, alone, on the same rows.
@@ -236,12 +238,12 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     // (the first batches after a mode's first run slower again while the JIT settles). Not measured.
     o.progress('ingest: warm-up');
     for (let i = 0; i < WARM_UP_BATCHES; i++) {
-      await measure(o.batches.next(o.batchSize, SHARD).records, 'merge');
+      await measure(o.batches.next(o.batchSize, SHARD), 'merge');
       await peer(true, o.batches.next(o.batchSize, SHARD));
     }
-    await measure(o.batches.next(o.batchSize, SHARD).records, 'raw');
+    await measure(o.batches.next(o.batchSize, SHARD), 'raw');
     await peer(false, o.batches.next(o.batchSize, SHARD));
-    await measure(o.batches.next(o.batchSize, SHARD).records, 'merge');
+    await measure(o.batches.next(o.batchSize, SHARD), 'merge');
     await baseline(o.batches.next(Math.min(200, o.baselineRecords), SHARD).records);
 
     const ceilingA: number[] = [];
@@ -273,7 +275,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       for (let i = 0; i < o.mergeBatchesPerRound; i++) {
         const b = next();
         mergeBatches.push(b);
-        retimes.push(await ingestTimed(b.records, 'merge'));
+        retimes.push(await ingestTimed(b, 'merge'));
       }
       const samples: BatchSample[] = [];
       for (const retime of retimes) samples.push(await retime());
@@ -311,7 +313,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       peerCompactedMs.push(median(compactedMs));
       peerCompactedPerSec.push(perSecond(o.batchSize * compactedMs.length, sum(compactedMs)));
       await truncate();
-      const rawBatch = next().records;
+      const rawBatch = next();
       raw.push(await measure(rawBatch, 'raw'));
       // The state save alone (already applied, so repeating it changes nothing).
       const { changes } = lastDerivation;
@@ -321,7 +323,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       peerRawMs.push(rawPeerMs);
       peerRawPerSec.push(perSecond(o.batchSize, rawPeerMs));
       await truncate();
-      const valid = validRecords(rawBatch, o.window, true);
+      const valid = validRecords(rawBatch.records, o.window, true);
       ceilingB.push(await copyRows(rawRows(valid.readings, valid.all)));
       await truncate();
       const baselineBatch = o.batches.next(o.baselineRecords, SHARD).records;
