@@ -81,7 +81,7 @@ async function bench(args: BenchArgs): Promise<number> {
         db: env.db,
         databaseUrl: env.databaseUrl,
         rounds: args.rounds,
-        mergeBatchesPerRound: args.quick ? 2 : 3,
+        mergeBatchesPerRound: args.quick ? 3 : 5,
         baselineRecords: args.quick ? 500 : 1_000,
         profile: args.profile,
         progress,
