@@ -12,7 +12,7 @@ import { BENCH_OPTIONS, benchArgs, USAGE, type BenchArgs } from './lib/args.ts';
 import { BenchDocError, withBenchTable } from './lib/benchDoc.ts';
 import { evaluateTargets, renderTable, type BenchResult } from './lib/report.ts';
 import { BatchSource, BENCH_SEED } from './lib/syntheticBatches.ts';
-import { runColdStart } from './scenarios/coldStart.ts';
+import { bundleFunctions, runColdStart } from './scenarios/coldStart.ts';
 import { runEndToEnd } from './scenarios/endToEnd.ts';
 import { runIngestBench } from './scenarios/ingest.ts';
 import { runLiveViewCost } from './scenarios/liveView.ts';
@@ -97,11 +97,13 @@ async function bench(args: BenchArgs): Promise<number> {
       progress('proxy: counting protocol messages of the hot path');
       result.proxy = await runProxyCheck({ ...common, databaseUrl: env.databaseUrl });
     }
+    const bundleDir = join(workDir, 'bundles');
+    const bundleOf = (name: string) => join(bundleDir, name, 'index.mjs');
     let ingestBundle: string | undefined;
     if (runs('cold') || runs('memory')) {
       progress('cold start: bundling every function and importing each in fresh processes');
-      result.coldStart = await runColdStart({ projectRoot: process.cwd(), outDir: join(workDir, 'bundles'), env: childEnv, samples: args.quick ? 3 : 5 });
-      ingestBundle = join(workDir, 'bundles', 'ingest', 'index.mjs');
+      result.coldStart = await runColdStart({ projectRoot: process.cwd(), outDir: bundleDir, env: childEnv, samples: args.quick ? 3 : 5 });
+      ingestBundle = bundleOf('ingest');
       if (!runs('cold')) delete result.coldStart;
     }
     if (runs('memory') && ingestBundle) {
@@ -109,7 +111,10 @@ async function bench(args: BenchArgs): Promise<number> {
       result.memory = await runMemory({ ...common, bundle: ingestBundle, workDir, env: childEnv, modes: ['merge', 'raw'] });
     }
     if (runs('e2e')) {
+      // The functions' processes run their Lambda bundles, made in this run.
+      if (!ingestBundle) await bundleFunctions(process.cwd(), bundleDir);
       result.e2e = await runEndToEnd({
+        bundles: { simulator: bundleOf('simulator'), ingest: bundleOf('ingest') },
         env,
         events: args.quick ? 100_000 : 200_000,
         latencySeconds: args.quick ? 5 : 10,

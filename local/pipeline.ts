@@ -61,6 +61,8 @@ export interface PipelineHooks {
   simulatorProcess?: boolean;
   /** Run each concurrent ingest invocation in a process of its own, as Lambda gives each batch a sandbox. */
   ingestProcesses?: boolean;
+  /** What those processes import: the handlers' sources by default; the bench gives the Lambda bundles. */
+  functionModules?: { simulator: URL; ingest: URL };
 }
 
 /** The simulator's invocations run as long as they produce: the kept process allows Lambda's maximum. */
@@ -114,7 +116,8 @@ export class LocalPipeline {
     if (this.hooks.simulatorProcess) {
       // Started here and kept warm, as a sandbox between invocations: its cold start is not the pipeline's time.
       const settings = this.functionSettings('tapline-simulator', { timeoutSeconds: LAMBDA_MAX_TIMEOUT_SECONDS, memoryMb: config.simulator.memoryMb });
-      this.simulatorProcess = await startFunctionProcess(new URL('../functions/simulator/handler.ts', import.meta.url), settings, this.env.functionEnv);
+      const module = this.hooks.functionModules?.simulator ?? new URL('../functions/simulator/handler.ts', import.meta.url);
+      this.simulatorProcess = await startFunctionProcess(module, settings, this.env.functionEnv);
     }
     const realIngest = (await import('../functions/ingest/handler.ts')).handler as unknown as Handler<KinesisStreamEvent, KinesisStreamBatchResponse>;
     const realWriter = (await import('../functions/writer/handler.ts')).handler as unknown as Handler<SQSEvent, SQSBatchResponse>;
@@ -209,7 +212,8 @@ export class LocalPipeline {
   /** As many warm ingest sandboxes as batches can run at once (shards x parallelization factor). */
   private async ingestPool(size: number, onError: (fn: string, e: unknown) => void) {
     const settings = this.functionSettings('tapline-ingest', this.env.config.ingest);
-    for (let i = 0; i < size; i++) this.ingestProcs.push(await startFunctionProcess(new URL('../functions/ingest/handler.ts', import.meta.url), settings, this.env.functionEnv));
+    const module = this.hooks.functionModules?.ingest ?? new URL('../functions/ingest/handler.ts', import.meta.url);
+    for (let i = 0; i < size; i++) this.ingestProcs.push(await startFunctionProcess(module, settings, this.env.functionEnv));
     const idle = [...this.ingestProcs];
     return async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
       const proc = idle.pop();

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { DeleteStreamCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { putRecords, type PutEntry } from '#core/producer';
 import { encodeRecord } from '#core/record';
@@ -71,6 +72,8 @@ export async function runEndToEnd(o: {
   events: number;
   latencySeconds: number;
   logFile: string;
+  /** The simulator's and ingest's Lambda bundles, which their processes run. */
+  bundles: { simulator: string; ingest: string };
   progress: (line: string) => void;
 }): Promise<EndToEndResult> {
   const { env } = o;
@@ -78,7 +81,8 @@ export async function runEndToEnd(o: {
   o.progress(`e2e: emulator put/get ceiling (${o.events} records)`);
   const ceiling = await measureEmulatorCeiling(env.kinesis, config.stream.shards, o.events);
 
-  const pipeline = new LocalPipeline(env, o.logFile, [], { simulatorProcess: true, ingestProcesses: true });
+  const functionModules = { simulator: pathToFileURL(o.bundles.simulator), ingest: pathToFileURL(o.bundles.ingest) };
+  const pipeline = new LocalPipeline(env, o.logFile, [], { simulatorProcess: true, ingestProcesses: true, functionModules });
   await pipeline.start();
   try {
     o.progress(`e2e: throughput, ${o.events} events as fast as the stream takes them`);
