@@ -82,6 +82,7 @@ async function bench(args: BenchArgs): Promise<number> {
         databaseUrl: env.databaseUrl,
         rounds: args.rounds,
         mergeBatchesPerRound: args.quick ? 3 : 5,
+        rawBatchesPerRound: args.quick ? 1 : 2,
         baselineRecords: args.quick ? 500 : 1_000,
         profile: args.profile,
         progress,
