@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { CreateQueueCommand, DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { loadStageConfig } from '#config/stages';
 import { estimateCost } from '#core/cost/model';
 import { profileFromBench } from '#core/cost/profile';
@@ -63,10 +64,14 @@ async function bench(args: BenchArgs): Promise<number> {
     AWS_ENDPOINT_URL_KINESIS: process.env.AWS_ENDPOINT_URL_KINESIS ?? '',
     ...sdkNoticeEnv(),
   };
+  // The ingest scenarios' derived events and dead letters (thousands) go to queues of their own:
+  // left in the stage's events queue, the end-to-end run's writer had them all to work through.
+  const queueNamed = async (name: string) => (await env.sqs.send(new CreateQueueCommand({ QueueName: `${name}-${Date.now()}` }))).QueueUrl!;
+  const benchQueues = { events: await queueNamed('tapline-bench-events'), deadLetters: await queueNamed('tapline-bench-dlq') };
   const common = {
     sqs: env.sqs,
-    deadLetterQueueUrl: env.queues.ingestDlq.url,
-    eventsQueueUrl: env.queues.events.url,
+    deadLetterQueueUrl: benchQueues.deadLetters,
+    eventsQueueUrl: benchQueues.events,
     window,
     batches,
     batchSize: BATCH_SIZE,
@@ -137,6 +142,7 @@ async function bench(args: BenchArgs): Promise<number> {
     exitCode = 1;
     progress(`bench failed: ${(e as Error).stack ?? String(e)}`);
   } finally {
+    for (const url of Object.values(benchQueues)) await env.sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
     await env.stop();
   }
 
