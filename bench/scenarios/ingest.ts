@@ -153,8 +153,8 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
   let lastDerivation: Derivation = { events: [], changes: { facts: [], rules: [], ema: [] } };
   /**
    * One ingestBatch call, timed. What it returns re-times the pure pieces on the same input: run it
-   * once the round's batches are in, as the peer's batches run back to back. Harness work between
-   * batches filled the young generation, and its collection then landed in tapline's next batch.
+   * once the round's batches are in. Harness work between batches filled the young generation, and
+   * its collection then landed in tapline's next batch.
    */
   const ingestTimed = async (batch: SyntheticBatch, mode: 'merge' | 'raw'): Promise<() => Promise<BatchSample>> => {
     const { records } = batch;

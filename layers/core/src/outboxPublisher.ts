@@ -40,7 +40,7 @@ export async function publishOnCommit(
     (c) => c.filter((m) => isOwn.has(keyOf(m))).length === isOwn.size,
     () => false,
   );
-  const early = own.length > 0 ? publishClaimed(acks, sqs, queues, own, backoff, allOwnClaimed) : Promise.resolve(NOTHING_SENT);
+  const early = publishClaimed(acks, sqs, queues, own, backoff, allOwnClaimed);
   early.catch(() => undefined);
   const all = await claimed;
   if (!(await allOwnClaimed)) {
@@ -49,21 +49,16 @@ export async function publishOnCommit(
     });
     return publishClaimed(acks, sqs, queues, all, backoff);
   }
-  const [mine, others] = await Promise.all([
-    early,
-    publishClaimed(
-      acks,
-      sqs,
-      queues,
-      all.filter((m) => !isOwn.has(keyOf(m))),
-      backoff,
-    ),
-  ]);
-  return {
-    sent: mine.sent + others.sent,
-    failed: mine.failed + others.failed,
-    ...((mine.lastError ?? others.lastError) === undefined ? {} : { lastError: mine.lastError ?? others.lastError }),
-  };
+  const others = await publishClaimed(
+    acks,
+    sqs,
+    queues,
+    all.filter((m) => !isOwn.has(keyOf(m))),
+    backoff,
+  );
+  const mine = await early;
+  const lastError = mine.lastError ?? others.lastError;
+  return { sent: mine.sent + others.sent, failed: mine.failed + others.failed, ...(lastError === undefined ? {} : { lastError }) };
 }
 
 const NOTHING_SENT: PublishOutcome = { sent: 0, failed: 0 };
