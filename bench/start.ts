@@ -24,6 +24,9 @@ const ownImportMetaUrl: Plugin = {
         format: 'esm',
         target: FUNCTION_BUNDLE_OPTIONS.target,
         define: { 'import.meta.url': JSON.stringify(pathToFileURL(path).href) },
+        // esbuild chains an input's inline map, so the bundle's map points into the .ts itself.
+        sourcemap: 'inline',
+        sourcefile: path,
       });
       return { contents: code, loader: 'js' };
     });
@@ -37,6 +40,9 @@ await build({
   entryPoints: [resolve('bench/run.ts')],
   outfile: OUT,
   plugins: [ownImportMetaUrl],
+  // For --profile, which names the bundle's frames after their sources.
+  sourcemap: true,
+  sourcesContent: false,
   logLevel: 'error',
 });
 

@@ -4,7 +4,7 @@
  */
 export interface CpuProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -28,6 +28,23 @@ const frameName = (n: CpuProfileNode): string => {
     .replace(/^.*\/work\/[^/]+\//, '');
   return `${functionName || '(anonymous)'} ${file ? `${file}:${lineNumber + 1}` : ''}`.trim();
 };
+
+/** Where a bundled frame came from: its source's name, file and zero-based line, or undefined when unknown. */
+export type FrameSource = (url: string, line: number, column: number) => { name?: string; url: string; line: number } | undefined;
+
+/**
+ * The profile with each bundled frame named after its source (the bench runs minified, so V8 reports
+ * names like `wr` at line 2 of the bundle); frames the lookup does not know stay as they are.
+ */
+export function withSourceFrames(profile: CpuProfile, source: FrameSource): CpuProfile {
+  const nodes = profile.nodes.map((n) => {
+    const { functionName, url, lineNumber, columnNumber } = n.callFrame;
+    const found = url ? source(url, lineNumber, columnNumber) : undefined;
+    if (!found) return n;
+    return { ...n, callFrame: { functionName: found.name ?? functionName, url: found.url, lineNumber: found.line, columnNumber: 0 } };
+  });
+  return { ...profile, nodes };
+}
 
 /** Samples that are not the program's work: waiting, and the profiler's own start/stop. */
 const isNoise = (stack: readonly CpuProfileNode[]): boolean => stack[0]?.callFrame.functionName === '(idle)' || stack.some((n) => n.callFrame.url === 'node:inspector');

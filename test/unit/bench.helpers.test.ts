@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseBenchArgs } from '../../bench/lib/args.ts';
 import { UsageError } from '../../local/cli/run.ts';
-import { summarizeProfile, type CpuProfile } from '../../bench/lib/cpuProfile.ts';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { summarizeProfile, withSourceFrames, type CpuProfile } from '../../bench/lib/cpuProfile.ts';
+import { fromSourceMap } from '../../bench/lib/profiler.ts';
 import { median, pairedRatio, percentile, perSecond } from '../../bench/lib/stats.ts';
 import { BatchSource } from '../../bench/lib/syntheticBatches.ts';
 
@@ -74,7 +80,7 @@ describe('synthetic Kinesis batches', () => {
 describe('CPU profile summary', () => {
   it('ranks frames by self and inclusive time, leaving out idle time and the profiler itself', () => {
     // Prepare: root -> main -> decode (2 samples), main (1), idle (1), inspector dispatch (1)
-    const frame = (functionName: string, url = 'file:///work/main/layers/core/src/x.ts') => ({ functionName, url, lineNumber: 0 });
+    const frame = (functionName: string, url = 'file:///work/main/layers/core/src/x.ts') => ({ functionName, url, lineNumber: 0, columnNumber: 0 });
     const profile: CpuProfile = {
       nodes: [
         { id: 1, callFrame: frame('(root)', ''), children: [2, 4, 5] },
@@ -97,5 +103,38 @@ describe('CPU profile summary', () => {
     expect(summary.self[0]?.selfPct).toBeCloseTo(66.7, 1);
     expect(summary.total.find((f) => f.frame.startsWith('main'))?.totalPct).toBe(100);
     expect(summary.self.some((f) => f.frame.startsWith('dispatch') || f.frame.startsWith('(idle)'))).toBe(false);
+  });
+});
+
+describe('CPU profile frames of a minified bundle', () => {
+  it('names each frame after its source through the source map beside the bundle, and leaves frames without one as they are', async () => {
+    // Prepare: a minified bundle of two functions, with its map beside it, as bench/start.ts builds
+    const dir = mkdtempSync(join(tmpdir(), 'tapline-profile-'));
+    writeFileSync(
+      join(dir, 'work.ts'),
+      ['export function decodeAll(n: number): number {', '  return n * 2;', '}', '', 'export function mergeAll(n: number): number {', '  return n + 1;', '}', ''].join('\n'),
+    );
+    const out = join(dir, 'bundle.mjs');
+    await build({ entryPoints: [join(dir, 'work.ts')], bundle: true, format: 'esm', minify: true, sourcemap: true, outfile: out, logLevel: 'error' });
+    const code = readFileSync(out, 'utf8');
+    // V8 places a function's frame at the opening parenthesis of its parameters.
+    const merge = { line: 0, column: code.search(/\(\w\)\{return \w\+1/) };
+    const url = pathToFileURL(out).href;
+    const profile: CpuProfile = {
+      nodes: [
+        { id: 1, callFrame: { functionName: 'q', url, lineNumber: merge.line, columnNumber: merge.column } },
+        { id: 2, callFrame: { functionName: 'writev', url: '', lineNumber: -1, columnNumber: -1 } },
+      ],
+      samples: [1, 2],
+      timeDeltas: [1_000, 1_000],
+    };
+
+    // Act
+    const named = withSourceFrames(profile, fromSourceMap);
+
+    // Assess
+    expect(merge.column).toBeGreaterThan(0);
+    expect(named.nodes[0]?.callFrame).toMatchObject({ functionName: 'mergeAll', url: pathToFileURL(join(dir, 'work.ts')).href, lineNumber: 4 });
+    expect(named.nodes[1]?.callFrame).toEqual(profile.nodes[1]?.callFrame);
   });
 });
