@@ -15,4 +15,15 @@ describe('fromKinesisEvent', () => {
       { numRuns: 300 },
     );
   });
+
+  it('falls back to the last colon when the eventID does not end in the sequence number of its record', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('shardId-000000000000', 'shardId-1'), fc.stringMatching(/^[0-9]{1,60}$/), fc.stringMatching(/^[0-9]{1,60}$/), (shardId, inId, sequenceNumber) => {
+        const [record] = kinesisEvent(['eA==']).Records;
+        const r = fromKinesisEvent({ ...record!, eventID: `${shardId}:${inId}`, kinesis: { ...record!.kinesis, sequenceNumber } });
+        expect(r.shardId).toBe(shardId);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
