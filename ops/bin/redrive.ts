@@ -205,14 +205,17 @@ function printIngest(r: IngestRedriveReport, dryRun: boolean): void {
   console.log(out.join('\n'));
 }
 
+/** An envelope's first event id and how many more it holds. */
+const eventIds = (ids: readonly string[]): string => (ids.length === 0 ? '-' : ids.length === 1 ? ids[0]! : `${ids[0]!} +${ids.length - 1}`);
+
 function printEvents(r: EventsRedriveReport, dryRun: boolean): void {
   const out = [`events dead-letter queue: ${r.listed.length} message(s); ${dryRun ? 'dry run: none moved' : `${r.moved} moved to the events queue`}`];
   if (r.refused > 0) out.push(`${r.refused} refused by the events queue, left in the dead-letter queue`);
   if (r.listed.length > 0) {
     out.push(
       ...table(
-        ['MESSAGE', 'KIND', 'EVENT ID', 'RECEIVES', 'MOVED'],
-        r.listed.map((m) => [m.messageId, m.kind, m.eventId ?? '-', String(m.receiveCount), m.moved ? 'yes' : 'no']),
+        ['MESSAGE', 'KIND', 'EVENT IDS', 'INVALID', 'RECEIVES', 'MOVED'],
+        r.listed.map((m) => [m.messageId, m.kind, eventIds(m.eventIds), String(m.invalid), String(m.receiveCount), m.moved ? 'yes' : 'no']),
       ),
     );
   }

@@ -25,3 +25,8 @@ export async function drainQueue(sqs: SQSClient, queue: Queue): Promise<unknown[
     bodies.push(...out.Messages.map((m) => JSON.parse(m.Body ?? 'null') as unknown));
   }
 }
+
+/** Reads every derived event currently in the events queue, out of their envelopes (ADR 0014). */
+export async function drainEvents(sqs: SQSClient, queue: Queue): Promise<unknown[]> {
+  return (await drainQueue(sqs, queue)).flatMap((body) => (body as { events?: unknown[] }).events ?? [body]);
+}

@@ -9,7 +9,7 @@ import { fromKinesisEvent } from '#core/ingest/streamRecord';
 import type { IngestStore } from '#core/ingest/store';
 import { recordingSqs } from '../helpers/memoryIngestStore.ts';
 import { streamRecord, telemetry } from '../helpers/records.ts';
-import { drainQueue, lambdaContext, startEnvironment } from '../helpers/pipeline.ts';
+import { drainEvents, drainQueue, lambdaContext, startEnvironment } from '../helpers/pipeline.ts';
 
 let env: LocalEnvironment;
 type IngestModule = typeof import('../../functions/ingest/handler.ts');
@@ -217,7 +217,7 @@ describe('ingest handler against embedded PostgreSQL and the SQS emulator', () =
     await invoke(fresh, batch(fermenting(18, -3_000)));
     await invoke(fresh, batch(fermenting(25, -2_000)));
     // Assess
-    const events = (await drainQueue(env.sqs, env.queues.events)) as Array<{ kind: string; ruleId?: string; source: string }>;
+    const events = (await drainEvents(env.sqs, env.queues.events)) as Array<{ kind: string; ruleId?: string; source: string }>;
     const firings = events.filter((e) => e.kind === 'rule' && e.ruleId === 'fermentation_over_temperature' && e.source === 'FBE_07');
     expect(firings).toHaveLength(2);
     expect(await count('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL')).toBe(0);

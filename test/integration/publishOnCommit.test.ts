@@ -107,7 +107,7 @@ describe('ingest publishes its outbox messages on commit', () => {
     const report = await ingesting;
     expect(report).toMatchObject({ derivedEvents: 1, deadLettered: 1, published: 2, publishFailed: 0 });
     expect(sentRequests).toHaveLength(2);
-    expect((await bodies(queues.events)).map((b) => (JSON.parse(b) as { ruleId: string }).ruleId)).toEqual(['hot']);
+    expect((await bodies(queues.events)).map((b) => (JSON.parse(b) as { events: Array<{ ruleId: string }> }).events.map((e) => e.ruleId))).toEqual([['hot']]);
     expect(await bodies(queues['ingest-dlq'])).toHaveLength(1);
     expect(store.unsent('events')).toEqual([]);
   });
@@ -145,7 +145,7 @@ describe('ingest publishes its outbox messages on commit', () => {
     expect(report).toMatchObject({ redelivered: 2, derivedEvents: 0, published: 1, publishFailed: 0 });
     expect(ready.length).toBe(2);
     expect(sentRequests).toHaveLength(1);
-    expect(await bodies(queues.events)).toEqual(['{"left":"over"}']);
+    expect(await bodies(queues.events)).toEqual(['{"v":1,"events":[{"left":"over"}]}']);
     expect(await bodies(queues['ingest-dlq'])).toEqual([]);
     expect(store.unsent('events')).toEqual([]);
   });

@@ -13,6 +13,7 @@ import { faultConfig, startFaultRun, type FaultRun } from '../helpers/faults/har
 import type { LocalPipeline } from '../../local/pipeline.ts';
 import { runCommandProcess } from '../helpers/commandProcess.ts';
 import { ruleEvent } from '../helpers/sqs.ts';
+import { envelopes } from '#core/eventsMessage';
 
 const MARKER = 'redrive-marker-51c2';
 let run: FaultRun;
@@ -113,8 +114,10 @@ describe('npm run redrive', () => {
 
   it('moves events DLQ messages back to the events queue, and moving them twice writes each event once', async () => {
     // Prepare: derived events that were dead-lettered while the writer was broken.
+    // Five as single events, twenty in an envelope as ingest sends them.
     const events = Array.from({ length: 25 }, () => ruleEvent({ source: 'FBE_10' }));
-    const dead = events.map((e) => ({ id: e.id, body: JSON.stringify(e) }));
+    const singles = events.map((e) => ({ id: e.id, body: JSON.stringify(e) }));
+    const dead = [...singles.slice(0, 5), ...envelopes(singles.slice(5))];
     await sendMessages(run.env.sqs, run.env.queues.eventsDlq.url, dead);
     const stored = async () =>
       (await run.env.db.query<{ event_id: string }>("SELECT event_id FROM rule_events WHERE source = 'FBE_10' ORDER BY event_id")).rows.map((r) => r.event_id);
@@ -129,7 +132,8 @@ describe('npm run redrive', () => {
 
     // Assess
     expect([first.code, second.code]).toEqual([0, 0]);
-    expect(first.stdout).toMatch(/25 message\(s\); 25 moved to the events queue/);
+    expect(first.stdout).toMatch(/6 message\(s\); 6 moved to the events queue/);
+    expect(first.stdout).toMatch(new RegExp(` events +${events[5]!.id} \\+19 +0 `));
     expect(afterFirst).toEqual(events.map((e) => e.id).sort());
     expect(await stored()).toEqual(afterFirst);
     expect(await queueDepth(run.env.sqs, run.env.queues.eventsDlq)).toBe(0);

@@ -5,6 +5,7 @@ import { connectDatabase } from '#core/db/connect';
 import { writeDerivedEvents } from '#core/db/derivedEventStore';
 import { readEnv } from '#core/env';
 import type { DerivedEvent } from '#core/events';
+import { envelopes } from '#core/eventsMessage';
 import { logger, metrics } from '#core/observability';
 import { FullBatchFailureError, handler, lambdaHandler } from '../../functions/writer/handler.ts';
 import { startMigratedPostgres, type MigratedPostgres } from '../helpers/db.ts';
@@ -90,6 +91,29 @@ describe('writer handler against embedded PostgreSQL', () => {
     expect(await storedIds()).toEqual(expect.arrayContaining([first.id, last.id]));
     expect(addMetric).toHaveBeenCalledWith('DerivedEventsInvalid', MetricUnit.Count, 2);
     expect(addMetric).toHaveBeenCalledWith('DerivedEventsWritten', MetricUnit.Count, 2);
+  });
+
+  it('stores the events of envelopes, fails only the envelope holding an invalid event after storing its others, and counts them as duplicates when it comes back', async () => {
+    // Prepare: two batches' events as ingest sends them, one of them with an event the schema refuses.
+    const clean = [ruleEvent(), anomalyEvent()];
+    const good = [ruleEvent(), anomalyEvent()];
+    const [cleanEnvelope] = envelopes(clean.map((e) => ({ id: e.id, body: JSON.stringify(e) })));
+    const [poisoned] = envelopes([...good, { ...anomalyEvent(), sigma: -1 }].map((e) => ({ id: e.id, body: JSON.stringify(e) })));
+    const records = [sqsRecord(cleanEnvelope!.body), sqsRecord(poisoned!.body)];
+    const addMetric = vi.spyOn(metrics, 'addMetric');
+
+    // Act
+    const response = await lambdaHandler(sqsEvent(records));
+    const redelivered = await lambdaHandler(sqsEvent([records[1]!])).catch((e: unknown) => e);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]!.messageId }] });
+    expect(await storedIds()).toEqual(expect.arrayContaining([...clean, ...good].map((e) => e.id)));
+    expect(addMetric).toHaveBeenCalledWith('DerivedEventsInvalid', MetricUnit.Count, 1);
+    expect(addMetric).toHaveBeenCalledWith('DerivedEventsWritten', MetricUnit.Count, 4);
+    // Alone in its batch it fails the batch; its stored events are counted, not written again.
+    expect(redelivered).toBeInstanceOf(FullBatchFailureError);
+    expect(addMetric).toHaveBeenCalledWith('DerivedEventsDuplicate', MetricUnit.Count, 2);
   });
 
   it('fails the whole batch by throwing while the database is down, and writes it on redelivery', async () => {

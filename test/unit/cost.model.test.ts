@@ -59,6 +59,22 @@ describe('cost model', () => {
     for (let i = 1; i < perEvent.length; i++) expect(perEvent[i]).toBeLessThan(perEvent[i - 1] as number);
   });
 
+  it('sends the derived events of a batch as one envelope: the events queue requests follow the ingest invocations, not the events', () => {
+    // Prepare: 1,000 readings a batch, 0.05 derived events each: 50 events, about 20 KB, one envelope.
+    const profile = { ...DEFAULT_INGEST_PROFILE, derivedEventsPerRecord: 0.05 };
+    const requests = (e: ReturnType<typeof estimateCost>) => (line(e, 'events queue requests')?.monthlyUsd ?? 0) / PRICES.sqs.requestsPerMillion;
+
+    // Act
+    const batched = estimateCost(inputs({ profile, recordsPerInvocation: 1_000 }));
+    const small = estimateCost(inputs({ profile, recordsPerInvocation: 100 }));
+
+    // Assess: one send per invocation (1/s), and the writer receives and deletes once per invocation of its own.
+    const sends = SECONDS_PER_MONTH / 1e6;
+    expect(requests(batched)).toBeCloseTo(sends * 3, 6);
+    // Smaller batches: ten sends a second, five events in each, and the writer's batches fill ten times faster.
+    expect(requests(small)).toBeCloseTo(sends * 10 + 2 * sends, 6);
+  });
+
   it('derives the batch each invocation gets from the rate per shard and the batching window, capped by BatchSize', () => {
     // Act
     const slow = estimateCost(inputs({ eventsPerSecond: 400 }));

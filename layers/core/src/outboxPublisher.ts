@@ -1,6 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { CLAIM_OUTBOX_STATEMENT, claimedMessages, markSent, releaseClaims, type OutboxDestination, type OutboxMessage } from './db/outbox.ts';
 import type { SqlSession } from './db/session.ts';
+import { envelopes } from './eventsMessage.ts';
 import { QueuePublishError, SendCancelled, sendMessages } from './queue.ts';
 import type { BackoffOptions } from './retry.ts';
 
@@ -86,14 +87,16 @@ export async function publishClaimed(
   let lastError: string | undefined;
   await Promise.all(
     [...byDestination].map(async ([destination, batch]) => {
+      // Derived events travel in envelopes (ADR 0014); a dead-letter entry is a message of its own, to be read and replayed alone.
+      const parcels = destination === 'events' ? envelopes(batch) : batch.map((m) => ({ id: m.id, body: m.body, members: [m] }));
       try {
-        await sendMessages(sqs, queues[destination], batch, backoff, gate);
+        await sendMessages(sqs, queues[destination], parcels, backoff, gate);
         sent.push(...batch);
       } catch (e) {
         if (e instanceof SendCancelled) throw e;
         const refused = e instanceof QueuePublishError ? new Set(e.failedIds) : undefined;
         lastError = e instanceof QueuePublishError ? e.lastError : (e as Error).message;
-        for (const m of batch) (refused === undefined || refused.has(m.id) ? failed : sent).push(m);
+        for (const p of parcels) (refused === undefined || refused.has(p.id) ? failed : sent).push(...p.members);
       }
     }),
   );

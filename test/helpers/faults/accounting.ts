@@ -167,27 +167,30 @@ export async function accountTelemetry(env: LocalEnvironment, deduplicated: numb
   };
 }
 
+/** The event ids an events queue message names, an envelope's too (ADR 0014), read without the schema: a poison event has one as well. */
+function eventIdsOf(body: string): string[] {
+  try {
+    const json = JSON.parse(body) as { id?: unknown; events?: unknown };
+    const parts: unknown[] = Array.isArray(json.events) ? json.events : [json];
+    return parts.map((p) => (p as { id?: unknown } | null)?.id).map((id) => (typeof id === 'string' ? id : body));
+  } catch {
+    return [body];
+  }
+}
+
 /** `injected`: ids of derived events put on the events queue directly (not through the outbox). */
 export async function accountDerived(env: LocalEnvironment, injected: readonly string[] = []): Promise<DerivedAccount> {
   const { rows: audited } = await env.db.query<{ event_id: string }>('SELECT event_id FROM fault_outbox_audit');
   const expected = new Set([...audited.map((r) => r.event_id), ...injected]);
   const { rows: stored } = await env.db.query<{ event_id: string }>('SELECT event_id FROM rule_events UNION ALL SELECT event_id FROM anomaly_events');
   const written = new Set(stored.map((r) => r.event_id));
-  const dead = new Set(
-    (await peekQueue(env, env.queues.eventsDlq.url)).map((body) => {
-      try {
-        const { id } = JSON.parse(body) as { id?: unknown };
-        return typeof id === 'string' ? id : body;
-      } catch {
-        return body;
-      }
-    }),
-  );
+  const dead = new Set((await peekQueue(env, env.queues.eventsDlq.url)).flatMap(eventIdsOf));
   const { rows: pending } = await env.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE destination = 'events' AND sent_at IS NULL`);
   return {
     expected: expected.size,
     written: [...written].filter((id) => expected.has(id)).length,
-    deadLettered: [...dead].filter((id) => expected.has(id)).length,
+    // An envelope is dead-lettered whole: its events that were stored count as written only.
+    deadLettered: [...dead].filter((id) => expected.has(id) && !written.has(id)).length,
     pending: pending[0]?.n ?? 0,
     lost: [...expected].filter((id) => !written.has(id) && !dead.has(id)).length,
     phantom: [...written].filter((id) => !expected.has(id)).length,

@@ -1,3 +1,4 @@
+import { ENVELOPE_MAX_BYTES } from '../eventsMessage.ts';
 import { aggregateDataBytes, recordsPerAggregate } from '../kpl/aggregate.ts';
 import { GIB, HOURS_PER_MONTH, PRICES, SECONDS_PER_MONTH, type PriceTable } from './prices.ts';
 
@@ -195,11 +196,15 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
   );
   add('Lambda', 'ingest requests', 'variable', (perMonth(ingestInvocations) / 1e6) * l.requestsPerMillion, `${fmtM(perMonth(ingestInvocations))} x $${l.requestsPerMillion}/M`);
 
-  // Lambda: writer, fed by the derived events
+  // Lambda: writer, fed by the derived events, which travel in envelopes of a batch's events (ADR 0014)
   const derivedPerSecond = rate * profile.derivedEventsPerRecord;
-  const writerBatch = Math.max(1, Math.min(d.writer.batchSize, derivedPerSecond * Math.max(d.writer.batchWindowSeconds, MIN_GATHER_SECONDS)));
-  const writerInvocations = derivedPerSecond / writerBatch;
-  const writerMs = Math.ceil(WRITER_PER_BATCH_MS + WRITER_PER_EVENT_MS * writerBatch);
+  const derivedPerInvocation = derivedPerSecond / ingestInvocations;
+  const envelopesPerSecond = Math.min(derivedPerSecond, ingestInvocations * Math.ceil((derivedPerInvocation * DERIVED_EVENT_BYTES) / ENVELOPE_MAX_BYTES));
+  // The writer's BatchSize counts messages (envelopes); its time grows with the events they hold.
+  const writerBatch = Math.max(1, Math.min(d.writer.batchSize, envelopesPerSecond * Math.max(d.writer.batchWindowSeconds, MIN_GATHER_SECONDS)));
+  const writerInvocations = envelopesPerSecond / writerBatch;
+  const eventsPerWriterInvocation = writerInvocations > 0 ? derivedPerSecond / writerInvocations : 0;
+  const writerMs = Math.ceil(WRITER_PER_BATCH_MS + WRITER_PER_EVENT_MS * eventsPerWriterInvocation);
   const writerGbSeconds = perMonth(writerInvocations) * (writerMs / 1000) * (d.writer.memoryMb / 1024);
   add(
     'Lambda',
@@ -209,8 +214,9 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable = PRICES): C
     `${fmtM(perMonth(writerInvocations))} invocations`,
   );
 
-  // SQS: derived events sent in batches of 10 by ingest, received and deleted by the writer's ESM
-  const sqsRequests = perMonth(derivedPerSecond / 10 + 2 * writerInvocations);
+  // SQS: one send of a batch's envelopes by ingest (SendMessageBatch bills each 64 KiB, an envelope's
+  // most), received and deleted by the writer's ESM
+  const sqsRequests = perMonth(envelopesPerSecond + 2 * writerInvocations);
   add('SQS', 'events queue requests', 'variable', (sqsRequests / 1e6) * prices.sqs.requestsPerMillion, `${fmtM(sqsRequests)} requests`);
   add('SQS', 'writer ESM idle long polling', 'fixed', (SQS_IDLE_RECEIVES_PER_MONTH / 1e6) * prices.sqs.requestsPerMillion, `${fmtM(SQS_IDLE_RECEIVES_PER_MONTH)} receives`);
 

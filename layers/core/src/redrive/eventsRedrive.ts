@@ -1,6 +1,5 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import { DerivedEventSchema } from '../events.ts';
-import { parseJsonAs } from '../json.ts';
+import { readEventsMessage } from '../eventsMessage.ts';
 import { QueuePublishError, sendMessages } from '../queue.ts';
 import { deleteMessages, receiveAll, receivePage, releaseMessages } from './queueMessages.ts';
 
@@ -15,9 +14,12 @@ export interface EventsRedriveTarget {
 export interface DeadEventListing {
   messageId: string;
   receiveCount: number;
-  /** `rule` / `anomaly` for a valid derived event; `invalid` for anything the writer cannot parse. */
-  kind: 'rule' | 'anomaly' | 'invalid';
-  eventId?: string;
+  /** `rule` / `anomaly` for one valid derived event, `events` for an envelope (ADR 0014), `invalid` for a message with nothing the writer can store. */
+  kind: 'rule' | 'anomaly' | 'events' | 'invalid';
+  /** The valid derived events the message holds. */
+  eventIds: string[];
+  /** Parts of the message that are not derived events: why the writer failed it. */
+  invalid: number;
   moved: boolean;
 }
 
@@ -29,12 +31,14 @@ export interface EventsRedriveReport {
 }
 
 function describe(m: Message, moved: boolean): DeadEventListing {
-  const event = parseJsonAs(DerivedEventSchema, m.Body ?? '');
+  const read = readEventsMessage(m.Body ?? '');
+  const single = read.envelope ? undefined : read.events[0];
   return {
     messageId: m.MessageId ?? '',
     receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0),
-    kind: event ? event.kind : 'invalid',
-    ...(event ? { eventId: event.id } : {}),
+    kind: single ? single.kind : read.events.length > 0 ? 'events' : 'invalid',
+    eventIds: read.events.map((e) => e.id),
+    invalid: read.invalid.length,
     moved,
   };
 }
