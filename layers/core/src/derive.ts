@@ -41,11 +41,7 @@ export function derive(
   ema: EmaConfig = DEFAULT_EMA,
 ): Derivation {
   const events: DerivedEvent[] = [];
-  // One change per key, the newest: in raw mode a batch holds many rows of one series, and only
-  // its final state needs writing.
-  const factChanges = new Map<string, StateChanges['facts'][number]>();
-  const emaChanges = new Map<string, StateChanges['ema'][number]>();
-  const ruleChanges: StateChanges['rules'] = [];
+  const changes: StateChanges = { facts: [], rules: [], ema: [] };
   // Map.groupBy would do, but Node 20 (the local runner's runtime) does not have it.
   const bySource = new Map<string, MergedRow[]>();
   for (const row of rows) {
@@ -60,24 +56,30 @@ export function derive(
     sourceRows.sort((a, b) => a.tsUs - b.tsUs);
     let state = states.get(source);
     if (!state) states.set(source, (state = emptySourceState()));
+    // One change per fact, the newest: in raw mode a batch holds many rows of one series, and only
+    // its final state needs writing.
+    const newestFacts = new Map<string, MergedRow>();
+    const learned = new Map<string, { state: EmaState; ts: string }>();
     let latest: MergedRow | undefined;
     for (const row of sourceRows) {
       const known = state.facts.get(row.fact);
       if (!known || row.tsUs > known.tsUs) {
         state.facts.set(row.fact, { value: row.value, tsUs: row.tsUs });
-        factChanges.set(`${source}\u0000${row.fact}`, { source, fact: row.fact, value: row.value, ts: row.ts });
+        newestFacts.set(row.fact, row);
         if (!latest || row.tsUs > latest.tsUs) latest = row;
       }
-      const anomaly = ruleSet.anomalyExclude.includes(row.fact) ? undefined : detect(source, row, state, ema, emaChanges);
+      const anomaly = ruleSet.anomalyExclude.includes(row.fact) ? undefined : detect(source, row, state, ema, learned);
       if (anomaly) events.push(anomaly);
     }
+    for (const row of newestFacts.values()) changes.facts.push({ source, fact: row.fact, value: row.value, ts: row.ts });
+    for (const [fact, l] of learned) changes.ema.push({ source, fact, state: l.state, ts: l.ts });
     if (!latest) continue; // nothing newer than the state: rules cannot have changed
 
     const factValues = new Map([...state.facts].map(([k, v]) => [k, v.value]));
     const edges = evaluateEdges(ruleSet, factValues, state.activeRules);
     state.activeRules = edges.active;
     for (const ruleId of edges.fired) {
-      ruleChanges.push({ source, ruleId, active: true, ts: latest.ts });
+      changes.rules.push({ source, ruleId, active: true, ts: latest.ts });
       events.push({
         v: 1,
         kind: 'rule',
@@ -88,12 +90,13 @@ export function derive(
         rulesVersion: ruleSet.version,
       });
     }
-    for (const ruleId of edges.cleared) ruleChanges.push({ source, ruleId, active: false, ts: latest.ts });
+    for (const ruleId of edges.cleared) changes.rules.push({ source, ruleId, active: false, ts: latest.ts });
   }
-  return { events, changes: { facts: [...factChanges.values()], rules: ruleChanges, ema: [...emaChanges.values()] } };
+  return { events, changes };
 }
 
-function detect(source: string, row: MergedRow, state: SourceState, cfg: EmaConfig, changes: Map<string, StateChanges['ema'][number]>): DerivedEvent | undefined {
+/** `learned`: the source's newest EMA state per fact, this row's when it moves the series. */
+function detect(source: string, row: MergedRow, state: SourceState, cfg: EmaConfig, learned: Map<string, { state: EmaState; ts: string }>): DerivedEvent | undefined {
   if (row.min === null || row.max === null || typeof row.value === 'boolean') return undefined;
   const series = state.ema.get(row.fact);
   if (series && row.tsUs <= series.lastTsUs) return undefined;
@@ -101,9 +104,10 @@ function detect(source: string, row: MergedRow, state: SourceState, cfg: EmaConf
   if (last === null) return undefined;
   const extreme = series && Math.abs(row.min - series.ema) > Math.abs(row.max - series.ema) ? row.min : row.max;
   const judged = observe(series, extreme, cfg);
-  const learned = observe(series, last, cfg).state;
-  state.ema.set(row.fact, { ...learned, lastTsUs: row.tsUs });
-  changes.set(`${source}\u0000${row.fact}`, { source, fact: row.fact, state: learned, ts: row.ts });
+  // A row of one reading (raw mode, or a series read once in the batch) is judged and learned from the same value.
+  const next = extreme === last ? judged.state : observe(series, last, cfg).state;
+  state.ema.set(row.fact, { ...next, lastTsUs: row.tsUs });
+  learned.set(row.fact, { state: next, ts: row.ts });
   if (!judged.anomaly) return undefined;
   return {
     v: 1,
