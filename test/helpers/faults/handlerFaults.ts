@@ -49,11 +49,12 @@ export function crashAfterCommit(every: number): { counters: FaultCounters; wrap
   return {
     counters,
     wrap: (h) => async (event, context) => {
-      counters.invocations++;
+      // Taken before the handler runs: the shards' invocations overlap, and the counter moves meanwhile.
+      const invocation = ++counters.invocations;
       const response = await h(event, context);
-      if (counters.invocations % every === 1 % every) {
+      if (invocation % every === 1 % every) {
         counters.injected++;
-        throw new InjectedFault(`crash after commit (invocation ${counters.invocations})`);
+        throw new InjectedFault(`crash after commit (invocation ${invocation})`);
       }
       return response;
     },
