@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
+import { firstIssue } from '#core/json';
 import { shown } from './dataDir.ts';
 import { UsageError } from './run.ts';
 
@@ -51,8 +52,7 @@ export function readEventFile(file: string, fn: FunctionName): unknown {
   const kind = EVENT_KINDS[fn];
   const parsed = kind.schema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(`--event ${shown(file)} is not ${kind.what} for ${fn}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'does not match'}`);
+    throw new UsageError(`--event ${shown(file)} is not ${kind.what} for ${fn}: ${firstIssue(parsed.error)}`);
   }
   return json;
 }

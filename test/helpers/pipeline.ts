@@ -26,7 +26,13 @@ export async function drainQueue(sqs: SQSClient, queue: Queue): Promise<unknown[
   }
 }
 
-/** Reads every derived event currently in the events queue, out of their envelopes (ADR 0014). */
+/** The parts of an events queue message as JSON: an envelope's events (ADR 0014), or the message itself. Read without the schema, so a poison event is a part too. */
+export const partsOf = (message: unknown): unknown[] => {
+  const events = (message as { events?: unknown } | null)?.events;
+  return Array.isArray(events) ? events : [message];
+};
+
+/** Reads every derived event currently in the events queue, out of their envelopes. */
 export async function drainEvents(sqs: SQSClient, queue: Queue): Promise<unknown[]> {
-  return (await drainQueue(sqs, queue)).flatMap((body) => (body as { events?: unknown[] }).events ?? [body]);
+  return (await drainQueue(sqs, queue)).flatMap(partsOf);
 }

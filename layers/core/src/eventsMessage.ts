@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { chunk } from './chunks.ts';
 import { DerivedEventSchema, type DerivedEvent } from './events.ts';
+import { firstIssue } from './json.ts';
 
 /**
  * The events queue's messages: one derived event, or an envelope of several (ADR 0014). Ingest
@@ -43,21 +44,15 @@ export function readEventsMessage(body: string): ReadMessage {
     return { envelope: false, events: [], invalid: [`not_json: ${(e as Error).message.slice(0, 200)}`] };
   }
   const envelope = isEnvelope(json) ? EnvelopeShape.safeParse(json) : undefined;
-  if (envelope && !envelope.success) return { envelope: true, events: [], invalid: [schemaReason(envelope.error, 'envelope')] };
+  if (envelope && !envelope.success) return { envelope: true, events: [], invalid: [`schema: ${firstIssue(envelope.error, ['envelope'])}`] };
   const parts = envelope ? envelope.data.events : [json];
   const read: ReadMessage = { envelope: envelope !== undefined, events: [], invalid: [] };
   parts.forEach((part, i) => {
     const parsed = DerivedEventSchema.safeParse(part);
     if (parsed.success) read.events.push(parsed.data);
-    else read.invalid.push(schemaReason(parsed.error, envelope ? `events.${i}` : ''));
+    else read.invalid.push(`schema: ${firstIssue(parsed.error, envelope ? ['events', i] : [])}`);
   });
   return read;
 }
 
 const isEnvelope = (json: unknown): boolean => typeof json === 'object' && json !== null && 'events' in json;
-
-function schemaReason(error: z.ZodError, at: string): string {
-  const issue = error.issues[0];
-  const path = [at, ...(issue?.path ?? []).map(String)].filter((p) => p !== '').join('.');
-  return `schema: ${issue ? `${path || '(root)'}: ${issue.message}` : 'does not match'}`;
-}

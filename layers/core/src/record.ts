@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { canonicalRecord, recordOfScan, scanCanonical } from './canonicalRecord.ts';
 import { cachedSeriesKey, fingerprint, fingerprintOfScan } from './reading.ts';
 import { daysFromCivil } from './civilDate.ts';
+import { firstIssue } from './json.ts';
 
 /**
  * The wire contract between producers and the ingest function. One module, used by the
@@ -193,8 +194,7 @@ function parseRecord(bytes: Buffer): TelemetryRecord | InvalidRecordError {
   if (record) return record;
   const parsed = TelemetryRecordSchema.safeParse(json);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  return new InvalidRecordError('schema', issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'does not match');
+  return new InvalidRecordError('schema', firstIssue(parsed.error));
 }
 
 /**

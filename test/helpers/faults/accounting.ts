@@ -6,6 +6,7 @@ import { receiveAll, releaseMessages } from '#core/redrive/queueMessages';
 import { readSequenceRange, streamNameFromArn, type StoredStreamRecord } from '#core/redrive/streamRange';
 import type { LocalEnvironment } from '../../../local/environment.ts';
 import { readWholeStream } from '../kinesis.ts';
+import { partsOf } from '../pipeline.ts';
 
 /**
  * Exact accounting of one fault run, from ground truth rather than from the handlers' own
@@ -167,12 +168,12 @@ export async function accountTelemetry(env: LocalEnvironment, deduplicated: numb
   };
 }
 
-/** The event ids an events queue message names, an envelope's too (ADR 0014), read without the schema: a poison event has one as well. */
+/** The event ids an events queue message names, an envelope's too; the body stands for a part without one. */
 function eventIdsOf(body: string): string[] {
   try {
-    const json = JSON.parse(body) as { id?: unknown; events?: unknown };
-    const parts: unknown[] = Array.isArray(json.events) ? json.events : [json];
-    return parts.map((p) => (p as { id?: unknown } | null)?.id).map((id) => (typeof id === 'string' ? id : body));
+    return partsOf(JSON.parse(body))
+      .map((p) => (p as { id?: unknown } | null)?.id)
+      .map((id) => (typeof id === 'string' ? id : body));
   } catch {
     return [body];
   }
