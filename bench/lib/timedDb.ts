@@ -25,6 +25,8 @@ export interface SqlTimings {
   roundTrips: number;
   /** Of that, statements outside a transaction (ingest: the outbox publish phase). */
   outsideTransactionMs: number;
+  /** The transaction's first round trip until its caller takes the answer (ingest: the load, sent before the decode). */
+  firstMs: number;
   statements: number;
 }
 
@@ -33,6 +35,7 @@ export const emptySqlTimings = (): SqlTimings => ({
   wallMs: 0,
   roundTrips: 0,
   outsideTransactionMs: 0,
+  firstMs: 0,
   statements: 0,
 });
 
@@ -63,11 +66,21 @@ export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDa
   const wrap = (s: SqlSession, inTransaction: boolean): SqlSession => ({
     query: <R extends object>(text: string, params?: unknown[]) => timed(statementKind(text), one, !inTransaction, () => s.query<R>(text, params)),
     exec: (script) => s.exec(script),
-    copyFrom: (statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void) => {
-      const copying = s.copyFrom(statement, data, onSent);
+    copyFrom: (statement: string, data: Buffer | AsyncIterable<Buffer>) => {
+      const time = (copying: Promise<void>) => timed(statementKind(statement), one, !inTransaction, () => copying);
+      if (Buffer.isBuffer(data)) return time(s.copyFrom(statement, data));
+      let made!: () => void;
+      const allMade = new Promise<void>((resolve) => (made = resolve));
+      const copying = s.copyFrom(
+        statement,
+        (async function* () {
+          yield* data;
+          made();
+        })(),
+      );
       // Timed from when its data is made: until then the function, not the database, is what waits.
-      return Promise.resolve(data).then(
-        () => timed(statementKind(statement), one, !inTransaction, () => copying),
+      return Promise.race([allMade, copying]).then(
+        () => time(copying),
         () => copying,
       );
     },
@@ -86,8 +99,16 @@ export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDa
         return await db.transaction(async (tx) => {
           const w0 = performance.now();
           try {
+            const session = wrap(tx, true);
+            let first = true;
             return await work({
-              ...wrap(tx, true),
+              ...session,
+              batch: (statements: readonly string[]) => {
+                if (!first) return session.batch(statements);
+                first = false;
+                const t1 = performance.now();
+                return session.batch(statements).finally(() => (timings().firstMs += performance.now() - t1));
+              },
               batchAndCommit: (statements: readonly string[]) => {
                 committedInside = true;
                 const count = { statements: statements.length, roundTrips: packStatements([...statements, 'COMMIT']).length };

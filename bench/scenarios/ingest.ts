@@ -489,8 +489,9 @@ function summarizeMode(rounds: BatchSample[][]): ModeResult {
     decode: m((s) => Math.min(s.bareDecodeMs, s.decodeMs)),
     validation: m((s) => Math.max(0, s.decodeMs - s.bareDecodeMs)),
     merge: m((s) => s.mergeMs),
-    // The load is sent before the decode and in flight through all of it: that time is the decode's.
-    sql: m((s) => Math.max(0, s.sql.wallMs - s.decodeMs)),
+    // The load is sent before the decode (raw mode: its first chunk) and awaited after it: as long
+    // as both last, the time is the decode's.
+    sql: m((s) => Math.max(0, s.sql.wallMs - Math.min(s.decodeMs, s.sql.firstMs))),
     derive: m((s) => s.deriveMs),
     statements: m((s) => s.statementsMs),
     publish: m((s) => Math.max(0, s.publishMs - s.sql.outsideTransactionMs)),

@@ -94,10 +94,10 @@ export function actingAs(db: SqlDatabase, role: string): SqlDatabase {
         await tx.exec(become);
         return tx.batch(statements);
       }),
-    copyFrom: (statement, data, onSent) =>
+    copyFrom: (statement, data) =>
       db.transaction(async (tx) => {
         await tx.exec(become);
-        await tx.copyFrom(statement, data, onSent);
+        await tx.copyFrom(statement, data);
       }),
     transaction: (work) =>
       db.transaction(async (tx) => {

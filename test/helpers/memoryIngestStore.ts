@@ -119,16 +119,19 @@ export class MemoryIngestStore implements IngestStore {
         }
         return { ...statesOf(newSources), stored };
       },
-      insertRows: async (made) => {
-        const rows = await made;
+      insertRows: async (chunks) => {
         const keys = new Set(t.rows.map((r) => `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`));
-        for (const r of rows) {
-          const key = `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`;
-          if (keys.has(key)) throw Object.assign(new Error(`duplicate key ${key}`), { code: '23505' });
-          keys.add(key);
-          t.rows.push(r);
+        let count = 0;
+        for await (const rows of chunks) {
+          for (const r of rows) {
+            const key = `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`;
+            if (keys.has(key)) throw Object.assign(new Error(`duplicate key ${key}`), { code: '23505' });
+            keys.add(key);
+            t.rows.push(r);
+          }
+          count += rows.length;
         }
-        return rows.length;
+        return count;
       },
       commit: async (plan: CommitPlan) => {
         await this.beforeCommit?.();

@@ -47,9 +47,11 @@ const sessionOf = (s: PGliteSession): SqlSession => ({
     if (statements.length === 0) return [];
     return (await s.exec(statements.join(';\n'))).map((r) => r.rows);
   },
-  // PGlite reads COPY data from its virtual /dev/blob.
-  async copyFrom(statement: string, data: Buffer | Promise<Buffer>) {
-    await s.query(statement.replace(/FROM STDIN/, "FROM '/dev/blob'"), [], { blob: new Blob([await data]) });
+  // PGlite reads COPY data from its virtual /dev/blob, whole.
+  async copyFrom(statement: string, data: Buffer | AsyncIterable<Buffer>) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of Buffer.isBuffer(data) ? [data] : data) chunks.push(chunk);
+    await s.query(statement.replace(/FROM STDIN/, "FROM '/dev/blob'"), [], { blob: new Blob(chunks) });
   },
 });
 

@@ -141,8 +141,16 @@ describe('database connections', () => {
     await db.exec('CREATE TABLE IF NOT EXISTS copy_data_failed (n int)');
     const cause = new Error('rows could not be made');
 
-    // Act: the COPY starts before its data, which then fails.
-    const copying = db.transaction((tx) => tx.copyFrom('COPY copy_data_failed (n) FROM STDIN', Promise.reject(cause)));
+    // Act: the first chunk goes in, then making the second fails.
+    const copying = db.transaction((tx) =>
+      tx.copyFrom(
+        'COPY copy_data_failed (n) FROM STDIN',
+        (async function* () {
+          yield Buffer.from('1\n2\n');
+          throw cause;
+        })(),
+      ),
+    );
 
     // Assess
     await expect(copying).rejects.toBe(cause);
@@ -150,7 +158,7 @@ describe('database connections', () => {
     expect(rows).toEqual([{ n: 0 }]);
   });
 
-  it("hands a transaction's COPY to the socket in the call, before the work its caller queued next makes the data", async () => {
+  it("hands a transaction's COPY to the socket in the call, before the first chunk of its data is made", async () => {
     // Prepare: every socket write that carries this COPY's statement is seen.
     const db = await database();
     await db.exec('CREATE TABLE IF NOT EXISTS copy_sent_early (n int)');
@@ -161,16 +169,18 @@ describe('database connections', () => {
       return original.apply(this, args);
     });
 
-    // Act: as ingest does, the rows are made in a microtask queued before the COPY is called.
+    // Act: as ingest does, the chunks are made when the COPY asks for them.
     let writtenBeforeData = false;
     try {
       await db.transaction(async (tx) => {
         await tx.query('SELECT 1');
-        const data = Promise.resolve().then(() => {
-          writtenBeforeData = copyWritten;
-          return Buffer.from('1\n2\n');
-        });
-        await tx.copyFrom('COPY copy_sent_early (n) FROM STDIN', data);
+        await tx.copyFrom(
+          'COPY copy_sent_early (n) FROM STDIN',
+          (async function* () {
+            writtenBeforeData = copyWritten;
+            yield Buffer.from('1\n2\n');
+          })(),
+        );
       });
     } finally {
       write.mockRestore();
@@ -180,6 +190,49 @@ describe('database connections', () => {
     expect(writtenBeforeData).toBe(true);
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_sent_early');
     expect(rows).toEqual([{ n: 2 }]);
+  });
+
+  it('writes each COPY chunk to the socket before the next chunk is made, once the server takes data', async () => {
+    // Prepare: the socket writes that carry each chunk are seen.
+    const db = await database();
+    await db.exec('CREATE TABLE IF NOT EXISTS copy_streamed (n int)');
+    const written = new Set<string>();
+    let firstWritten: () => void = () => undefined;
+    const firstOnSocket = new Promise<void>((ok) => (firstWritten = ok));
+    const { write: original } = net.Socket.prototype as { write: (this: net.Socket, ...args: unknown[]) => boolean };
+    const write = vi.spyOn(net.Socket.prototype, 'write').mockImplementation(function (this: net.Socket, ...args: unknown[]) {
+      for (const chunk of ['1001\n', '1002\n'])
+        if (Buffer.isBuffer(args[0]) && args[0].includes(chunk)) {
+          written.add(chunk);
+          if (chunk === '1001\n') firstWritten();
+        }
+      return original.apply(this, args);
+    });
+
+    // Act: the first chunk waits in the client until the server's CopyInResponse; from then on the
+    // generator looks at the socket each time the COPY asks it for the next chunk.
+    let secondBeforeThird = false;
+    try {
+      await db.transaction((tx) =>
+        tx.copyFrom(
+          'COPY copy_streamed (n) FROM STDIN',
+          (async function* () {
+            yield Buffer.from('1001\n');
+            await firstOnSocket;
+            yield Buffer.from('1002\n');
+            secondBeforeThird = written.has('1002\n');
+            yield Buffer.from('1003\n');
+          })(),
+        ),
+      );
+    } finally {
+      write.mockRestore();
+    }
+
+    // Assess
+    expect(secondBeforeThird).toBe(true);
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_streamed');
+    expect(rows).toEqual([{ n: 3 }]);
   });
 
   it('enforces the session limits set as startup parameters, never with SET', async () => {

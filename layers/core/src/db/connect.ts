@@ -118,7 +118,7 @@ async function secretDatabase(env: Env, arn: string): Promise<Database> {
     query: (text, params) => withFreshCredentials((db) => db.query(text, params)),
     exec: (script) => withFreshCredentials((db) => db.exec(script)),
     batch: (statements) => withFreshCredentials((db) => db.batch(statements)),
-    copyFrom: (statement, data, onSent) => withFreshCredentials((db) => db.copyFrom(statement, data, onSent)),
+    copyFrom: (statement, data) => withFreshCredentials((db) => db.copyFrom(statement, data)),
     transaction: (work) => withFreshCredentials((db) => db.transaction(work)),
     end: () => current.end(),
   };

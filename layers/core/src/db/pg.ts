@@ -1,4 +1,5 @@
 import { finished } from 'node:stream/promises';
+import { setImmediate } from 'node:timers/promises';
 import pg from 'pg';
 import { from as copyStream } from 'pg-copy-streams';
 import type { Rows, SqlDatabase, SqlSession, SqlTransaction } from './session.ts';
@@ -12,13 +13,6 @@ export { isConnectionError, isDataError, isRetryableTransactionError } from './p
 // bigint counts come back as numbers because every count tapline reads fits in 2^53.
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => v);
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-
-/** COPY data still being made: its rejection is reported by the COPY that awaits it, not as unhandled before. */
-function dataInTheMaking(data: Buffer | Promise<Buffer>): Promise<Buffer> {
-  const made = Promise.resolve(data);
-  made.catch(() => undefined);
-  return made;
-}
 
 const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
   async query<R extends object>(text: string, params?: unknown[]) {
@@ -37,28 +31,33 @@ const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
     }
     return out;
   },
-  async copyFrom(statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void) {
-    const made = dataInTheMaking(data);
+  async copyFrom(statement: string, data: Buffer | AsyncIterable<Buffer>) {
     const client = c instanceof pg.Pool ? await c.connect() : c;
     try {
       const copy = client.query(copyStream(statement));
-      let bytes: Buffer;
+      // Listened to from the start: the server may end the COPY with an error while data is still
+      // being made, and an 'error' nobody listens to would bring the process down.
+      const done = finished(copy);
+      done.catch(() => undefined);
       try {
-        bytes = await made;
+        for await (const chunk of Buffer.isBuffer(data) ? [data] : data) {
+          if (copy.destroyed) break;
+          copy.write(chunk);
+          // pg-copy-streams holds the data until the server's CopyInResponse, and from then hands
+          // each chunk to the socket as it is written: one turn of the event loop between chunks
+          // lets that response in while the caller makes the next one, so the server writes rows
+          // while the function works.
+          await setImmediate();
+        }
       } catch (e) {
         // CopyFail ends the COPY (its own error is this one's consequence), so the connection can
         // roll back; the caller gets the error that stopped the data.
         copy.destroy(e as Error);
-        await finished(copy).catch(() => undefined);
+        await done.catch(() => undefined);
         throw e;
       }
-      // pg-copy-streams holds the data until the server's CopyInResponse, then writes it to the
-      // socket and calls back: from there the server reads it whatever this process does next.
-      copy.write(bytes, (e) => {
-        if (!e) onSent?.();
-      });
       copy.end();
-      await finished(copy);
+      await done;
     } finally {
       if (client !== c) (client as pg.PoolClient).release();
     }
@@ -101,10 +100,7 @@ function lazyTransaction(client: pg.ClientBase): SqlTransaction & { begun: () =>
       return s.exec(`BEGIN;\n${script}`);
     },
     batch,
-    async copyFrom(statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void) {
-      const made = dataInTheMaking(data);
-      return afterBegin(() => s.copyFrom(statement, made, onSent));
-    },
+    copyFrom: (statement: string, data: Buffer | AsyncIterable<Buffer>) => afterBegin(() => s.copyFrom(statement, data)),
     async batchAndCommit(statements: readonly string[]) {
       // Statements after a failed one in the same message are skipped, COMMIT with them: the
       // error reaches the caller and the transaction is rolled back as any other.
@@ -135,7 +131,8 @@ export function pgDatabase(pool: pg.Pool): SqlDatabase {
     query: (text, params) => retryOnceOnDeadConnection(() => direct.query(text, params)),
     exec: (script) => retryOnceOnDeadConnection(() => direct.exec(script)),
     batch: (statements) => retryOnceOnDeadConnection(() => direct.batch(statements)),
-    copyFrom: (statement, data, onSent) => retryOnceOnDeadConnection(() => direct.copyFrom(statement, data, onSent)),
+    // Chunks once taken cannot be given again: only whole data is sent twice.
+    copyFrom: (statement, data) => (Buffer.isBuffer(data) ? retryOnceOnDeadConnection(() => direct.copyFrom(statement, data)) : direct.copyFrom(statement, data)),
     transaction: (work) =>
       retryOnceOnDeadConnection(async () => {
         const client = await pool.connect();

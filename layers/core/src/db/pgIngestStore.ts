@@ -4,7 +4,7 @@ import { createSourcesStatement, loadStatesStatements, lockedSources, lockSource
 import type { CommitPlan, CommitResult, IngestStore, IngestTransaction, LoadedSources, LoadedState, LookupResult, MinuteLookup } from '../ingest/store.ts';
 import { addedIds, addToOutboxStatements, CLAIM_OUTBOX_STATEMENT, claimedMessages, markSent, OUTBOX_STATUS_STATEMENT, outboxStatus, releaseClaims } from './outbox.ts';
 import type { Rows, SqlDatabase, SqlSession, SqlTransaction } from './session.ts';
-import { TELEMETRY_COPY, telemetryCopyData } from './telemetryCopy.ts';
+import { TELEMETRY_COPY, telemetryCopyChunks } from './telemetryCopy.ts';
 import { lookupIdentitiesStatements, parseIdentities } from './telemetryStore.ts';
 
 // The oldest event time still folded into every aggregate (migration 0007): older readings would
@@ -15,7 +15,8 @@ const INGEST_HORIZON_STATEMENT = `SELECT (extract(epoch FROM warehouse_ingest_ho
 /**
  * The ingest store on PostgreSQL, in few round trips through the simple protocol (RDS Proxy keeps
  * multiplexing): BEGIN and every read in one message; the identity lookup in a second one only
- * when the batch has new sources or readings at or below their series' newest; the rows by COPY;
+ * when the batch has new sources or readings at or below their series' newest; the rows by COPY, in
+ * chunks as they are made;
  * then the state, outbox and checkpoint writes and the outbox claim, packed into messages under 16 KB,
  * COMMIT in the last.
  */
@@ -63,13 +64,15 @@ function ingestTransaction(tx: SqlTransaction): IngestTransaction {
       };
     },
 
-    async insertRows(rows, onSent) {
+    async insertRows(rows) {
       let count = 0;
-      await tx.copyFrom(
-        TELEMETRY_COPY,
-        rows.then((r) => ((count = r.length), telemetryCopyData(r))),
-        onSent,
-      );
+      const counted = async function* () {
+        for await (const chunk of rows) {
+          count += chunk.length;
+          yield chunk;
+        }
+      };
+      await tx.copyFrom(TELEMETRY_COPY, telemetryCopyChunks(counted()));
       return count;
     },
 

@@ -14,12 +14,12 @@ export interface SqlSession {
    */
   batch(statements: readonly string[]): Promise<Rows[]>;
   /**
-   * Runs `COPY ... FROM STDIN` with this data (one round trip; COPY does not pin RDS Proxy once
-   * done). The COPY may start while its data is still being made: a rejected `data` fails the COPY
-   * and rejects with the same error. `onSent`, where the driver can tell, is called once the data
-   * is on its way to the server.
+   * Runs `COPY ... FROM STDIN` with this data (COPY does not pin RDS Proxy once done). Given chunks,
+   * the COPY starts at once and takes each as it is made: where the driver streams (node-postgres
+   * does), the server reads one while the caller makes the next. A throw from `data` fails the
+   * COPY and rejects with that error.
    */
-  copyFrom(statement: string, data: Buffer | Promise<Buffer>, onSent?: () => void): Promise<void>;
+  copyFrom(statement: string, data: Buffer | AsyncIterable<Buffer>): Promise<void>;
 }
 
 export interface SqlTransaction extends SqlSession {

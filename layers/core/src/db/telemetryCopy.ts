@@ -14,17 +14,32 @@ export const TELEMETRY_COPY = `COPY telemetry_events
   FROM STDIN WITH (FORMAT binary)`;
 
 const FIELDS = 13;
-const HEADER = Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1');
-const TRAILER = Buffer.from([0xff, 0xff]);
+const COPY_HEADER = Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1');
+const COPY_TRAILER = Buffer.from([0xff, 0xff]);
 /** Microseconds from the Unix epoch to PostgreSQL's (2000-01-01). */
 const PG_EPOCH_US = 946_684_800_000_000;
 const TWO_32 = 2 ** 32;
 
 /** The whole COPY data (header, one tuple per row, trailer). */
 export function telemetryCopyData(rows: readonly MergedRow[]): Buffer {
+  return copyData(rows, true, true);
+}
+
+/** COPY data in chunks as the rows come: the header with the first, the trailer after the last. */
+export async function* telemetryCopyChunks(rows: AsyncIterable<readonly MergedRow[]>): AsyncGenerator<Buffer> {
+  let first = true;
+  for await (const chunk of rows) {
+    yield copyData(chunk, first, false);
+    first = false;
+  }
+  yield first ? copyData([], true, true) : COPY_TRAILER;
+}
+
+/** One tuple per row, after the header and before the trailer where asked. */
+function copyData(rows: readonly MergedRow[], header: boolean, trailer: boolean): Buffer {
   // An upper bound of the size, so the rows are written in one pass: UTF-8 takes at most three
   // bytes per UTF-16 unit. Measuring each text first cost a third of the encoding.
-  let size = HEADER.length + TRAILER.length;
+  let size = (header ? COPY_HEADER.length : 0) + (trailer ? COPY_TRAILER.length : 0);
   for (const r of rows) {
     // field count + 13 lengths + fixed-width values (ts 8, 4 float8 of 8, bool 1, 2 int4 of 4)
     size += 2 + FIELDS * 4 + 8 + 4 * 8 + 1 + 8 + 3 * (r.source.length + r.fact.length + r.eventId.length);
@@ -32,8 +47,7 @@ export function telemetryCopyData(rows: readonly MergedRow[]): Buffer {
     if (r.samples !== null) size += r.samples.length;
   }
   const buf = Buffer.allocUnsafe(size);
-  HEADER.copy(buf, 0);
-  let at = HEADER.length;
+  let at = header ? COPY_HEADER.copy(buf, 0) : 0;
   const nul = () => (at = buf.writeInt32BE(-1, at));
   const float8 = (x: number | null) => (x === null ? nul() : ((at = buf.writeInt32BE(8, at)), (at = buf.writeDoubleBE(x, at))));
   const text = (s: string) => {
@@ -72,6 +86,6 @@ export function telemetryCopyData(rows: readonly MergedRow[]): Buffer {
       at += r.samples.copy(buf, at);
     }
   }
-  at += TRAILER.copy(buf, at);
+  if (trailer) at += COPY_TRAILER.copy(buf, at);
   return buf.subarray(0, at);
 }

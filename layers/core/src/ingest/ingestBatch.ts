@@ -4,14 +4,16 @@ import type { OutboxMessage } from '../db/outbox.ts';
 import { isConnectionError, isRetryableTransactionError } from '../db/pg.ts';
 import { derive } from '../derive.ts';
 import { liveFeed, type LiveBatch } from '../liveFeed.ts';
-import { mergeReadings, rawRows } from '../merge.ts';
+import { mergeReadings, rawRows, type MergedRow } from '../merge.ts';
 import { publishOnCommit, type OutboxQueues, type PublishOutcome } from '../outboxPublisher.ts';
+import { sourceOfSeries } from '../reading.ts';
 import { NAME_PATTERN, type TimeWindow } from '../record.ts';
 import { DEFAULT_BACKOFF, pause, type BackoffOptions } from '../retry.ts';
 import type { RuleSet } from '../rules/ruleSet.ts';
 import { deadLetter } from './deadLetter.ts';
-import { decodeBatch, resolve, screen, type DecodedBatch } from './plan.ts';
-import type { IngestStore, IngestTransaction, LoadedState } from './store.ts';
+import { BatchDecoder, resolve, Screener, type Classified, type DecodedBatch } from './plan.ts';
+import type { Readings } from './readings.ts';
+import type { IngestStore, IngestTransaction, LoadedState, LookupResult } from './store.ts';
 import type { StreamRecord } from './streamRecord.ts';
 
 export interface IngestDeps {
@@ -22,6 +24,8 @@ export interface IngestDeps {
   window: TimeWindow;
   /** merge: one row per (source, fact, minute) per batch; raw: every reading its own row. */
   mode: 'merge' | 'raw';
+  /** Raw mode: readings per COPY chunk (ROW_CHUNK); the tests set a few to cross chunk edges often. */
+  rowChunk?: number;
   now?: () => number;
   /** Time left in the invocation: no retry waits past it (retry.ts). */
   remainingMs?: () => number;
@@ -64,69 +68,109 @@ const isUniqueViolation = (e: unknown): boolean => (e as { code?: string }).code
 export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDeps): Promise<IngestReport> {
   const now = deps.now ?? Date.now;
   const positions = highestPositions(batch);
-  let decoded: DecodedBatch | undefined;
-  let decodeMs = 0;
-  // Once, in the first attempt's transaction, while the load is on its way (planAndCommit).
-  const decode = (): DecodedBatch => {
-    if (decoded) return decoded;
-    const t = performance.now();
-    decoded = decodeBatch(batch, now(), deps.window, deps.mode === 'raw');
-    decodeMs = performance.now() - t;
-    return decoded;
-  };
+  // Read once, as the first attempt's transaction needs it; a retry finds it read.
+  const decoder = new BatchDecoder(batch, now(), deps.window, deps.mode === 'raw');
   const t1 = performance.now();
-  const outcome = await withDatabaseRetry(deps, () => deps.store.transaction((tx) => planAndCommit(tx, positions, decode, deps, now())));
+  const outcome = await withDatabaseRetry(deps, () => deps.store.transaction((tx) => planAndCommit(tx, positions, decoder, deps, now())));
   liveFeed.publish(outcome.live);
   const t2 = performance.now();
   const published = await outcome.publishing;
   const t3 = performance.now();
   const { publishing: _, live: _live, ...counts } = outcome;
   return {
-    records: decode().records,
+    records: decoder.records,
     kinesisRecords: batch.length,
     ...counts,
     published: published.sent,
     publishFailed: published.failed,
-    timings: { decodeMs, writeMs: t2 - t1 - decodeMs, publishMs: t3 - t2 },
+    timings: { decodeMs: decoder.ms, writeMs: t2 - t1 - decoder.ms, publishMs: t3 - t2 },
   };
 }
 
 type Committed = Omit<IngestReport, 'records' | 'kinesisRecords' | 'published' | 'publishFailed' | 'timings'> & { publishing: Promise<PublishOutcome>; live: LiveBatch };
 
+/** Raw mode's rows go to the database in chunks of this many readings, each as soon as it is decided. */
+export const ROW_CHUNK = 1_000;
+
 /** One transaction: lock and load, classify every record, look up only what must be, write. */
-async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPosition[], decode: () => DecodedBatch, deps: IngestDeps, nowMs: number): Promise<Committed> {
+async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPosition[], decoder: BatchDecoder, deps: IngestDeps, nowMs: number): Promise<Committed> {
   // The database locks and reads the sources the partition keys name while the batch decodes.
   const named = sourcesNamedBy(positions);
   const loading = tx.load(named, positions);
   loading.catch(() => undefined);
-  const decoded = decode();
-  const loaded = await withSourcesOf(decoded, named, await loading, tx);
-  const screened = screen(decoded, loaded);
-  const lookup = loaded.newSources.length > 0 || screened.lookups.length > 0 ? await tx.lookup(loaded.newSources, screened.lookups) : undefined;
+  const raw = deps.mode === 'raw';
+  const chunk = deps.rowChunk ?? ROW_CHUNK;
+  const { readings } = decoder;
+  decoder.readingsUpTo(raw ? chunk : Infinity);
+  const loaded = await loading;
+  const screener = new Screener(readings);
+  const rows: MergedRow[] = [];
+  const parts: Classified[] = [];
+  const inserts = new RowInserts(tx);
+  /** Unique readings [0, resolved) of the screener are decided and their rows made. */
+  let resolved = 0;
+  const decide = (now: LoadedState, lookup?: LookupResult): Classified => {
+    const part = resolve(screener, resolved, screener.uniqueCount, now, lookup);
+    resolved = screener.uniqueCount;
+    parts.push(part);
+    return part;
+  };
 
-  // The insert starts before the rows are made (in the next microtask), so the COPY's handshake
-  // travels meanwhile; a batch with no new reading has no insert. The database writes the rows
-  // while the derivation runs here; a failure still fails the batch. The derivation is synchronous:
-  // it starts once the rows are on their way, or the data would wait for it behind the handshake.
-  const made = Promise.resolve().then(() => {
-    const classified = resolve(screened, loaded, lookup);
-    return { classified, rows: deps.mode === 'raw' ? rawRows(classified.readings, classified.written) : mergeReadings(classified.readings, classified.written) };
-  });
-  let sent!: () => void;
-  const onTheirWay = new Promise<void>((resolve) => (sent = resolve));
-  const inserting =
-    screened.unique.length > 0
-      ? tx.insertRows(
-          made.then((m) => m.rows),
-          sent,
-        )
-      : Promise.resolve(0);
-  inserting.catch(() => undefined);
-  const { classified, rows } = await made;
-  await Promise.race([onTheirWay, inserting]);
-  const states = new Map([...loaded.states, ...(lookup?.states ?? [])]);
+  if (raw) {
+    // Raw mode: as long as the readings need nothing more from the database (their sources locked,
+    // none at or below its series' newest stored reading), each chunk's rows go to the COPY as soon
+    // as they are decided, and the database writes them while the function reads the next chunk.
+    const locked = new Set(named.filter((s) => !loaded.newSources.includes(s)));
+    const nextChunkIsClean = (): boolean => {
+      const from = screener.screened;
+      const to = decoder.readingsUpTo(from + chunk);
+      if (to === from || !allSourcesIn(readings, from, to, locked)) return false;
+      const candidates = screener.candidates;
+      screener.take(to, loaded);
+      return screener.candidates === candidates;
+    };
+    if (nextChunkIsClean()) {
+      await inserts.start(function* () {
+        do {
+          const made = rawRows(readings, decide(loaded).written);
+          rows.push(...made);
+          yield made;
+        } while (nextChunkIsClean());
+      });
+    }
+  }
+
+  // The rest (all of a merge batch) whole: sources that no partition key named are locked, new ones
+  // created, and candidates looked up, in round trips behind the COPY so far. A failed COPY is the
+  // error to report: the rest's statements only fail after it because the transaction has.
+  const all = await inserts.orFailure(withSourcesOf(decoder.all(), named, loaded, tx));
+  screener.take(readings.length, all);
+  const minutes = screener.minutes();
+  const lookup = all.newSources.length > 0 || minutes.length > 0 ? await inserts.orFailure(tx.lookup(all.newSources, minutes)) : undefined;
+  // The insert starts before the rows are made, so the COPY's handshake travels meanwhile; a batch
+  // with no new reading has no insert.
+  if (resolved < screener.uniqueCount) {
+    await inserts.start(function* () {
+      const { written } = decide(all, lookup);
+      if (!raw) {
+        rows.push(...mergeReadings(readings, written));
+        yield rows;
+        return;
+      }
+      for (let k = 0; k < written.length; k += chunk) {
+        const made = rawRows(readings, written.subarray(k, k + chunk));
+        rows.push(...made);
+        yield made;
+      }
+    });
+  }
+
+  // The derivation is synchronous: it runs once the rows are on their way, while the database writes them.
+  const states = new Map([...all.states, ...(lookup?.states ?? [])]);
   const { events, changes } = derive(rows, states, deps.ruleSet);
-  const deadLetters = classified.rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs, r.sub), conflict: r.reason === 'identity_conflict' }));
+  const rejected = [...decoder.rejected, ...screener.rejected, ...parts.flatMap((p) => p.rejected)];
+  const duplicates = [...screener.duplicates, ...parts.flatMap((p) => p.duplicates)];
+  const deadLetters = rejected.map((r) => ({ ...deadLetter(r.stream, r.reason, r.detail, nowMs, r.sub), conflict: r.reason === 'identity_conflict' }));
   const outbox = [
     ...events.map((e): OutboxMessage => ({ destination: 'events', id: e.id, body: JSON.stringify(e) })),
     ...deadLetters.map((d): OutboxMessage => ({ destination: 'ingest-dlq', id: d.key, body: d.body })),
@@ -143,16 +187,16 @@ async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPo
     sendRetry,
   );
   publishing.catch(() => undefined);
-  const [inserted, result] = await Promise.all([inserting, committing]);
+  const [inserted, result] = await Promise.all([inserts.inserted(), committing]);
   if (inserted !== rows.length) throw new Error(`inserted ${inserted} of ${rows.length} rows`);
 
   const added = deadLetters.filter((d) => result.added.has(d.key));
   // Duplicates at or below the committed position are Lambda's redelivery, not a producer's resend.
-  const redeliveredReadings = classified.duplicates.filter((i) => isAlreadyCommitted(classified.readings.stream[i]!, loaded.checkpoints)).length;
+  const redeliveredReadings = duplicates.filter((i) => isAlreadyCommitted(readings.stream[i]!, loaded.checkpoints)).length;
   return {
-    written: classified.written.length,
-    late: classified.late,
-    duplicates: classified.duplicates.length - redeliveredReadings,
+    written: parts.reduce((n, p) => n + p.written.length, 0),
+    late: parts.reduce((n, p) => n + p.late, 0),
+    duplicates: duplicates.length - redeliveredReadings,
     redelivered: redeliveredReadings + deadLetters.length - added.length,
     deadLettered: added.length,
     conflicts: added.filter((d) => d.conflict).length,
@@ -163,6 +207,44 @@ async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPo
     publishing,
     live: { rows, events },
   };
+}
+
+/**
+ * A transaction's COPYs of rows (raw mode: the chunks decided before a round trip, and those
+ * after). `start` resolves once the chunks are made and on their way, or the insert has failed.
+ */
+class RowInserts {
+  private readonly inserts: Array<Promise<number>> = [];
+  private failed: Promise<never> | undefined;
+
+  constructor(private readonly tx: IngestTransaction) {}
+
+  start(chunks: () => Iterable<MergedRow[]>): Promise<void> {
+    let made!: () => void;
+    const allMade = new Promise<void>((resolve) => (made = resolve));
+    const inserting = this.tx.insertRows(
+      (async function* () {
+        yield* chunks();
+        made();
+      })(),
+    );
+    inserting.catch(() => undefined);
+    this.inserts.push(inserting);
+    // Rejects with the insert's error; never settles once it succeeded.
+    const failed = inserting.then(() => new Promise<never>(() => undefined));
+    failed.catch(() => undefined);
+    this.failed = this.failed ? Promise.race([this.failed, failed]) : failed;
+    return Promise.race([allMade, failed]);
+  }
+
+  /** `work`, or the error of an insert that fails first. */
+  orFailure<T>(work: Promise<T>): Promise<T> {
+    return this.failed ? Promise.race([work, this.failed]) : work;
+  }
+
+  async inserted(): Promise<number> {
+    return (await Promise.all(this.inserts)).reduce((n, k) => n + k, 0);
+  }
 }
 
 /** Beyond this many partition keys a batch's keys are not taken for its sources (a producer keys by something else). */
@@ -194,6 +276,18 @@ async function withSourcesOf(decoded: DecodedBatch, named: readonly string[], lo
     newest: more ? new Map([...loaded.newest, ...more.newest]) : loaded.newest,
     newSources: [...loaded.newSources.filter((s) => sources.has(s)), ...(more?.newSources ?? [])].sort(),
   };
+}
+
+/** Whether every reading in [from, to) is of one of `sources`. */
+function allSourcesIn(readings: Readings, from: number, to: number, sources: ReadonlySet<string>): boolean {
+  const checked = new Set<string>();
+  for (let i = from; i < to; i++) {
+    const series = readings.series[i]!;
+    if (checked.has(series)) continue;
+    if (!sources.has(sourceOfSeries(series))) return false;
+    checked.add(series);
+  }
+  return true;
 }
 
 /** Retries a lost connection, a deadlock or a serialization failure with backoff, inside the time budget. */

@@ -30,102 +30,170 @@ export interface DecodedBatch {
 /** base64 of the KPL magic's first three bytes (F3 89 9A): only such data can be an aggregate. */
 const KPL_BASE64_PREFIX = '84ma';
 
-/** `withRecords`: keep every reading's record (raw mode makes a row of each), not only those that are not canonical. */
-export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, window: TimeWindow, withRecords = false): DecodedBatch {
-  const readings = new Readings(batch.length);
-  const rejected: Rejection[] = [];
-  const take = (stream: StreamRecord, d: DecodedReading, user?: InAggregate) => {
-    if (d.ok) readings.push(d, stream, user);
-    else rejected.push({ stream, ...(user ? { sub: subRecordOf(user) } : {}), reason: d.error.reason, detail: d.error.detail });
-  };
-  for (const stream of batch) {
+/**
+ * A batch decoded front to back on demand, once for all the attempts of its transaction: raw mode
+ * takes its readings a chunk at a time, so the rows of the first go to the database while the rest
+ * are read.
+ */
+export class BatchDecoder {
+  readonly readings: Readings;
+  readonly rejected: Rejection[] = [];
+  /** Time spent decoding so far (ms). */
+  ms = 0;
+  private next = 0;
+
+  /** `withRecords`: keep every reading's record (raw mode makes a row of each), not only those that are not canonical. */
+  constructor(
+    private readonly batch: readonly StreamRecord[],
+    private readonly nowMs: number,
+    private readonly window: TimeWindow,
+    private readonly withRecords = false,
+  ) {
+    this.readings = new Readings(batch.length);
+  }
+
+  /** Records after unpacking aggregates (a corrupt aggregate counts as one): readings + rejected. */
+  get records(): number {
+    return this.readings.length + this.rejected.length;
+  }
+
+  /** Decodes stream records until the readings number at least `count` or the batch is read; returns their number. */
+  readingsUpTo(count: number): number {
+    const t = performance.now();
+    while (this.readings.length < count && this.next < this.batch.length) this.decode(this.batch[this.next++]!);
+    this.ms += performance.now() - t;
+    return this.readings.length;
+  }
+
+  all(): DecodedBatch {
+    this.readingsUpTo(Infinity);
+    return { readings: this.readings, rejected: this.rejected, records: this.records };
+  }
+
+  private decode(stream: StreamRecord): void {
+    const { nowMs, window, withRecords } = this;
     // An aggregate's MD5 vouches for its bytes, so its (long) text is not checked for canonical
     // base64 first: a damaged one fails the digest and is set aside as bad_aggregate.
     if (stream.data.startsWith(KPL_BASE64_PREFIX)) {
       const unpacked = deaggregate(Buffer.from(stream.data, 'base64'));
       if (unpacked.kind === 'corrupt') {
         // Set aside whole: which user records it held cannot be known.
-        rejected.push({ stream, reason: 'bad_aggregate', detail: `${unpacked.reason}: ${unpacked.detail}` });
-        continue;
+        this.rejected.push({ stream, reason: 'bad_aggregate', detail: `${unpacked.reason}: ${unpacked.detail}` });
+        return;
       }
       if (unpacked.kind === 'aggregate') {
-        unpacked.records.forEach((record, subSequenceNumber) => take(stream, decodeReading(record.data, nowMs, window, withRecords), { record, subSequenceNumber }));
-        continue;
+        unpacked.records.forEach((record, subSequenceNumber) => this.take(stream, decodeReading(record.data, nowMs, window, withRecords), { record, subSequenceNumber }));
+        return;
       }
     }
     const bytes = recordBytes(stream.data);
-    take(stream, bytes instanceof InvalidRecordError ? { ok: false, error: bytes } : decodeReading(bytes, nowMs, window, withRecords));
+    this.take(stream, bytes instanceof InvalidRecordError ? { ok: false, error: bytes } : decodeReading(bytes, nowMs, window, withRecords));
   }
-  return { readings, rejected, records: readings.length + rejected.length };
+
+  private take(stream: StreamRecord, d: DecodedReading, user?: InAggregate): void {
+    if (d.ok) this.readings.push(d, stream, user);
+    else this.rejected.push({ stream, ...(user ? { sub: subRecordOf(user) } : {}), reason: d.error.reason, detail: d.error.detail });
+  }
+}
+
+export function decodeBatch(batch: readonly StreamRecord[], nowMs: number, window: TimeWindow, withRecords = false): DecodedBatch {
+  return new BatchDecoder(batch, nowMs, window, withRecords).all();
 }
 
 /** Where a record sits in the stream, for a person: sequence number, and sub-sequence in an aggregate. */
 export const positionOf = (stream: StreamRecord, sub?: SubRecord): string => (sub ? `${stream.sequenceNumber}/${sub.subSequenceNumber}` : stream.sequenceNumber);
 
-/** After the load: the readings known to be new, and those that must be checked against storage. */
-export interface Screened {
-  readings: Readings;
-  /** Indexes into readings, in batch order: each new (above its series' newest stored reading) or a candidate. */
-  unique: Uint32Array;
-  /** Of unique, by index: 1 for a candidate. */
-  candidate: Uint8Array;
-  /** Indexes into readings. */
-  duplicates: number[];
-  rejected: Rejection[];
-  lookups: MinuteLookup[];
-}
-
 const minuteKey = (series: string, minuteUs: number) => `${series}\u0000${minuteUs}`;
 
-export function screen(decoded: DecodedBatch, loaded: LoadedState): Screened {
-  const { readings } = decoded;
-  const { tsUs, fp, series } = readings;
-  const horizonUs = loaded.horizon.us ?? -Infinity;
-  const rejected = [...decoded.rejected];
-  const duplicates: number[] = [];
+/**
+ * After the load, front to back: which readings are new (above their series' newest stored one),
+ * which repeat one earlier in the batch, and which must be checked against storage (candidates).
+ * A reading's class depends only on the readings before it, so a batch can be screened in chunks.
+ */
+export class Screener {
+  /** Readings screened so far: [0, screened). */
+  screened = 0;
+  /** Indexes into readings, in batch order: each new or a candidate. */
+  unique: Uint32Array;
+  uniqueCount = 0;
+  candidates = 0;
+  /** Indexes into readings. */
+  readonly duplicates: number[] = [];
+  readonly rejected: Rejection[] = [];
   // Typed, and sized for the batch: no array of the batch's length grows on the collected heap.
-  const unique = new Uint32Array(readings.length);
-  let uniqueCount = 0;
-  const candidate = new Uint8Array(readings.length);
-  const seen = new Map<string, SeenInSeries>();
-  const lookups = new Map<string, MinuteLookup>();
-  for (let i = 0; i < readings.length; i++) {
-    if (tsUs[i]! < horizonUs) {
-      // Storing it would recreate a chunk (partition) retention already dropped, or land where no
-      // aggregate refresh reaches any more: it would be in no rollup and soon gone again.
-      rejected.push({
-        ...rejectionOf(readings, i),
-        reason: 'ts_out_of_range',
-        detail: `${readings.record(i).ts} is older than the warehouse keeps and aggregates (raw retention ${loaded.horizon.rawRetentionDays ?? '-'} days)`,
-      });
-      continue;
-    }
-    const key = series[i]!;
-    let inSeries = seen.get(key);
-    if (!inSeries) seen.set(key, (inSeries = { newestUs: -Infinity, storedNewestUs: loaded.newest.get(key), inOrder: [] }));
-    const earlier = earlierWithTimeOf(inSeries, tsUs, i);
-    if (earlier !== undefined) {
-      if (fp[earlier] === fp[i]) duplicates.push(i);
-      else {
-        const other = `record ${positionOf(readings.stream[earlier]!, readings.sub(earlier))} of this batch`;
-        rejected.push({ ...rejectionOf(readings, i), reason: 'identity_conflict', detail: conflictDetail(readings, i, other) });
-      }
-      continue;
-    }
-    unique[uniqueCount++] = i;
-    const newest = inSeries.storedNewestUs;
-    if (newest !== undefined && tsUs[i]! > newest) continue;
-    candidate[i] = 1;
-    const minuteUs = minuteOf(tsUs[i]!);
-    const mk = minuteKey(key, minuteUs);
-    const m = lookups.get(mk);
-    if (!m) lookups.set(mk, { source: sourceOfSeries(key), fact: factOfSeries(key), minuteUs, loUs: tsUs[i]!, hiUs: tsUs[i]! });
-    else {
-      m.loUs = Math.min(m.loUs, tsUs[i]!);
-      m.hiUs = Math.max(m.hiUs, tsUs[i]!);
-    }
+  private candidate: Uint8Array;
+  private readonly seen = new Map<string, SeenInSeries>();
+  private readonly lookups = new Map<string, MinuteLookup>();
+
+  constructor(readonly readings: Readings) {
+    this.unique = new Uint32Array(readings.tsUs.length);
+    this.candidate = new Uint8Array(readings.tsUs.length);
   }
-  return { readings, unique: unique.subarray(0, uniqueCount), candidate, duplicates, rejected, lookups: [...lookups.values()] };
+
+  isCandidate(i: number): boolean {
+    return this.candidate[i] === 1;
+  }
+
+  /** The minutes holding candidates: what to look up before they are resolved. */
+  minutes(): MinuteLookup[] {
+    return [...this.lookups.values()];
+  }
+
+  /** Screens readings [screened, to) against `loaded`, which has the state of every one of their sources. */
+  take(to: number, loaded: LoadedState): void {
+    const { readings } = this;
+    const { tsUs, fp, series } = readings;
+    if (this.unique.length < tsUs.length) this.growTo(tsUs.length);
+    const horizonUs = loaded.horizon.us ?? -Infinity;
+    for (let i = this.screened; i < to; i++) {
+      if (tsUs[i]! < horizonUs) {
+        // Storing it would recreate a chunk (partition) retention already dropped, or land where no
+        // aggregate refresh reaches any more: it would be in no rollup and soon gone again.
+        this.rejected.push({
+          ...rejectionOf(readings, i),
+          reason: 'ts_out_of_range',
+          detail: `${readings.record(i).ts} is older than the warehouse keeps and aggregates (raw retention ${loaded.horizon.rawRetentionDays ?? '-'} days)`,
+        });
+        continue;
+      }
+      const key = series[i]!;
+      let inSeries = this.seen.get(key);
+      if (!inSeries) this.seen.set(key, (inSeries = { newestUs: -Infinity, storedNewestUs: loaded.newest.get(key), inOrder: [] }));
+      const earlier = earlierWithTimeOf(inSeries, tsUs, i);
+      if (earlier !== undefined) {
+        if (fp[earlier] === fp[i]) this.duplicates.push(i);
+        else {
+          const other = `record ${positionOf(readings.stream[earlier]!, readings.sub(earlier))} of this batch`;
+          this.rejected.push({ ...rejectionOf(readings, i), reason: 'identity_conflict', detail: conflictDetail(readings, i, other) });
+        }
+        continue;
+      }
+      this.unique[this.uniqueCount++] = i;
+      const newest = inSeries.storedNewestUs;
+      if (newest !== undefined && tsUs[i]! > newest) continue;
+      this.candidate[i] = 1;
+      this.candidates++;
+      const minuteUs = minuteOf(tsUs[i]!);
+      const mk = minuteKey(key, minuteUs);
+      const m = this.lookups.get(mk);
+      if (!m) this.lookups.set(mk, { source: sourceOfSeries(key), fact: factOfSeries(key), minuteUs, loUs: tsUs[i]!, hiUs: tsUs[i]! });
+      else {
+        m.loUs = Math.min(m.loUs, tsUs[i]!);
+        m.hiUs = Math.max(m.hiUs, tsUs[i]!);
+      }
+    }
+    this.screened = Math.max(this.screened, to);
+  }
+
+  // KPL aggregates can hold more readings than the batch has records.
+  private growTo(size: number): void {
+    const unique = new Uint32Array(size);
+    unique.set(this.unique);
+    this.unique = unique;
+    const candidate = new Uint8Array(size);
+    candidate.set(this.candidate);
+    this.candidate = candidate;
+  }
 }
 
 /**
@@ -157,27 +225,30 @@ function earlierWithTimeOf(s: SeenInSeries, tsUs: Float64Array, i: number): numb
 }
 
 export interface Classified {
-  readings: Readings;
   /** Indexes into readings, in batch order. */
   written: Uint32Array;
   /** Of `written`: older than their series' newest stored reading (late or reordered, never seen). */
   late: number;
-  /** Indexes into readings. */
+  /** Indexes into readings: candidates that repeat a stored reading. */
   duplicates: number[];
+  /** Candidates whose identity is stored with a different id or value. */
   rejected: Rejection[];
 }
 
-/** Decides the candidates exactly, against the identities stored in their minutes. */
-export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupResult | undefined): Classified {
-  const { readings, candidate } = screened;
-  const { tsUs, fp, series } = readings;
-  const written = new Uint32Array(screened.unique.length);
+/**
+ * Decides the unique readings [from, to) of the screener exactly: candidates against the identities
+ * stored in their minutes (`lookup`; none needed when the range holds no candidate).
+ */
+export function resolve(screener: Screener, from: number, to: number, loaded: LoadedState, lookup: LookupResult | undefined): Classified {
+  const { tsUs, fp, series } = screener.readings;
+  const written = new Uint32Array(to - from);
   let writtenCount = 0;
-  const duplicates = [...screened.duplicates];
-  const rejected = [...screened.rejected];
+  const duplicates: number[] = [];
+  const rejected: Rejection[] = [];
   let late = 0;
-  for (const i of screened.unique) {
-    if (candidate[i] === 0) {
+  for (let k = from; k < to; k++) {
+    const i = screener.unique[k]!;
+    if (!screener.isCandidate(i)) {
       written[writtenCount++] = i;
       continue;
     }
@@ -190,10 +261,10 @@ export function resolve(screened: Screened, loaded: LoadedState, lookup: LookupR
     } else if (storedFp === fp[i]) {
       duplicates.push(i);
     } else {
-      rejected.push({ ...rejectionOf(readings, i), reason: 'identity_conflict', detail: conflictDetail(readings, i, 'a stored reading') });
+      rejected.push({ ...rejectionOf(screener.readings, i), reason: 'identity_conflict', detail: conflictDetail(screener.readings, i, 'a stored reading') });
     }
   }
-  return { readings, written: written.subarray(0, writtenCount), late, duplicates, rejected };
+  return { written: written.subarray(0, writtenCount), late, duplicates, rejected };
 }
 
 function rejectionOf(readings: Readings, i: number): Pick<Rejection, 'stream' | 'sub'> {

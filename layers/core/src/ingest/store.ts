@@ -83,11 +83,11 @@ export interface IngestTransaction {
   /** Creates and locks `newSources` and reads their state, then the identities stored in `minutes`. */
   lookup(newSources: readonly string[], minutes: readonly MinuteLookup[]): Promise<LookupResult>;
   /**
-   * Inserts the rows (every one new) and resolves to their number. Started while the rows are still
-   * being made, and before the derivation, so the database works while the function computes;
-   * `commit` runs after it. If `rows` rejects, nothing is inserted and the insert rejects with it.
-   * `onSent`, where the store can tell, is called once the rows are on their way.
+   * Inserts the rows (every one new), chunk by chunk as `rows` yields them, and resolves to their
+   * number: the database writes a chunk while the function makes the next, and works on the last
+   * while the function derives; `commit` runs after it. If `rows` throws, nothing is inserted and
+   * the insert rejects with that error.
    */
-  insertRows(rows: Promise<readonly MergedRow[]>, onSent?: () => void): Promise<number>;
+  insertRows(rows: AsyncIterable<readonly MergedRow[]>): Promise<number>;
   commit(plan: CommitPlan): Promise<CommitResult>;
 }
