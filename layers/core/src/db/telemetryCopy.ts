@@ -7,7 +7,8 @@ import { numericOf } from '../record.ts';
  * statement text (RDS Proxy's 16 KB pinning threshold is about statements, and COPY does not pin
  * once it completes), and binary carries the sample identities as raw bytes instead of base64.
  * Every row is new (ingest/plan.ts removed every stored identity under the sources' locks): a
- * unique violation would mean a broken invariant and fails the batch, which is then retried.
+ * unique violation means rows the sources' state does not know of, and fails the attempt; the batch
+ * is rerun looking up every reading (ingest/ingestBatch.ts).
  */
 export const TELEMETRY_COPY = `COPY telemetry_events
   (ts, source, fact_name, value_float, value_bool, value_str, sample_count, numeric_count, value_min, value_max, value_avg, event_id, samples)

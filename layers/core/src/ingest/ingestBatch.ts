@@ -61,8 +61,9 @@ export interface IngestReport {
 }
 
 const DB_RETRY: BackoffOptions = { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 5_000 };
-// A unique violation on telemetry_events cannot happen under the sources' locks; if a race ever
-// slips past them, the rerun sees the other batch's rows and counts its own as duplicates.
+// A unique violation on telemetry_events means rows the sources' state does not know of (written
+// around ingest, or the state restored from an older copy): the rerun looks up every reading, so
+// the stored ones count as duplicates or conflicts and the rest are written.
 const isUniqueViolation = (e: unknown): boolean => (e as { code?: string }).code === '23505';
 
 export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDeps): Promise<IngestReport> {
@@ -71,7 +72,9 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   // Read once, as the first attempt's transaction needs it; a retry finds it read.
   const decoder = new BatchDecoder(batch, now(), deps.window, deps.mode === 'raw');
   const t1 = performance.now();
-  const outcome = await withDatabaseRetry(deps, () => deps.store.transaction((tx) => planAndCommit(tx, positions, decoder, deps, now())));
+  const outcome = await withDatabaseRetry(deps, (failed) =>
+    deps.store.transaction((tx) => planAndCommit(tx, positions, decoder, deps, now(), failed !== undefined && isUniqueViolation(failed))),
+  );
   liveFeed.publish(outcome.live);
   const t2 = performance.now();
   const published = await outcome.publishing;
@@ -93,7 +96,14 @@ type Committed = Omit<IngestReport, 'records' | 'kinesisRecords' | 'published' |
 export const ROW_CHUNK = 1_000;
 
 /** One transaction: lock and load, classify every record, look up only what must be, write. */
-async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPosition[], decoder: BatchDecoder, deps: IngestDeps, nowMs: number): Promise<Committed> {
+async function planAndCommit(
+  tx: IngestTransaction,
+  positions: readonly StreamPosition[],
+  decoder: BatchDecoder,
+  deps: IngestDeps,
+  nowMs: number,
+  lookUpAll: boolean,
+): Promise<Committed> {
   // The database locks and reads the sources the partition keys name while the batch decodes.
   const named = sourcesNamedBy(positions);
   const loading = tx.load(named, positions);
@@ -103,7 +113,7 @@ async function planAndCommit(tx: IngestTransaction, positions: readonly StreamPo
   const { readings } = decoder;
   decoder.readingsUpTo(raw ? chunk : Infinity);
   const loaded = await loading;
-  const screener = new Screener(readings);
+  const screener = new Screener(readings, lookUpAll);
   const rows: MergedRow[] = [];
   const parts: Classified[] = [];
   const inserts = new RowInserts(tx);
@@ -291,12 +301,14 @@ function allSourcesIn(readings: Readings, from: number, to: number, sources: Rea
 }
 
 /** Retries a lost connection, a deadlock or a serialization failure with backoff, inside the time budget. */
-async function withDatabaseRetry<T>(deps: IngestDeps, op: () => Promise<T>): Promise<T> {
+async function withDatabaseRetry<T>(deps: IngestDeps, op: (failed?: unknown) => Promise<T>): Promise<T> {
   const backoff = { ...(deps.dbRetry ?? DB_RETRY), ...(deps.remainingMs ? { remainingMs: deps.remainingMs } : {}) };
+  let failed: unknown;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await op();
+      return await op(failed);
     } catch (e) {
+      failed = e;
       const retryable = isConnectionError(e) || isRetryableTransactionError(e) || isUniqueViolation(e);
       if (!retryable || attempt + 1 >= backoff.maxAttempts || !(await pause(attempt + 1, backoff))) throw e;
     }

@@ -125,7 +125,14 @@ export class Screener {
   private readonly seen = new Map<string, SeenInSeries>();
   private readonly lookups = new Map<string, MinuteLookup>();
 
-  constructor(readonly readings: Readings) {
+  /**
+   * `lookUpAll`: every reading is a candidate, whatever its series' newest stored reading says:
+   * after a unique violation showed the sources' state behind their rows.
+   */
+  constructor(
+    readonly readings: Readings,
+    private readonly lookUpAll = false,
+  ) {
     this.unique = new Uint32Array(readings.tsUs.length);
     this.candidate = new Uint8Array(readings.tsUs.length);
   }
@@ -169,7 +176,7 @@ export class Screener {
         continue;
       }
       this.unique[this.uniqueCount++] = i;
-      const newest = inSeries.storedNewestUs;
+      const newest = this.lookUpAll ? undefined : inSeries.storedNewestUs;
       if (newest !== undefined && tsUs[i]! > newest) continue;
       this.candidate[i] = 1;
       this.candidates++;
