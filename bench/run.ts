@@ -10,8 +10,8 @@ import { startLocalEnvironment } from '../local/environment.ts';
 import { runCommand, UsageError } from '../local/cli/run.ts';
 import { sdkNoticeEnv } from '../local/cli/sdkNotice.ts';
 import { BENCH_OPTIONS, benchArgs, USAGE, type BenchArgs } from './lib/args.ts';
-import { BenchDocError, withBenchTable } from './lib/benchDoc.ts';
-import { evaluateTargets, renderTable, type BenchResult } from './lib/report.ts';
+import { BenchDocError, withBenchSections } from './lib/benchDoc.ts';
+import { evaluateTargets, renderSummary, renderTable, type BenchResult } from './lib/report.ts';
 import { BatchSource, BENCH_SEED } from './lib/syntheticBatches.ts';
 import { bundleFunctions, runColdStart } from './scenarios/coldStart.ts';
 import { runEndToEnd } from './scenarios/endToEnd.ts';
@@ -24,7 +24,7 @@ const BATCH_SIZE = 10_000;
 
 runCommand({ usage: USAGE, options: BENCH_OPTIONS }, ({ values }) => bench(benchArgs(values)));
 
-/** Before minutes of benching: the file --docs names must exist and hold the bench markers. */
+/** Before minutes of benching: each file --docs names must exist and hold bench markers. */
 function checkBenchDoc(path: string): void {
   let doc: string;
   try {
@@ -33,7 +33,7 @@ function checkBenchDoc(path: string): void {
     throw new UsageError(`--docs: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
-    withBenchTable(doc, '');
+    withBenchSections(doc, { table: '', summary: '' });
   } catch (e) {
     if (e instanceof BenchDocError) throw new UsageError(`--docs: ${path} has ${e.message}`);
     throw e;
@@ -41,7 +41,7 @@ function checkBenchDoc(path: string): void {
 }
 
 async function bench(args: BenchArgs): Promise<number> {
-  if (args.docs) checkBenchDoc(args.docs);
+  for (const doc of args.docs) checkBenchDoc(doc);
   const progress = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)}s] ${line}\n`);
   const runs = (group: string) => args.only === undefined || args.only.has(group);
   const started = performance.now();
@@ -166,9 +166,10 @@ async function bench(args: BenchArgs): Promise<number> {
   writeFileSync(resolve(args.out), JSON.stringify(full, null, 2) + '\n');
   process.stdout.write(args.json ? JSON.stringify(full, null, 2) + '\n' : renderTable(full));
   progress(`result written to ${args.out}`);
-  if (args.docs) {
-    writeFileSync(resolve(args.docs), withBenchTable(readFileSync(resolve(args.docs), 'utf8'), renderTable(full)));
-    progress(`table written to ${args.docs}`);
+  const sections = { table: renderTable(full), summary: renderSummary(full) };
+  for (const doc of args.docs) {
+    writeFileSync(resolve(doc), withBenchSections(readFileSync(resolve(doc), 'utf8'), sections));
+    progress(`results written to ${doc}`);
   }
   return exitCode;
 }

@@ -9,8 +9,8 @@ export interface BenchArgs {
   out: string;
   /** With the e2e group: also time it with the live view serving this many viewers (one stalled). */
   viewers: number;
-  /** A Markdown file whose bench section (between the bench markers) gets this run's table. */
-  docs: string | undefined;
+  /** Markdown files whose bench sections (between the bench markers) get this run's table or summary. */
+  docs: string[];
 }
 
 export const SCENARIOS = ['ingest', 'e2e', 'cold', 'memory', 'proxy'] as const;
@@ -24,7 +24,8 @@ export const USAGE = `npm run bench -- [--rounds N] [--quick] [--json] [--profil
   --out FILE   where the JSON result is written (default .tapline/bench.json, read by npm run cost)
   --viewers N  with e2e: also run it without and with the live view serving N viewers, one stalled,
                in alternating rounds, and report the ratio (docs/live-view.md)
-  --docs FILE  also write the table into FILE between its bench markers (docs/performance.md)`;
+  --docs FILE  also write the table, or its summary, into FILE between its bench markers
+               (docs/performance.md the table, README.md the summary); may be given more than once`;
 
 export const BENCH_OPTIONS = {
   json: { type: 'boolean', default: false },
@@ -34,7 +35,7 @@ export const BENCH_OPTIONS = {
   only: { type: 'string' },
   out: { type: 'string', default: '.tapline/bench.json' },
   viewers: { type: 'string' },
-  docs: { type: 'string' },
+  docs: { type: 'string', multiple: true },
 } as const;
 
 /** The checked settings of parsed flags (a UsageError, exit 2, for a bad one). */
@@ -50,7 +51,7 @@ export function benchArgs(values: CommandLine<typeof BENCH_OPTIONS>['values']): 
     only: names && new Set(names),
     out: values.out,
     viewers: integer('viewers', values.viewers, { min: 1, max: 200, fallback: 0 }),
-    docs: values.docs,
+    docs: values.docs ?? [],
   };
 }
 

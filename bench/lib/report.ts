@@ -156,13 +156,21 @@ function breakdownRow(name: string, m: ModeResult): string[] {
   return [name, ...BREAKDOWN_PARTS.map((k) => `${ms1(m.ms[k])} (${pct(m.ms[k] / m.msPerBatch)})`), ms1(m.msPerBatch)];
 }
 
+function heading(meta: BenchMeta): string {
+  return (
+    `tapline bench ${meta.date}  node ${meta.node}, ${meta.cpus} x ${meta.cpuModel}, load ${meta.loadAverage.toFixed(1)} at start` +
+    `\n${meta.rounds} rounds${meta.quick ? ' (quick)' : ''}, seed ${meta.seed}, medians; took ${meta.durationSeconds.toFixed(0)} s`
+  );
+}
+
+/** The run's heading, ratios and targets: what the README shows of it. */
+export function renderSummary(r: BenchResult): string {
+  return [heading(r.meta), ...ratiosAndTargets(r)].join('\n') + '\n';
+}
+
 export function renderTable(r: BenchResult): string {
   const out: string[] = [];
-  const { meta } = r;
-  out.push(
-    `tapline bench ${meta.date}  node ${meta.node}, ${meta.cpus} x ${meta.cpuModel}, load ${meta.loadAverage.toFixed(1)} at start` +
-      `\n${meta.rounds} rounds${meta.quick ? ' (quick)' : ''}, seed ${meta.seed}, medians; took ${meta.durationSeconds.toFixed(0)} s`,
-  );
+  out.push(heading(r.meta));
   const ing = r.ingest;
   if (ing) {
     out.push(`\nIngest: ${int(ing.batchSize)}-record Kinesis batches, embedded PostgreSQL 17, one process`);
@@ -279,6 +287,14 @@ export function renderTable(r: BenchResult): string {
       ]),
     );
   }
+  out.push(...ratiosAndTargets(r));
+  return out.join('\n') + '\n';
+}
+
+function ratiosAndTargets(r: BenchResult): string[] {
+  const out: string[] = [];
+  const ing = r.ingest;
+  const e2e = r.e2e;
   if (ing) {
     out.push('\nRatios (median of per-round ratios, both sides measured in the same round)');
     out.push(
@@ -297,5 +313,5 @@ export function renderTable(r: BenchResult): string {
     out.push(`\nTargets: ${r.targets.filter((t) => t.met).length} of ${r.targets.length} met`);
     out.push(formatColumns(r.targets.map((t) => [t.name, t.target, t.actual, t.met ? 'met' : 'MISSED'])));
   }
-  return out.join('\n') + '\n';
+  return out;
 }

@@ -79,6 +79,7 @@ const USAGE_ERRORS: Array<[Command, string[], string | RegExp]> = [
   ['status', ['--bogus'], 'unknown option --bogus'],
   ['bench', ['--rounds', '0'], '--rounds must be a whole number in 1..50, got "0"'],
   ['bench', ['--only', 'warp'], /^--only: unknown scenario group\(s\): warp/],
+  ['bench', ['--docs', 'package.json'], /^--docs: package.json has no bench section: /],
   ['local:stack', ['--bogus'], 'unknown option --bogus'],
 ];
 
