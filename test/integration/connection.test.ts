@@ -235,6 +235,31 @@ describe('database connections', () => {
     expect(rows).toEqual([{ n: 3 }]);
   });
 
+  it('reports the error that ended a streamed COPY, with its code, while data was still being made, and leaves the connection usable', async () => {
+    // Prepare: the first chunk breaks a unique index; the next ones are large enough to fill the socket.
+    const db = await database();
+    await db.exec('CREATE TABLE IF NOT EXISTS copy_broken_early (n int PRIMARY KEY)');
+    const lines = (from: number, count: number) => Array.from({ length: count }, (_, i) => `${from + i}\n`).join('');
+    let made = 0;
+
+    // Act
+    const copying = db.transaction((tx) =>
+      tx.copyFrom(
+        'COPY copy_broken_early (n) FROM STDIN',
+        (async function* () {
+          yield Buffer.from('1\n1\n');
+          for (made = 1; made < 40; made++) yield Buffer.from(lines(made * 100_000, 40_000));
+        })(),
+      ),
+    );
+
+    // Assess: the server's unique violation, not a client-side error about the ended COPY.
+    await expect(copying).rejects.toMatchObject({ code: '23505' });
+    expect(made).toBeGreaterThan(0);
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_broken_early');
+    expect(rows).toEqual([{ n: 0 }]);
+  });
+
   it('enforces the session limits set as startup parameters, never with SET', async () => {
     // Prepare: see what the client sends through a wire tap.
     const wire = frontendTap();

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { setImmediate } from 'node:timers/promises';
 import pg from 'pg';
@@ -34,30 +35,7 @@ const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
   async copyFrom(statement: string, data: Buffer | AsyncIterable<Buffer>) {
     const client = c instanceof pg.Pool ? await c.connect() : c;
     try {
-      const copy = client.query(copyStream(statement));
-      // Listened to from the start: the server may end the COPY with an error while data is still
-      // being made, and an 'error' nobody listens to would bring the process down.
-      const done = finished(copy);
-      done.catch(() => undefined);
-      try {
-        for await (const chunk of Buffer.isBuffer(data) ? [data] : data) {
-          if (copy.destroyed) break;
-          copy.write(chunk);
-          // pg-copy-streams holds the data until the server's CopyInResponse, and from then hands
-          // each chunk to the socket as it is written: one turn of the event loop between chunks
-          // lets that response in while the caller makes the next one, so the server writes rows
-          // while the function works.
-          await setImmediate();
-        }
-      } catch (e) {
-        // CopyFail ends the COPY (its own error is this one's consequence), so the connection can
-        // roll back; the caller gets the error that stopped the data.
-        copy.destroy(e as Error);
-        await done.catch(() => undefined);
-        throw e;
-      }
-      copy.end();
-      await done;
+      await streamCopy(client.query(copyStream(statement)), Buffer.isBuffer(data) ? [data] : data);
     } finally {
       if (client !== c) (client as pg.PoolClient).release();
     }
@@ -69,6 +47,45 @@ const sessionOf = (c: pg.ClientBase | pg.Pool): SqlSession => ({
  * last (batchAndCommit), instead of as round trips of their own (PostgreSQL keeps an explicit BEGIN
  * open past the end of the message).
  */
+type CopyStream = ReturnType<typeof copyStream>;
+
+/**
+ * Writes the chunks into a started COPY as they are made, then ends it. The next chunk is made
+ * while the last one travels, and at most one waits in the client: pg-copy-streams holds data
+ * until the server's CopyInResponse, and a write it could not finish before the server ended the
+ * COPY with an error would be flushed later into the connection it has let go of, outside any
+ * caller. The server's error (a unique violation, a deadlock) is the one reported, even when the
+ * data is still being made.
+ */
+async function streamCopy(copy: CopyStream, chunks: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<void> {
+  // Listened to from the start: an 'error' nobody listens to would bring the process down.
+  let stopped: unknown;
+  const done = finished(copy);
+  done.catch((e: unknown) => (stopped = e));
+  let travelling: Promise<unknown> | undefined;
+  try {
+    for await (const chunk of chunks) {
+      if (travelling) await travelling;
+      if (stopped !== undefined) break;
+      travelling = copy.write(chunk) ? undefined : Promise.race([once(copy, 'drain'), done]).catch(() => undefined);
+      // A turn of the event loop lets the CopyInResponse, or the socket's progress, in while the
+      // caller makes the next chunk, so the server writes rows while the function works.
+      await setImmediate();
+    }
+    if (travelling) await travelling;
+  } catch (e) {
+    if (stopped !== undefined) throw stopped;
+    // CopyFail ends the COPY (its own error is this one's consequence), so the connection can
+    // roll back; the caller gets the error that stopped the data.
+    copy.destroy(e as Error);
+    await done.catch(() => undefined);
+    throw e;
+  }
+  if (stopped !== undefined) throw stopped;
+  copy.end();
+  await done;
+}
+
 function lazyTransaction(client: pg.ClientBase): SqlTransaction & { begun: () => boolean; committed: () => boolean } {
   const s = sessionOf(client);
   let begun = false;
