@@ -32,7 +32,7 @@ describe.each(ENGINES)('raw ingest when the source state is behind the stored ro
     await engine.db.exec('TRUNCATE telemetry_events, ingest_checkpoint, ingest_source, rule_state, outbox');
   });
 
-  function setup() {
+  function setup(rowChunk?: number) {
     const sqs = recordingSqs();
     let seq = 5_000;
     const put = (r: TelemetryRecord) => streamRecord(r, ++seq);
@@ -44,6 +44,7 @@ describe.each(ENGINES)('raw ingest when the source state is behind the stored ro
         ruleSet,
         window: { maxPastSeconds: 3_600, maxFutureSeconds: 300 },
         mode: 'raw',
+        ...(rowChunk ? { rowChunk } : {}),
         now: () => BASE_MS + 60_000,
         dbRetry: NO_WAIT,
         sendRetry: NO_WAIT,
@@ -72,6 +73,35 @@ describe.each(ENGINES)('raw ingest when the source state is behind the stored ro
     // Assess
     expect(report).toMatchObject({ records: 2, written: 1, duplicates: 1, deadLettered: 0 });
     expect(await samples()).toBe(3);
+  });
+
+  it('counts the resend as a duplicate when the COPY streams chunks past it, a reading a chunk', async () => {
+    // Prepare: the server refuses the first chunk while the function still makes the others.
+    const { put, ingest, samples, storeBehindState } = setup(1);
+    const r2 = telemetry({ value: 2 }, -2_000);
+    await storeBehindState(telemetry({ value: 1 }, -3_000), r2);
+    const newer = Array.from({ length: 10 }, (_, i) => telemetry({ value: 10 + i }, -1_000 + i));
+
+    // Act
+    const report = await ingest([put(r2), ...newer.map(put)]);
+
+    // Assess
+    expect(report).toMatchObject({ records: 11, written: 10, duplicates: 1, deadLettered: 0 });
+    expect(await samples()).toBe(12);
+  });
+
+  it('counts the resend as a duplicate when it is in the COPY after the lookup, behind chunks already streamed', async () => {
+    // Prepare: a new reading streams first; a late one needs the lookup; the resend goes in the second COPY.
+    const { put, ingest, samples, storeBehindState } = setup(1);
+    const r2 = telemetry({ value: 2 }, -2_000);
+    await storeBehindState(telemetry({ value: 1 }, -3_000), r2);
+
+    // Act
+    const report = await ingest([put(telemetry({ value: 3 }, -1_000)), put(telemetry({ value: 0 }, -5_000)), put(r2)]);
+
+    // Assess
+    expect(report).toMatchObject({ records: 3, written: 2, duplicates: 1, deadLettered: 0 });
+    expect(await samples()).toBe(4);
   });
 
   it('dead-letters a reading whose identity is stored with another value the state does not know of', async () => {

@@ -122,6 +122,27 @@ describe.each(['merge', 'raw'] as const)('ingest accounting in %s mode (in-memor
   });
 });
 
+describe('database retries (in-memory store)', () => {
+  it('keeps looking up every reading after a unique violation, also past a later failure of another kind', async () => {
+    // Prepare: the source state is put back behind a stored reading (raw mode: the unique key notices).
+    const { put, ingest, store, samples } = setup('raw');
+    const r2 = telemetry({ value: 2 }, -2_000);
+    await ingest([put(telemetry({ value: 1 }, -3_000))]);
+    const facts = new Map(store.tables.facts);
+    await ingest([put(r2)]);
+    store.tables.facts = facts;
+    // The attempt after the unique violation loses its connection at the commit.
+    store.failNextCommits.push(Object.assign(new Error('connection lost'), { code: '57P01' }));
+
+    // Act: three attempts in all (NO_WAIT).
+    const report = await ingest([put(r2), put(telemetry({ value: 3 }, -1_000))]);
+
+    // Assess
+    expect(report).toMatchObject({ written: 1, duplicates: 1, deadLettered: 0 });
+    expect(samples()).toBe(3);
+  });
+});
+
 describe('outbox after commit (in-memory store)', () => {
   it('dead-letters after the commit and never inside it: a failed commit sends nothing, its retry sends once', async () => {
     const { put, ingest, store, deadLetters } = setup();

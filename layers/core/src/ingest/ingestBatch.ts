@@ -72,9 +72,7 @@ export async function ingestBatch(batch: readonly StreamRecord[], deps: IngestDe
   // Read once, as the first attempt's transaction needs it; a retry finds it read.
   const decoder = new BatchDecoder(batch, now(), deps.window, deps.mode === 'raw');
   const t1 = performance.now();
-  const outcome = await withDatabaseRetry(deps, (failed) =>
-    deps.store.transaction((tx) => planAndCommit(tx, positions, decoder, deps, now(), failed !== undefined && isUniqueViolation(failed))),
-  );
+  const outcome = await withDatabaseRetry(deps, (failures) => deps.store.transaction((tx) => planAndCommit(tx, positions, decoder, deps, now(), failures.some(isUniqueViolation))));
   liveFeed.publish(outcome.live);
   const t2 = performance.now();
   const published = await outcome.publishing;
@@ -133,7 +131,8 @@ async function planAndCommit(
     const locked = new Set(named.filter((s) => !loaded.newSources.includes(s)));
     const nextChunkIsClean = (): boolean => {
       const from = screener.screened;
-      const to = decoder.readingsUpTo(from + chunk);
+      // At most a chunk: a retry finds the batch decoded, and a KPL aggregate gives many readings at once.
+      const to = Math.min(from + chunk, decoder.readingsUpTo(from + chunk));
       if (to === from || !allSourcesIn(readings, from, to, locked)) return false;
       const candidates = screener.candidates;
       screener.take(to, loaded);
@@ -225,7 +224,8 @@ async function planAndCommit(
  */
 class RowInserts {
   private readonly inserts: Array<Promise<number>> = [];
-  private failed: Promise<never> | undefined;
+  /** Each insert's error; pending for good once it succeeded, so that it only ever loses a race. */
+  private readonly failures: Array<Promise<never>> = [];
 
   constructor(private readonly tx: IngestTransaction) {}
 
@@ -240,16 +240,15 @@ class RowInserts {
     );
     inserting.catch(() => undefined);
     this.inserts.push(inserting);
-    // Rejects with the insert's error; never settles once it succeeded.
     const failed = inserting.then(() => new Promise<never>(() => undefined));
     failed.catch(() => undefined);
-    this.failed = this.failed ? Promise.race([this.failed, failed]) : failed;
+    this.failures.push(failed);
     return Promise.race([allMade, failed]);
   }
 
   /** `work`, or the error of an insert that fails first. */
   orFailure<T>(work: Promise<T>): Promise<T> {
-    return this.failed ? Promise.race([work, this.failed]) : work;
+    return this.failures.length > 0 ? Promise.race([work, ...this.failures]) : work;
   }
 
   async inserted(): Promise<number> {
@@ -300,15 +299,19 @@ function allSourcesIn(readings: Readings, from: number, to: number, sources: Rea
   return true;
 }
 
-/** Retries a lost connection, a deadlock or a serialization failure with backoff, inside the time budget. */
-async function withDatabaseRetry<T>(deps: IngestDeps, op: (failed?: unknown) => Promise<T>): Promise<T> {
+/**
+ * Retries a lost connection, a deadlock, a serialization failure or a unique violation with
+ * backoff, inside the time budget; `op` gets the failures so far (after a unique violation, every
+ * later attempt looks up every reading).
+ */
+async function withDatabaseRetry<T>(deps: IngestDeps, op: (failures: readonly unknown[]) => Promise<T>): Promise<T> {
   const backoff = { ...(deps.dbRetry ?? DB_RETRY), ...(deps.remainingMs ? { remainingMs: deps.remainingMs } : {}) };
-  let failed: unknown;
+  const failures: unknown[] = [];
   for (let attempt = 0; ; attempt++) {
     try {
-      return await op(failed);
+      return await op(failures);
     } catch (e) {
-      failed = e;
+      failures.push(e);
       const retryable = isConnectionError(e) || isRetryableTransactionError(e) || isUniqueViolation(e);
       if (!retryable || attempt + 1 >= backoff.maxAttempts || !(await pause(attempt + 1, backoff))) throw e;
     }
