@@ -28,7 +28,7 @@ export function withBenchSections(doc: string, sections: BenchSections): string 
   let found = 0;
   for (const { begin: beginMarker, end: endMarker, text } of SECTIONS) {
     const begin = out.indexOf(beginMarker);
-    const end = out.indexOf(endMarker);
+    const end = begin < 0 ? out.indexOf(endMarker) : out.indexOf(endMarker, begin);
     if (begin < 0 && end < 0) continue;
     if (begin < 0 || end < begin) throw new BenchDocError(`a broken bench section: it needs the lines ${beginMarker} and ${endMarker}, in that order`);
     out = `${out.slice(0, begin + beginMarker.length)}\n\n\`\`\`\n${text(sections).trimEnd()}\n\`\`\`\n\n${out.slice(end)}`;
