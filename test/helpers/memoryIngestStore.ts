@@ -41,6 +41,8 @@ export class MemoryIngestStore implements IngestStore {
   nowMs = Date.now();
   /** Fails the next commits with this error (then behaves again), to exercise rollback and retry. */
   failNextCommits: Array<Error & { code?: string }> = [];
+  /** The number of rows in each chunk every insert was given, attempts that rolled back included. */
+  readonly insertedChunks: number[] = [];
   /** Awaited by every commit before it applies anything (a rejection fails the commit): holds COMMIT in flight. */
   beforeCommit: (() => Promise<void>) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -123,6 +125,7 @@ export class MemoryIngestStore implements IngestStore {
         const keys = new Set(t.rows.map((r) => `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`));
         let count = 0;
         for await (const rows of chunks) {
+          this.insertedChunks.push(rows.length);
           for (const r of rows) {
             const key = `${seriesKey(r.source, r.fact)}\u0000${r.tsUs}`;
             if (keys.has(key)) throw Object.assign(new Error(`duplicate key ${key}`), { code: '23505' });

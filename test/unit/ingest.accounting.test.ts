@@ -14,13 +14,24 @@ const window = { maxPastSeconds: 7 * 86_400, maxFutureSeconds: 300 };
 const queues = { events: 'q://events', 'ingest-dlq': 'q://dlq' };
 const NO_WAIT = { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
 
-function setup(mode: 'merge' | 'raw' = 'merge') {
+function setup(mode: 'merge' | 'raw' = 'merge', rowChunk?: number) {
   const store = new MemoryIngestStore();
   const sqs = recordingSqs();
   let seq = 1_000;
   const put = (r: TelemetryRecord | string) => streamRecord(r, ++seq);
   const ingest = (batch: readonly StreamRecord[]) =>
-    ingestBatch(batch, { store, sqs: sqs.client, queues, ruleSet, window, mode, now: () => BASE_MS + 60_000, dbRetry: NO_WAIT, sendRetry: NO_WAIT });
+    ingestBatch(batch, {
+      store,
+      sqs: sqs.client,
+      queues,
+      ruleSet,
+      window,
+      mode,
+      ...(rowChunk ? { rowChunk } : {}),
+      now: () => BASE_MS + 60_000,
+      dbRetry: NO_WAIT,
+      sendRetry: NO_WAIT,
+    });
   const samples = (fact = 'temperature_c') => store.samplesBySeries().get(seriesKey('FBE_01', fact)) ?? 0;
   const deadLetters = () => (sqs.sent.get(queues['ingest-dlq']) ?? []).map((b) => DeadLetterEntrySchema.parse(JSON.parse(b)));
   return { store, sqs, put, ingest, samples, deadLetters };
@@ -140,6 +151,21 @@ describe('database retries (in-memory store)', () => {
     // Assess
     expect(report).toMatchObject({ written: 1, duplicates: 1, deadLettered: 0 });
     expect(samples()).toBe(3);
+  });
+
+  it('streams a retried raw batch in chunks as the first attempt did, though the batch is decoded by then', async () => {
+    // Prepare
+    const { put, ingest, store } = setup('raw', 2);
+    await ingest([put(telemetry({ value: 0 }, -9_000))]);
+    store.insertedChunks.length = 0;
+    store.failNextCommits.push(Object.assign(new Error('connection lost'), { code: '57P01' }));
+
+    // Act
+    const report = await ingest(Array.from({ length: 6 }, (_, i) => put(telemetry({ value: i }, -6_000 + i * 1_000))));
+
+    // Assess: two attempts, each in three chunks of two rows.
+    expect(report).toMatchObject({ written: 6, duplicates: 0 });
+    expect(store.insertedChunks).toEqual([2, 2, 2, 2, 2, 2]);
   });
 });
 
