@@ -1,4 +1,5 @@
 import type { SqlDatabase, SqlSession } from '#core/db/session';
+import { watchTaken } from '#core/chunks';
 import { packStatements } from '#core/db/sqlText';
 
 /** What a statement writes or reads, from its text: the SQL share of a batch, split by table. */
@@ -69,17 +70,10 @@ export function timedDatabase(db: SqlDatabase, timings: () => SqlTimings): SqlDa
     copyFrom: (statement: string, data: Buffer | AsyncIterable<Buffer>) => {
       const time = (copying: Promise<void>) => timed(statementKind(statement), one, !inTransaction, () => copying);
       if (Buffer.isBuffer(data)) return time(s.copyFrom(statement, data));
-      let made!: () => void;
-      const allMade = new Promise<void>((resolve) => (made = resolve));
-      const copying = s.copyFrom(
-        statement,
-        (async function* () {
-          yield* data;
-          made();
-        })(),
-      );
+      const { chunks, allTaken } = watchTaken(data);
+      const copying = s.copyFrom(statement, chunks);
       // Timed from when its data is made: until then the function, not the database, is what waits.
-      return Promise.race([allMade, copying]).then(
+      return Promise.race([allTaken, copying]).then(
         () => time(copying),
         () => copying,
       );

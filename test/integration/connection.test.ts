@@ -30,6 +30,26 @@ async function database(vars: Record<string, string> = {}): Promise<Database> {
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
+/** Watches every socket write of the process for these texts: `seen` holds those written so far. */
+function socketWritesOf(texts: readonly string[]): { seen: Set<string>; written: (text: string) => Promise<void>; restore: () => void } {
+  const seen = new Set<string>();
+  const waiting = new Map<string, () => void>();
+  const { write: original } = net.Socket.prototype as { write: (this: net.Socket, ...args: unknown[]) => boolean };
+  const spy = vi.spyOn(net.Socket.prototype, 'write').mockImplementation(function (this: net.Socket, ...args: unknown[]) {
+    for (const text of texts)
+      if (Buffer.isBuffer(args[0]) && args[0].includes(text)) {
+        seen.add(text);
+        waiting.get(text)?.();
+      }
+    return original.apply(this, args);
+  });
+  return {
+    seen,
+    written: (text) => (seen.has(text) ? Promise.resolve() : new Promise((ok) => waiting.set(text, ok))),
+    restore: () => spy.mockRestore(),
+  };
+}
+
 /**
  * Terminates, from another session, up to `times` backends that run `marker`: a server restart or
  * an RDS Proxy cut, as seen by the client in the middle of its query.
@@ -162,12 +182,7 @@ describe('database connections', () => {
     // Prepare: every socket write that carries this COPY's statement is seen.
     const db = await database();
     await db.exec('CREATE TABLE IF NOT EXISTS copy_sent_early (n int)');
-    let copyWritten = false;
-    const { write: original } = net.Socket.prototype as { write: (this: net.Socket, ...args: unknown[]) => boolean };
-    const write = vi.spyOn(net.Socket.prototype, 'write').mockImplementation(function (this: net.Socket, ...args: unknown[]) {
-      if (Buffer.isBuffer(args[0]) && args[0].includes('COPY copy_sent_early')) copyWritten = true;
-      return original.apply(this, args);
-    });
+    const socket = socketWritesOf(['COPY copy_sent_early']);
 
     // Act: as ingest does, the chunks are made when the COPY asks for them.
     let writtenBeforeData = false;
@@ -177,13 +192,13 @@ describe('database connections', () => {
         await tx.copyFrom(
           'COPY copy_sent_early (n) FROM STDIN',
           (async function* () {
-            writtenBeforeData = copyWritten;
+            writtenBeforeData = socket.seen.has('COPY copy_sent_early');
             yield Buffer.from('1\n2\n');
           })(),
         );
       });
     } finally {
-      write.mockRestore();
+      socket.restore();
     }
 
     // Assess: the handshake was on its way while the data was made, and the rows are in.
@@ -196,18 +211,7 @@ describe('database connections', () => {
     // Prepare: the socket writes that carry each chunk are seen.
     const db = await database();
     await db.exec('CREATE TABLE IF NOT EXISTS copy_streamed (n int)');
-    const written = new Set<string>();
-    let firstWritten: () => void = () => undefined;
-    const firstOnSocket = new Promise<void>((ok) => (firstWritten = ok));
-    const { write: original } = net.Socket.prototype as { write: (this: net.Socket, ...args: unknown[]) => boolean };
-    const write = vi.spyOn(net.Socket.prototype, 'write').mockImplementation(function (this: net.Socket, ...args: unknown[]) {
-      for (const chunk of ['1001\n', '1002\n'])
-        if (Buffer.isBuffer(args[0]) && args[0].includes(chunk)) {
-          written.add(chunk);
-          if (chunk === '1001\n') firstWritten();
-        }
-      return original.apply(this, args);
-    });
+    const socket = socketWritesOf(['1001\n', '1002\n']);
 
     // Act: the first chunk waits in the client until the server's CopyInResponse; from then on the
     // generator looks at the socket each time the COPY asks it for the next chunk.
@@ -218,15 +222,15 @@ describe('database connections', () => {
           'COPY copy_streamed (n) FROM STDIN',
           (async function* () {
             yield Buffer.from('1001\n');
-            await firstOnSocket;
+            await socket.written('1001\n');
             yield Buffer.from('1002\n');
-            secondBeforeThird = written.has('1002\n');
+            secondBeforeThird = socket.seen.has('1002\n');
             yield Buffer.from('1003\n');
           })(),
         ),
       );
     } finally {
-      write.mockRestore();
+      socket.restore();
     }
 
     // Assess

@@ -51,12 +51,14 @@ describe.each(ENGINES)('raw ingest when the source state is behind the stored ro
       });
     const samples = async () => (await engine.db.query<{ n: number }>('SELECT coalesce(sum(sample_count), 0)::int AS n FROM telemetry_events')).rows[0]!.n;
     const deadLetters = () => (sqs.sent.get(queues['ingest-dlq']) ?? []).map((b) => DeadLetterEntrySchema.parse(JSON.parse(b)));
-    /** Stores r2 after r1, then puts the source state back to what it was after r1 alone. */
-    const storeBehindState = async (r1: TelemetryRecord, r2: TelemetryRecord) => {
-      await ingest([put(r1)]);
+    /** Stores a reading r1, then r2 after it, then puts the source state back to what it was after r1 alone; returns r2. */
+    const storeBehindState = async (): Promise<TelemetryRecord> => {
+      const r2 = telemetry({ value: 2 }, -2_000);
+      await ingest([put(telemetry({ value: 1 }, -3_000))]);
       const { rows } = await engine.db.query<{ facts: unknown }>(`SELECT facts FROM ingest_source WHERE source = 'FBE_01'`);
       await ingest([put(r2)]);
       await engine.db.query(`UPDATE ingest_source SET facts = $1 WHERE source = 'FBE_01'`, [JSON.stringify(rows[0]!.facts)]);
+      return r2;
     };
     return { put, ingest, samples, deadLetters, storeBehindState };
   }
@@ -64,8 +66,7 @@ describe.each(ENGINES)('raw ingest when the source state is behind the stored ro
   it('counts a resend of a stored reading the state does not know of as a duplicate', async () => {
     // Prepare
     const { put, ingest, samples, storeBehindState } = setup();
-    const r2 = telemetry({ value: 2 }, -2_000);
-    await storeBehindState(telemetry({ value: 1 }, -3_000), r2);
+    const r2 = await storeBehindState();
 
     // Act: the producer resends r2 beside a new reading.
     const report = await ingest([put(r2), put(telemetry({ value: 3 }, -1_000))]);
@@ -78,8 +79,7 @@ describe.each(ENGINES)('raw ingest when the source state is behind the stored ro
   it('counts the resend as a duplicate when the COPY streams chunks past it, a reading a chunk', async () => {
     // Prepare: the server refuses the first chunk while the function still makes the others.
     const { put, ingest, samples, storeBehindState } = setup(1);
-    const r2 = telemetry({ value: 2 }, -2_000);
-    await storeBehindState(telemetry({ value: 1 }, -3_000), r2);
+    const r2 = await storeBehindState();
     const newer = Array.from({ length: 10 }, (_, i) => telemetry({ value: 10 + i }, -1_000 + i));
 
     // Act
@@ -93,8 +93,7 @@ describe.each(ENGINES)('raw ingest when the source state is behind the stored ro
   it('counts the resend as a duplicate when it is in the COPY after the lookup, behind chunks already streamed', async () => {
     // Prepare: a new reading streams first; a late one needs the lookup; the resend goes in the second COPY.
     const { put, ingest, samples, storeBehindState } = setup(1);
-    const r2 = telemetry({ value: 2 }, -2_000);
-    await storeBehindState(telemetry({ value: 1 }, -3_000), r2);
+    const r2 = await storeBehindState();
 
     // Act
     const report = await ingest([put(telemetry({ value: 3 }, -1_000)), put(telemetry({ value: 0 }, -5_000)), put(r2)]);
@@ -107,8 +106,7 @@ describe.each(ENGINES)('raw ingest when the source state is behind the stored ro
   it('dead-letters a reading whose identity is stored with another value the state does not know of', async () => {
     // Prepare
     const { put, ingest, samples, deadLetters, storeBehindState } = setup();
-    const r2 = telemetry({ value: 2 }, -2_000);
-    await storeBehindState(telemetry({ value: 1 }, -3_000), r2);
+    const r2 = await storeBehindState();
 
     // Act
     const report = await ingest([put({ ...r2, value: 20 }), put(telemetry({ value: 3 }, -1_000))]);

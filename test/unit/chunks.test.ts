@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { chunk } from '#core/chunks';
+import { chunk, watchTaken } from '#core/chunks';
 
 describe('size-bounded chunker', () => {
   it('keeps every item once and in order, each chunk within both limits and as full as they allow', () => {
@@ -35,5 +35,24 @@ describe('size-bounded chunker', () => {
   it('chunks by count alone, from any iterable', () => {
     expect(chunk(new Set([1, 2, 3, 4, 5]), { maxItems: 2 })).toEqual([[1, 2], [3, 4], [5]]);
     expect(chunk([], { maxItems: 2 })).toEqual([]);
+  });
+});
+
+describe('chunks watched until taken', () => {
+  it('resolves once the consumer has taken the last chunk, not when it is made', async () => {
+    // Prepare
+    const { chunks, allTaken } = watchTaken([1, 2]);
+    let taken = false;
+    void allTaken.then(() => (taken = true));
+    const iterator = chunks[Symbol.asyncIterator]();
+
+    // Act + Assess: after the last chunk, the consumer's next request ends it.
+    expect(await iterator.next()).toEqual({ value: 1, done: false });
+    expect(await iterator.next()).toEqual({ value: 2, done: false });
+    await Promise.resolve();
+    expect(taken).toBe(false);
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    await allTaken;
+    expect(taken).toBe(true);
   });
 });

@@ -31,3 +31,19 @@ export function chunk<T>(items: Iterable<T>, limits: ChunkLimits<T>): T[][] {
   if (current.length > 0) chunks.push(current);
   return chunks;
 }
+
+/**
+ * The chunks as one async iterable, and a promise that resolves once its consumer has taken the
+ * last: whoever makes a COPY's data goes on when it is all made, not when the server has written it.
+ */
+export function watchTaken<T>(chunks: Iterable<T> | AsyncIterable<T>): { chunks: AsyncIterable<T>; allTaken: Promise<void> } {
+  let taken!: () => void;
+  const allTaken = new Promise<void>((resolve) => (taken = resolve));
+  return {
+    chunks: (async function* () {
+      yield* chunks;
+      taken();
+    })(),
+    allTaken,
+  };
+}

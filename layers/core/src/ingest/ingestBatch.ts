@@ -1,4 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { watchTaken } from '../chunks.ts';
 import { highestPositions, isAlreadyCommitted, type StreamPosition } from '../db/checkpointStore.ts';
 import type { OutboxMessage } from '../db/outbox.ts';
 import { isConnectionError, isRetryableTransactionError } from '../db/pg.ts';
@@ -134,9 +135,7 @@ async function planAndCommit(
       // At most a chunk: a retry finds the batch decoded, and a KPL aggregate gives many readings at once.
       const to = Math.min(from + chunk, decoder.readingsUpTo(from + chunk));
       if (to === from || !allSourcesIn(readings, from, to, locked)) return false;
-      const candidates = screener.candidates;
-      screener.take(to, loaded);
-      return screener.candidates === candidates;
+      return screener.take(to, loaded) === 0;
     };
     if (nextChunkIsClean()) {
       await inserts.start(function* () {
@@ -229,21 +228,15 @@ class RowInserts {
 
   constructor(private readonly tx: IngestTransaction) {}
 
-  start(chunks: () => Iterable<MergedRow[]>): Promise<void> {
-    let made!: () => void;
-    const allMade = new Promise<void>((resolve) => (made = resolve));
-    const inserting = this.tx.insertRows(
-      (async function* () {
-        yield* chunks();
-        made();
-      })(),
-    );
+  start(rows: () => Iterable<MergedRow[]>): Promise<void> {
+    const { chunks, allTaken } = watchTaken(rows());
+    const inserting = this.tx.insertRows(chunks);
     inserting.catch(() => undefined);
     this.inserts.push(inserting);
     const failed = inserting.then(() => new Promise<never>(() => undefined));
     failed.catch(() => undefined);
     this.failures.push(failed);
-    return Promise.race([allMade, failed]);
+    return Promise.race([allTaken, failed]);
   }
 
   /** `work`, or the error of an insert that fails first. */

@@ -116,7 +116,6 @@ export class Screener {
   /** Indexes into readings, in batch order: each new or a candidate. */
   unique: Uint32Array;
   uniqueCount = 0;
-  candidates = 0;
   /** Indexes into readings. */
   readonly duplicates: number[] = [];
   readonly rejected: Rejection[] = [];
@@ -146,12 +145,16 @@ export class Screener {
     return [...this.lookups.values()];
   }
 
-  /** Screens readings [screened, to) against `loaded`, which has the state of every one of their sources. */
-  take(to: number, loaded: LoadedState): void {
+  /**
+   * Screens readings [screened, to) against `loaded`, which has the state of every one of their
+   * sources; returns how many of them are candidates.
+   */
+  take(to: number, loaded: LoadedState): number {
     const { readings } = this;
     const { tsUs, fp, series } = readings;
     if (this.unique.length < tsUs.length) this.growTo(tsUs.length);
     const horizonUs = loaded.horizon.us ?? -Infinity;
+    let candidates = 0;
     for (let i = this.screened; i < to; i++) {
       if (tsUs[i]! < horizonUs) {
         // Storing it would recreate a chunk (partition) retention already dropped, or land where no
@@ -179,7 +182,7 @@ export class Screener {
       const newest = this.lookUpAll ? undefined : inSeries.storedNewestUs;
       if (newest !== undefined && tsUs[i]! > newest) continue;
       this.candidate[i] = 1;
-      this.candidates++;
+      candidates++;
       const minuteUs = minuteOf(tsUs[i]!);
       const mk = minuteKey(key, minuteUs);
       const m = this.lookups.get(mk);
@@ -190,6 +193,7 @@ export class Screener {
       }
     }
     this.screened = Math.max(this.screened, to);
+    return candidates;
   }
 
   // KPL aggregates can hold more readings than the batch has records.
